@@ -1,0 +1,3 @@
+"""Warehouse-native TikTok Custom Audience sync."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""The `tiktok-sync` command line: a thin layer that parses options, calls the library, renders."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="tiktok-sync",
+    help="Keep TikTok Custom Audiences exactly in step with audiences defined as dbt models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def emulator(
+    port: int = typer.Option(8765, "--port", help="Loopback port to listen on (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; keep it on loopback."),
+    config: str | None = typer.Option(
+        None, "--config", help="JSON file with advertisers, tokens and app credentials."
+    ),
+) -> None:
+    """Run the local TikTok Business API emulator (a test double, never the real API)."""
+    from sync.emulator.server import run_forever
+
+    run_forever(host=host, port=port, config_path=config)
+
+
+def main() -> None:
+    app()
