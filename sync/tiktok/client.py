@@ -1,0 +1,527 @@
+"""The TikTok Business API client: one class that owns the session and checks the envelope.
+
+Every call goes through `TikTokClient._call`: pace (token bucket), send with (connect, read)
+timeouts, read the `{code, message, request_id, data}` envelope, turn a non-zero code into the
+typed error from `codes.classify`, retry what the retry-safety rule allows. Endpoint methods only
+validate their input, shape the request and parse `data`.
+
+Retry safety (TikTok has no idempotency keys, reference §7): set operations (segment mapping
+add/delete, customer-file update APPEND/REMOVE/REPLACE), uploads, GETs and deletes are retried on
+every `RetryableError`. Creates are retried only when TikTok surely did not apply them: the
+connection could not be opened, or TikTok throttled the call. Otherwise (read timeout, dropped
+connection, HTTP 5xx, non-JSON, 5xxxx code) they raise `AmbiguousWriteError` and the caller looks
+the audience up by name before creating again.
+
+Logging (logger `sync.tiktok.client`): DEBUG lines carry method, path without query, HTTP status,
+TikTok code, request_id and elapsed time, never the token, app secret or auth code. urllib3's own
+DEBUG logging prints full URLs, including the `secret` query of `oauth2/advertiser/get/`, so the CLI
+must not enable it; `redact.protect_urllib3_logs` masks those values in case someone does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from enum import Enum
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from sync import __version__
+from sync.tiktok.checks import (
+    check_calculate_type,
+    check_file_paths,
+    check_hashes,
+    check_name,
+    refused,
+)
+from sync.tiktok.errors import AmbiguousWriteError, AuthError, FatalError, RetryableError
+from sync.tiktok.models import (
+    MAPPING_ACTIONS,
+    SEGMENT_ID_SCHEMA,
+    UPDATE_ACTIONS,
+    Advertiser,
+    ApiResponse,
+    AudienceDetails,
+    AudienceSummary,
+    TokenGrant,
+)
+from sync.tiktok.ratelimit import TokenBucket
+from sync.tiktok.redact import REDACTED, protect_urllib3_logs
+from sync.tiktok.retry import RetryPolicy, call_with_retry
+from sync.tiktok.transport import read_envelope, surely_not_applied, transport_failure
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://business-api.tiktok.com/open_api/v1.3/"
+AUTH_PORTAL_URL = "https://business-api.tiktok.com/portal/auth"  # reference §2
+
+# Paths relative to the base URL. TikTok answers HTTP 404 without the trailing slash (§1).
+OAUTH_ACCESS_TOKEN = "oauth2/access_token/"
+OAUTH_ADVERTISERS = "oauth2/advertiser/get/"
+FILE_UPLOAD = "dmp/custom_audience/file/upload/"
+CUSTOM_AUDIENCE_CREATE = "dmp/custom_audience/create/"
+CUSTOM_AUDIENCE_UPDATE = "dmp/custom_audience/update/"
+CUSTOM_AUDIENCE_GET = "dmp/custom_audience/get/"
+CUSTOM_AUDIENCE_LIST = "dmp/custom_audience/list/"
+CUSTOM_AUDIENCE_DELETE = "dmp/custom_audience/delete/"
+SEGMENT_AUDIENCE = "segment/audience/"
+SEGMENT_MAPPING = "segment/mapping/"
+
+MAX_IDS_PER_CALL = 100  # `custom_audience_ids` on get/list/delete: 1 to 100 (reference §3.5-§3.7)
+MAX_PAGE_SIZE = 100  # list page_size (reference §1)
+MAX_FILE_BYTES = 50 * 1024 * 1024  # project default, reference "Customer file"
+CUSTOM_AUDIENCE_NAME_MAX = 128  # reference §3.3
+# TikTok truncates longer segment names to 67 chars + "…" (reference §4.1); the stored name
+# would then no longer match the one we look up after an ambiguous create, so refuse them.
+SEGMENT_NAME_MAX = 70
+DEFAULT_MAPPING_BATCH_LIMIT = 10_000  # project default, reference "Streaming mapping batch"
+
+
+def authorization_url(app_id: str, redirect_uri: str, state: str) -> str:
+    """The page where an advertiser grants this app access (reference §2)."""
+    query = urlencode({"app_id": app_id, "state": state, "redirect_uri": redirect_uri})
+    return f"{AUTH_PORTAL_URL}?{query}"
+
+
+class _Retry(Enum):
+    ALWAYS = "always"  # idempotent: every RetryableError is retried
+    IF_NOT_APPLIED = "if_not_applied"  # creates: only when TikTok surely did nothing
+
+
+class TikTokClient:
+    """TikTok Business API v1.3, the audience endpoints this project uses."""
+
+    def __init__(
+        self,
+        access_token: str | None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        max_attempts: int = 5,
+        max_total_wait: float = 60,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        requests_per_second: float | None = 10,
+        mapping_batch_limit: int = DEFAULT_MAPPING_BATCH_LIMIT,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if mapping_batch_limit < 1:
+            raise ValueError(f"mapping_batch_limit must be >= 1, got {mapping_batch_limit}")
+        self._access_token = access_token or None
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.timeout = (connect_timeout, read_timeout)
+        self.mapping_batch_limit = mapping_batch_limit
+        self._policy = RetryPolicy(
+            max_attempts=max_attempts,
+            base_delay=backoff_base,
+            max_delay=backoff_cap,
+            max_total_wait=max_total_wait,
+        )
+        self._sleep = sleep
+        self._bucket = TokenBucket(requests_per_second, sleep=sleep)
+        self._owns_session = session is None
+        self._session = session or requests.Session()
+        protect_urllib3_logs()
+
+    def __repr__(self) -> str:
+        token = REDACTED if self._access_token else None
+        return f"TikTokClient(base_url={self.base_url!r}, access_token={token!r})"
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> TikTokClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- OAuth (reference §2) ---------------------------------------------------------------
+
+    def exchange_auth_code(self, app_id: str, secret: str, auth_code: str) -> TokenGrant:
+        """Trade the `auth_code` from the OAuth redirect for a long-lived access token."""
+        response = self._call(
+            "POST",
+            OAUTH_ACCESS_TOKEN,
+            json_body={"app_id": app_id, "secret": secret, "auth_code": auth_code},
+            authenticated=False,
+            # The auth code is single use: after an ambiguous failure it may be spent.
+            retry=_Retry.IF_NOT_APPLIED,
+            ambiguous_step="the auth code may be used up: run `tiktok-sync auth` again",
+            secrets=(secret, auth_code),
+        )
+        token = response.data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise _malformed("POST", OAUTH_ACCESS_TOKEN, "data.access_token", response)
+        return TokenGrant(
+            access_token=token,
+            advertiser_ids=tuple(str(a) for a in response.data.get("advertiser_ids") or ()),
+            scope=tuple(int(s) for s in response.data.get("scope") or () if str(s).isdigit()),
+        )
+
+    def get_authorized_advertisers(self, app_id: str, secret: str) -> list[Advertiser]:
+        """The advertisers this token may act for. TikTok takes the app secret in the query."""
+        response = self._call(
+            "GET", OAUTH_ADVERTISERS, params={"app_id": app_id, "secret": secret}, secrets=(secret,)
+        )
+        return [
+            Advertiser(str(item["advertiser_id"]), _opt(item.get("advertiser_name")))
+            for item in _items("GET", OAUTH_ADVERTISERS, response, "advertiser_id")
+        ]
+
+    # --- Customer File API (reference §3) ---------------------------------------------------
+
+    def upload_customer_file(
+        self,
+        advertiser_id: str,
+        content: bytes,
+        calculate_type: str,
+        file_name: str = "audience.csv",
+    ) -> str:
+        """Upload one header-less file of hashes; return its `file_path` for create/update.
+
+        Retried freely: a repeated upload only leaves an unused file that TikTok expires.
+        """
+        endpoint = f"POST {FILE_UPLOAD}"
+        check_calculate_type(calculate_type, endpoint)
+        suffix = file_name.rsplit(".", 1)[-1] if "." in file_name else ""
+        if suffix not in ("csv", "txt"):  # TikTok accepts exactly .csv or .txt (§3.1)
+            raise refused(endpoint, f"file name must end in .csv or .txt, got {file_name!r}")
+        if not content:  # TikTok would answer 40906 "file empty"
+            raise refused(endpoint, "the file is empty")
+        if len(content) > MAX_FILE_BYTES:
+            raise refused(endpoint, f"the file has {len(content)} bytes, over {MAX_FILE_BYTES}")
+        response = self._call(
+            "POST",
+            FILE_UPLOAD,
+            form={
+                "advertiser_id": advertiser_id,
+                "calculate_type": calculate_type,
+                # Lowercase hex MD5 of exactly the bytes sent; TikTok checks it (40900, §3.1).
+                "file_signature": hashlib.md5(content).hexdigest(),
+            },
+            files={"file": (file_name, content, "text/csv" if suffix == "csv" else "text/plain")},
+        )
+        return _required_str("POST", FILE_UPLOAD, response, "file_path")
+
+    def create_custom_audience(
+        self,
+        advertiser_id: str,
+        name: str,
+        calculate_type: str,
+        file_paths: Sequence[str],
+        retention_in_days: int | None = None,
+    ) -> str:
+        """Create a customer-file audience from uploaded files; return its id."""
+        endpoint = f"POST {CUSTOM_AUDIENCE_CREATE}"
+        check_name(name, CUSTOM_AUDIENCE_NAME_MAX, endpoint)
+        check_calculate_type(calculate_type, endpoint)
+        check_file_paths(file_paths, endpoint)
+        body: dict[str, Any] = {
+            "advertiser_id": advertiser_id,
+            "custom_audience_name": name,
+            "calculate_type": calculate_type,
+            "file_paths": list(file_paths),
+        }
+        if retention_in_days is not None:
+            if not 1 <= retention_in_days <= 365:
+                raise refused(
+                    endpoint, f"retention_in_days must be 1 to 365, got {retention_in_days}"
+                )
+            body["retention_in_days"] = retention_in_days
+        response = self._call(
+            "POST", CUSTOM_AUDIENCE_CREATE, json_body=body, retry=_Retry.IF_NOT_APPLIED
+        )
+        # The SDK spec says `custom_audience_id`, Pipedream reads `audience_id` (Open question 8).
+        return _created_id(endpoint, response, "custom_audience_id", "audience_id")
+
+    def update_custom_audience(
+        self, advertiser_id: str, audience_id: str, file_paths: Sequence[str], action: str
+    ) -> ApiResponse:
+        """APPEND, REMOVE or REPLACE the audience's members with uploaded files (§3.4).
+
+        TikTok's default action is REPLACE, so `action` is required here and always sent.
+        """
+        endpoint = f"POST {CUSTOM_AUDIENCE_UPDATE}"
+        if action not in UPDATE_ACTIONS:
+            raise refused(
+                endpoint, f"action must be one of {sorted(UPDATE_ACTIONS)}, got {action!r}"
+            )
+        check_file_paths(file_paths, endpoint)
+        return self._call(
+            "POST",
+            CUSTOM_AUDIENCE_UPDATE,
+            json_body={
+                "advertiser_id": advertiser_id,
+                "custom_audience_id": audience_id,
+                "action": action,
+                "file_paths": list(file_paths),
+            },
+        )
+
+    def get_custom_audiences(
+        self, advertiser_id: str, audience_ids: Sequence[str]
+    ) -> list[AudienceDetails]:
+        """Details (size, validity, expiry) of the given audiences, 100 ids per request."""
+        found: list[AudienceDetails] = []
+        for chunk in _chunks(audience_ids, MAX_IDS_PER_CALL):
+            response = self._call(
+                "GET",
+                CUSTOM_AUDIENCE_GET,
+                params={"advertiser_id": advertiser_id, "custom_audience_ids": _json_array(chunk)},
+            )
+            for item in _items("GET", CUSTOM_AUDIENCE_GET, response):
+                details = item.get("audience_details", item)
+                if not isinstance(details, Mapping) or "audience_id" not in details:
+                    raise _malformed("GET", CUSTOM_AUDIENCE_GET, "audience_details", response)
+                found.append(AudienceDetails.from_api(details))
+        return found
+
+    def list_custom_audiences(
+        self, advertiser_id: str, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[AudienceSummary]:
+        """Every audience the advertiser owns or was shared, page by page (§3.6)."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise refused(
+                f"GET {CUSTOM_AUDIENCE_LIST}", f"page_size must be 1 to 100, got {page_size}"
+            )
+        return self._pages(advertiser_id, page_size)
+
+    def _pages(self, advertiser_id: str, page_size: int) -> Iterator[AudienceSummary]:
+        page = 1
+        while True:
+            response = self._call(
+                "GET",
+                CUSTOM_AUDIENCE_LIST,
+                params={"advertiser_id": advertiser_id, "page": page, "page_size": page_size},
+            )
+            items = _items("GET", CUSTOM_AUDIENCE_LIST, response, "audience_id")
+            yield from (AudienceSummary.from_api(item) for item in items)
+            page_info = response.data.get("page_info")
+            total_page = page_info.get("total_page") if isinstance(page_info, Mapping) else None
+            if not items or not isinstance(total_page, int) or page >= total_page:
+                return
+            page += 1
+
+    def delete_custom_audiences(
+        self, advertiser_id: str, audience_ids: Sequence[str]
+    ) -> list[ApiResponse]:
+        """Delete audiences (customer-file or segment), 100 ids per request; one response each."""
+        return [
+            self._call(
+                "POST",
+                CUSTOM_AUDIENCE_DELETE,
+                json_body={"advertiser_id": advertiser_id, "custom_audience_ids": list(chunk)},
+            )
+            for chunk in _chunks(audience_ids, MAX_IDS_PER_CALL)
+        ]
+
+    # --- Segment API, "Partner" audiences (reference §4) ------------------------------------
+
+    def create_segment_audience(self, advertiser_id: str, name: str) -> str:
+        """Create an empty segment audience; return the `audience_id` mappings refer to."""
+        endpoint = f"POST {SEGMENT_AUDIENCE}"
+        check_name(name, SEGMENT_NAME_MAX, endpoint)
+        response = self._call(
+            "POST",
+            SEGMENT_AUDIENCE,
+            json_body={
+                "advertiser_id": advertiser_id,
+                "action": "create",
+                "custom_audience_name": name,
+            },
+            retry=_Retry.IF_NOT_APPLIED,
+        )
+        return _created_id(endpoint, response, "audience_id")
+
+    def delete_segment_audience(self, advertiser_id: str, audience_id: str) -> ApiResponse:
+        return self._call(
+            "POST",
+            SEGMENT_AUDIENCE,
+            json_body={
+                "advertiser_id": advertiser_id,
+                "action": "delete",
+                "delete_audience_id": audience_id,
+            },
+        )
+
+    def map_segment(
+        self,
+        advertiser_id: str,
+        audience_id: str,
+        action: str,
+        id_type: str,
+        hashes: Sequence[str],
+    ) -> ApiResponse:
+        """Add or delete one batch of hashed ids of one type to or from a segment audience.
+
+        One id per row, so `id_schema` has a single entry and rows need no `{}` padding
+        (reference §4.2, Open question 2). The batch is the unit TikTok accepts or rejects.
+        """
+        endpoint = f"POST {SEGMENT_MAPPING}"
+        if action not in MAPPING_ACTIONS:
+            raise refused(endpoint, f"action must be 'add' or 'delete', got {action!r}")
+        schema = SEGMENT_ID_SCHEMA.get(id_type)
+        if schema is None:
+            raise refused(
+                endpoint, f"id type must be one of {sorted(SEGMENT_ID_SCHEMA)}, got {id_type!r}"
+            )
+        if not hashes:
+            raise refused(endpoint, "the batch is empty")
+        if len(hashes) > self.mapping_batch_limit:
+            raise refused(
+                endpoint,
+                f"the batch has {len(hashes)} ids, over the limit of {self.mapping_batch_limit}",
+            )
+        check_hashes(hashes, id_type, endpoint)
+        return self._call(
+            "POST",
+            SEGMENT_MAPPING,
+            json_body={
+                "advertiser_ids": [advertiser_id],
+                "action": action,
+                "id_schema": [schema],
+                "batch_data": [[{"id": h, "audience_ids": [audience_id]}] for h in hashes],
+            },
+        )
+
+    # --- Transport and envelope ----------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        authenticated: bool = True,
+        retry: _Retry = _Retry.ALWAYS,
+        ambiguous_step: str | None = None,
+        secrets: Sequence[str] = (),
+    ) -> ApiResponse:
+        endpoint = f"{method} {path}"
+        headers = {"User-Agent": f"tiktok-audience-sync/{__version__}"}
+        if authenticated:
+            if not self._access_token:
+                raise AuthError("no access token is configured", endpoint=endpoint)
+            headers["Access-Token"] = self._access_token  # not `Authorization` (§1)
+        known_secrets = (self._access_token or "", *secrets)
+
+        def attempt() -> ApiResponse:
+            try:
+                return self._send(
+                    method, path, params, json_body, form, files, headers, known_secrets
+                )
+            except RetryableError as err:
+                if retry is _Retry.ALWAYS or surely_not_applied(err):
+                    raise
+                cause = err
+            raise AmbiguousWriteError.after(cause, ambiguous_step) from cause
+
+        return call_with_retry(attempt, policy=self._policy, sleep=self._sleep)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Mapping[str, Any] | None,
+        form: Mapping[str, str] | None,
+        files: Mapping[str, tuple[str, bytes, str]] | None,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+    ) -> ApiResponse:
+        endpoint = f"{method} {path}"
+        self._bucket.acquire()
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json_body,
+                data=form,
+                files=files,
+                headers=headers,
+                timeout=self.timeout,
+                # A redirect would carry the Access-Token header (requests strips only
+                # `Authorization`) to wherever it points; TikTok's API never redirects.
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            # The exception's text holds the full URL (with `secret` on oauth2/advertiser/get/)
+            # and its request holds the headers: describe it in our own words, chain nothing.
+            failure = transport_failure(exc, endpoint, self.timeout)
+        else:
+            return read_envelope(response, endpoint, time.monotonic() - started, secrets)
+        logger.debug("%s -> %s after %.3f s", endpoint, failure.message, time.monotonic() - started)
+        raise failure
+
+
+# --- Parsing `data` -------------------------------------------------------------------------------
+
+
+def _malformed(method: str, path: str, what: str, response: ApiResponse) -> FatalError:
+    return FatalError(
+        f"TikTok answered code {response.code} without a usable {what}",
+        endpoint=f"{method} {path}",
+        request_id=response.request_id,
+        next_step="not retried; the API may have changed, report it with the request_id",
+    )
+
+
+def _items(
+    method: str, path: str, response: ApiResponse, required: str | None = None
+) -> list[Mapping[str, Any]]:
+    items = response.data.get("list") or []
+    if not isinstance(items, list) or not all(
+        isinstance(i, Mapping) and (required is None or required in i) for i in items
+    ):
+        raise _malformed(method, path, "data.list", response)
+    return items
+
+
+def _required_str(method: str, path: str, response: ApiResponse, key: str) -> str:
+    value = response.data.get(key)
+    if value is None or value == "":
+        raise _malformed(method, path, f"data.{key}", response)
+    return str(value)
+
+
+def _created_id(endpoint: str, response: ApiResponse, *keys: str) -> str:
+    for key in keys:
+        value = response.data.get(key)
+        if value is not None and value != "":
+            return str(value)
+    # TikTok said OK, so the audience most likely exists: the caller must find it by name.
+    raise AmbiguousWriteError(
+        f"TikTok answered code {response.code} without data.{keys[0]}",
+        endpoint=endpoint,
+        code=response.code,
+        request_id=response.request_id,
+    )
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _json_array(values: Sequence[str]) -> str:
+    # Array query params go as one JSON-encoded string, `["123"]`, as Segment and bububa send
+    # them (reference §1; repeated params are the generated SDK's reading, Open question 9).
+    return json.dumps([str(v) for v in values], separators=(",", ":"))
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,175 @@
+"""TikTok Business API return codes and the one table that says what each one means for us.
+
+TikTok answers most errors with HTTP 200 and a non-zero `code` in the envelope, so the code, not
+the HTTP status, decides what happens next (reference §1, §5.2). Every branch on a code in this
+package goes through `classify`; nothing else compares codes by hand except the throttle set,
+which the client needs to know that a create was surely not applied (reference §7).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Action(Enum):
+    """What should happen next after TikTok (or the network) answered a call."""
+
+    RETRY = "retry"  # transient: back off and send the same request again
+    WAIT = "wait"  # the audience is locked while TikTok processes it: the caller polls later
+    REAUTHORIZE = "reauthorize"  # the token is gone, expired or lacks a scope
+    FIX_REQUEST = "fix_request"  # the request or the configuration is wrong; resending won't help
+    GIVE_UP = "give_up"  # the object or advertiser is gone, or the code is unknown
+    # Never returned by `classify`: a create whose outcome is unknown (timeout, 5xx after
+    # sending). The caller looks the object up before trying again (reference §7).
+    RECONCILE = "reconcile"
+
+
+# --- Success (reference §1, §5.2) -----------------------------------------------------------
+OK = 0
+PARTIAL_SUCCESS = 20001
+
+# --- Request and parameter problems ---------------------------------------------------------
+INVALID_PARAMETERS = 40000
+NO_PERMISSION = 40001
+# 40002 is overloaded: plain parameter errors, an audience locked while processing, and an
+# audience stuck at size 0 that can never be edited (reference §3.8, §5.2).
+PARAMETER_ERROR = 40002
+VERSION_NOT_SUPPORTED = 40006
+OBJECT_NOT_FOUND = 40007
+ENDPOINT_NOT_AVAILABLE = 40008  # 40008/40009/40013/40014: sandbox lacks the endpoint (§1)
+PARAMETER_NOT_AVAILABLE = 40009
+DOMAIN_NOT_SUPPORTED = 40010
+TOO_MANY_IDS = 40011
+ACCOUNT_NOT_AVAILABLE = 40013
+SANDBOX_NOT_SUPPORTED = 40014
+REQUESTS_TOO_FREQUENT = 40016
+VERSION_DOMAIN_MISMATCH = 40051
+INVALID_BATCH_SIZE = 40061
+PII_NOT_HASHED = 40062
+
+# --- Auth (reference §2, §5.2) --------------------------------------------------------------
+RATE_LIMITED = 40100
+APP_CREDENTIALS_INVALID = 40101
+ACCESS_TOKEN_EXPIRED = 40102
+ACCESS_TOKEN_EMPTY = 40104  # no Access-Token header: our bug, not the advertiser's
+ACCESS_TOKEN_INVALID = 40105
+CORE_USER_INVALID = 40106
+REFRESH_TOKEN_INVALID = 40107
+AUTH_CODE_INVALID = 40110  # auth_code cancelled, used or expired (valid 1 h, single use)
+APP_NOT_AUTHORIZED = 40113
+APP_SECRET_INVALID = 40115
+NOT_ALLOWLISTED = 40118
+DEVELOPER_ADVERTISER_MISMATCH = 40119
+DEVELOPER_NO_PERMISSION = 40125
+SCOPE_NOT_AUTHORIZED = 40130
+ADVERTISER_QPS_LIMITED = 40133
+
+# --- Busy, gone ---------------------------------------------------------------------------
+TASK_NOT_READY = 40201
+WRITE_CONFLICT = 40202
+ADVERTISER_NOT_FOUND = 40300
+ADVERTISER_UNMATCHED = 40301
+
+# --- Customer files, 409xx (reference §3.1) -------------------------------------------------
+FILE_SIGNATURE_MISMATCH = 40900
+FILE_NOT_FOUND = 40905
+FILE_EMPTY = 40906
+FILE_TOO_LARGE = 40907
+FILE_TYPE_UNSUPPORTED = 40908
+CALCULATE_TYPE_UNSUPPORTED = 40909
+FILE_EXPIRED = 40910
+FILE_INVALID = 40914
+FILE_NOT_CONFORMING = 40915
+
+# --- Offline endpoints or fields ------------------------------------------------------------
+ENDPOINT_OFFLINE = 41001
+FIELD_OFFLINE = 41002
+
+# --- Server side (reference §5.2: retry with backoff) ---------------------------------------
+SYSTEM_ERROR = 50000
+SYSTEM_TIMEOUT = 50002  # "error processing request on TikTok side"
+DMP_ERROR = 51003  # one of the 51xxx internal service errors
+SEGMENT_GATEWAY_ERROR = 51063
+MAINTENANCE = 60001
+TOO_MANY_REQUESTS = 61000
+
+# Throttling means TikTok turned the request away before doing anything, so even a create may
+# be sent again (reference §5.1: no HTTP 429, throttling is HTTP 200 with one of these codes).
+THROTTLE_CODES = frozenset(
+    {REQUESTS_TOO_FREQUENT, RATE_LIMITED, ADVERTISER_QPS_LIMITED, TOO_MANY_REQUESTS}
+)
+
+# The one classification table. Families (409xx, 51xxx, 52xxx) are handled in `classify`.
+_ACTIONS: dict[int, Action] = {
+    **dict.fromkeys(THROTTLE_CODES, Action.RETRY),
+    TASK_NOT_READY: Action.RETRY,
+    WRITE_CONFLICT: Action.RETRY,
+    SYSTEM_ERROR: Action.RETRY,
+    SYSTEM_TIMEOUT: Action.RETRY,
+    MAINTENANCE: Action.RETRY,
+    # Only the advertiser can fix these, by authorising again (with the right scope).
+    NO_PERMISSION: Action.REAUTHORIZE,
+    APP_CREDENTIALS_INVALID: Action.REAUTHORIZE,
+    ACCESS_TOKEN_EXPIRED: Action.REAUTHORIZE,
+    ACCESS_TOKEN_INVALID: Action.REAUTHORIZE,
+    CORE_USER_INVALID: Action.REAUTHORIZE,
+    REFRESH_TOKEN_INVALID: Action.REAUTHORIZE,
+    AUTH_CODE_INVALID: Action.REAUTHORIZE,
+    APP_NOT_AUTHORIZED: Action.REAUTHORIZE,
+    APP_SECRET_INVALID: Action.REAUTHORIZE,
+    DEVELOPER_ADVERTISER_MISMATCH: Action.REAUTHORIZE,
+    DEVELOPER_NO_PERMISSION: Action.REAUTHORIZE,
+    SCOPE_NOT_AUTHORIZED: Action.REAUTHORIZE,
+    # The request or the configuration (base URL, sandbox, batch size) must change.
+    INVALID_PARAMETERS: Action.FIX_REQUEST,
+    PARAMETER_ERROR: Action.FIX_REQUEST,
+    VERSION_NOT_SUPPORTED: Action.FIX_REQUEST,
+    ENDPOINT_NOT_AVAILABLE: Action.FIX_REQUEST,
+    PARAMETER_NOT_AVAILABLE: Action.FIX_REQUEST,
+    DOMAIN_NOT_SUPPORTED: Action.FIX_REQUEST,
+    TOO_MANY_IDS: Action.FIX_REQUEST,
+    ACCOUNT_NOT_AVAILABLE: Action.FIX_REQUEST,
+    SANDBOX_NOT_SUPPORTED: Action.FIX_REQUEST,
+    VERSION_DOMAIN_MISMATCH: Action.FIX_REQUEST,
+    INVALID_BATCH_SIZE: Action.FIX_REQUEST,
+    PII_NOT_HASHED: Action.FIX_REQUEST,
+    ACCESS_TOKEN_EMPTY: Action.FIX_REQUEST,
+    ENDPOINT_OFFLINE: Action.FIX_REQUEST,
+    FIELD_OFFLINE: Action.FIX_REQUEST,
+    # Nothing we can send will bring these back.
+    OBJECT_NOT_FOUND: Action.GIVE_UP,
+    NOT_ALLOWLISTED: Action.GIVE_UP,  # only TikTok can allowlist the app (reference §5.2)
+    ADVERTISER_NOT_FOUND: Action.GIVE_UP,
+    ADVERTISER_UNMATCHED: Action.GIVE_UP,
+}
+
+# 40002 messages (reference §3.8, §5.2, §7 "Updating during processing can return 40002"):
+# "The audience is processing, please try again later." -> the lock lifts by itself;
+# "Audience is not editable, please check audience status" -> size 0, a retry never helps.
+# The processing pattern is checked first: a message saying both means a temporary lock.
+_PROCESSING = re.compile(r"process|updat", re.IGNORECASE)
+_NOT_EDITABLE = re.compile(r"not editable", re.IGNORECASE)
+
+
+def classify(code: int, message: str | None = "") -> Action:
+    """Say what should happen after TikTok answered `code` (with `message`), code != 0."""
+    if code == PARAMETER_ERROR:
+        if _PROCESSING.search(message or ""):
+            return Action.WAIT
+        if _NOT_EDITABLE.search(message or ""):
+            return Action.GIVE_UP
+    if code in _ACTIONS:
+        return _ACTIONS[code]
+    if 40900 <= code <= 40999:  # file errors: fix the file, or re-upload an expired one
+        return Action.FIX_REQUEST
+    if 51000 <= code <= 52999:  # internal service and storage errors (reference §5.2)
+        return Action.RETRY
+    # Unknown codes are not retried: resending blindly what we do not understand could make
+    # things worse, and a human should read the message.
+    return Action.GIVE_UP
+
+
+def is_server_side(code: int) -> bool:
+    """True for the 5xxxx/60001 family: TikTok failed, possibly after applying the change."""
+    return code in (SYSTEM_ERROR, SYSTEM_TIMEOUT, MAINTENANCE) or 51000 <= code <= 52999

@@ -1,0 +1,160 @@
+"""Reading TikTok's answer: the envelope decides, and transport failures get our own words.
+
+TikTok answers errors with HTTP 200 and a non-zero `code` (reference §1, §5.2), so the body is
+read first; HTTP status matters only when there is no envelope (4xx: the request never reached
+the API; 5xx: a server fault) or when it says 5xx. A `requests` failure is described without its
+own text: that text holds the full URL, with the app `secret` on `oauth2/advertiser/get/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
+from sync.tiktok.codes import OK, PARTIAL_SUCCESS
+from sync.tiktok.errors import (
+    AuthError,
+    RequestError,
+    RetryableError,
+    ThrottledError,
+    TikTokError,
+    TransportError,
+    error_for_code,
+)
+from sync.tiktok.models import ApiResponse
+from sync.tiktok.redact import redact
+
+logger = logging.getLogger(__name__)
+
+
+def read_envelope(
+    response: requests.Response, endpoint: str, elapsed: float, secrets: Sequence[str]
+) -> ApiResponse:
+    """Decide from the envelope (TikTok answers errors with HTTP 200, reference §1)."""
+    status = response.status_code
+    envelope = _parse_envelope(response.content)
+    header_id = response.headers.get("X-Tt-Logid")
+    if envelope is None:
+        logger.debug("%s -> HTTP %s without envelope in %.3f s", endpoint, status, elapsed)
+        if 300 <= status < 400:
+            raise RequestError(
+                f"unexpected redirect (HTTP {status}); check the base URL",
+                endpoint=endpoint,
+                http_status=status,
+            )
+        if status == 429:  # TikTok throttles with 40100, but a gateway in between may not
+            raise ThrottledError("too many requests", endpoint=endpoint, http_status=status)
+        if 400 <= status < 500:  # the request never reached TikTok's API logic (§1)
+            raise RequestError(
+                "the request never reached TikTok's API (wrong path or method?)",
+                endpoint=endpoint,
+                http_status=status,
+                request_id=header_id,
+            )
+        raise TransportError(
+            "the response is not a TikTok envelope",
+            endpoint=endpoint,
+            request_sent=True,
+            http_status=status,
+            request_id=header_id,
+        )
+    code: int = envelope["code"]
+    message = redact(str(envelope.get("message") or ""), secrets)
+    request_id = _opt_str(envelope.get("request_id")) or header_id
+    logger.debug(
+        "%s -> HTTP %s code %s request_id %s in %.3f s", endpoint, status, code, request_id, elapsed
+    )
+    if status >= 500:  # a server fault whatever the body says; TikTok advises to retry (§1)
+        raise TransportError(
+            f"server error (code {code}: {message})",
+            endpoint=endpoint,
+            request_sent=True,
+            http_status=status,
+            request_id=request_id,
+        )
+    if code not in (OK, PARTIAL_SUCCESS):
+        raise error_for_code(
+            code, message, endpoint=endpoint, request_id=request_id, http_status=status
+        )
+    if code == PARTIAL_SUCCESS:
+        logger.warning("%s partially succeeded (request_id %s): %s", endpoint, request_id, message)
+    data = envelope.get("data")
+    return ApiResponse(
+        data=data if isinstance(data, Mapping) else {},
+        code=code,
+        message=message,
+        request_id=request_id,
+        partial=code == PARTIAL_SUCCESS,
+    )
+
+
+def _parse_envelope(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    code = parsed.get("code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        return None
+    return parsed
+
+
+def transport_failure(
+    exc: requests.RequestException, endpoint: str, timeout: tuple[float, float]
+) -> TikTokError:
+    """Our own description of a `requests` failure, and whether TikTok can have seen it."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        what, sent = f"could not connect within {timeout[0]} s", False
+    elif isinstance(exc, requests.exceptions.ReadTimeout):
+        what, sent = f"no answer within the {timeout[1]} s read timeout", True
+    elif isinstance(exc, requests.exceptions.InvalidHeader):
+        # Its text quotes the offending header value, which can only be the token.
+        return AuthError("the access token is not a valid header value", endpoint=endpoint)
+    elif isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.MissingSchema,
+    ):
+        return RequestError("the base URL is not a valid http(s) URL", endpoint=endpoint)
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        reason = _inner(exc)
+        if isinstance(reason, NewConnectionError):  # refused, unreachable, DNS: never sent
+            what, sent = f"could not connect ({type(reason).__name__})", False
+        else:
+            what, sent = f"connection dropped ({type(reason).__name__})", True
+    else:
+        what, sent = f"the response could not be read ({type(exc).__name__})", True
+    return TransportError(what, endpoint=endpoint, request_sent=sent)
+
+
+def _inner(exc: requests.exceptions.ConnectionError) -> BaseException:
+    """The urllib3/socket error inside a requests ConnectionError (for its class name only)."""
+    inner: BaseException = exc
+    if exc.args and isinstance(exc.args[0], BaseException):
+        inner = exc.args[0]
+    if isinstance(inner, MaxRetryError) and inner.reason is not None:
+        inner = inner.reason
+    if isinstance(inner, ProtocolError) and isinstance(inner.args[-1], BaseException):
+        inner = inner.args[-1]  # ("Connection aborted.", RemoteDisconnected(...))
+    return inner
+
+
+def surely_not_applied(error: RetryableError) -> bool:
+    """True when TikTok cannot have acted on the request, so even a create may be resent."""
+    if isinstance(error, TransportError):
+        return not error.request_sent
+    # Throttling (40100/40016/40133/61000, or a gateway's HTTP 429) turns the call away before
+    # TikTok does anything with it (reference §5.1).
+    return isinstance(error, ThrottledError)
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
