@@ -1,0 +1,424 @@
+"""The HTTP side: a threading server on loopback that speaks TikTok's wire format.
+
+Order of checks for an API request, as TikTok's gateway does it (ref §1, §5): route (plain HTTP
+404/405, never the envelope) -> Access-Token (40104/40105) -> rate limit (40100) -> injected fault
+-> the endpoint. Every API answer is HTTP 200 with `{code, message, request_id, data}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sync.emulator import control, errors, faults, requestlog
+from sync.emulator.config import EmulatorConfig, EmulatorConfigError
+from sync.emulator.endpoints import ENDPOINTS
+from sync.emulator.errors import ApiError
+from sync.emulator.params import ApiRequest
+from sync.emulator.state import State
+
+API_PREFIX = "/open_api/v1.3/"
+CONTROL_PREFIX = control.PREFIX
+# Room for multipart overhead above the file limit; anything larger is refused before reading.
+BODY_SLACK = 16 * 1024 * 1024
+
+logger = logging.getLogger(__name__)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a slow or idle connection never blocks stop()
+
+    def __init__(self, address: tuple[str, int], state: State) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.state = state
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (timeouts, dropped connections) are expected, not worth a traceback.
+        logger.debug("connection error from %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a pooled client expects
+    server_version = "TikTokEmulator/1.0"
+    sys_version = ""
+    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        try:
+            body = self._read_body()
+        except _BodyTooLarge as exc:
+            self.close_connection = True
+            self._send(413, str(exc).encode(), "text/plain; charset=utf-8")
+            return
+        except ValueError as exc:
+            self.close_connection = True
+            self._send(400, str(exc).encode(), "text/plain; charset=utf-8")
+            return
+        if url.path.startswith(CONTROL_PREFIX):
+            relative = url.path[len(CONTROL_PREFIX) :]
+            status, payload = control.handle(self.server.state, self.command, relative, query, body)
+            self._send(status, json.dumps(payload).encode(), "application/json")
+            return
+        self._api(url.path, query, body, started)
+
+    def _read_body(self) -> bytes:
+        limit = self.server.state.config.max_file_bytes + BODY_SLACK
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        raw_length = self.headers.get("Content-Length") or "0"
+        if not raw_length.isdigit():
+            raise ValueError("invalid Content-Length")
+        length = int(raw_length)
+        if length > limit:
+            raise _BodyTooLarge(f"request body of {length} bytes is too large")
+        return self.rfile.read(length)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_line = self.rfile.readline(1024).split(b";")[0].strip()
+            size = int(size_line, 16)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                raise _BodyTooLarge(f"request body over {limit} bytes is too large")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (e.g. a read timeout); fine
+
+    def _drop(self) -> None:
+        """Close the connection without a byte of response (the `drop` faults)."""
+        self.close_connection = True
+
+    # --- the TikTok API --------------------------------------------------------------------
+
+    def _api(self, path: str, query: dict[str, list[str]], body: bytes, started: float) -> None:
+        state = self.server.state
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "request_id": None,
+            "method": self.command,
+            "path": path,
+            "query": requestlog.redact_query(query),
+            "access_token": requestlog.REDACTED if "access-token" in headers else None,
+            "body": requestlog.summarise_body(headers.get("content-type", ""), body),
+            "http_status": 200,
+            "code": None,
+            "message": None,
+            "fault": None,
+        }
+        try:
+            self._answer_api(state, path, query, headers, body, entry)
+        finally:
+            entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+            state.record_request(entry)
+
+    def _answer_api(
+        self,
+        state: State,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+        entry: dict[str, Any],
+    ) -> None:
+        relative = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else None
+        endpoint = ENDPOINTS.get(relative) if relative is not None else None
+        if relative is None or endpoint is None:
+            # ref §1: a missing trailing slash (or any unknown path) is HTTP 404, not an envelope.
+            entry["http_status"] = 404
+            self._send(404, b"404 page not found", "text/plain; charset=utf-8")
+            return
+        if self.command != endpoint.method:
+            entry["http_status"] = 405
+            self._send(
+                405,
+                b"405 method not allowed",
+                "text/plain; charset=utf-8",
+                {"Allow": endpoint.method},
+            )
+            return
+        request_id = state.next_request_id()
+        entry["request_id"] = request_id
+        request = ApiRequest(self.command, relative, query, headers, body)
+        fault: faults.FaultRule | None = None
+        try:
+            if endpoint.needs_token:
+                _authenticate(state, request)
+            fault = state.decide_fault(relative)  # only after auth succeeded
+            if fault is not None:
+                entry["fault"] = fault.kind
+                if fault.kind in faults.NOT_APPLIED:
+                    self._inject(fault, request_id, entry)
+                    return
+                if fault.kind == faults.SLOW:
+                    time.sleep(fault.delay)  # outside every lock
+            code, message, data = errors.OK, errors.MSG_OK, endpoint.handler(state, request)
+        except ApiError as exc:
+            code, message, data = exc.code, exc.message, {}
+        except Exception:
+            # An emulator bug must be loud: HTTP 500 and the traceback in the log, never a
+            # retryable-looking envelope that a client would quietly retry.
+            entry["internal_error"] = traceback.format_exc()
+            logger.exception("emulator internal error on %s", path)
+            entry["http_status"] = 500
+            self._send(500, b"emulator internal error", "text/plain; charset=utf-8")
+            return
+        if fault is not None and fault.kind == faults.APPLIED_THEN_DROP:
+            entry["code"] = code  # what TikTok did, though the client never hears it
+            self._drop()
+            entry["http_status"] = None
+            return
+        if fault is not None and fault.kind == faults.APPLIED_THEN_ERROR:
+            entry["applied_code"] = code
+            code, message, data = fault.effective_code, fault.message, {}
+        self._envelope(request_id, code, message, data, entry)
+
+    def _inject(self, fault: faults.FaultRule, request_id: str, entry: dict[str, Any]) -> None:
+        if fault.kind == faults.DROP:
+            entry["http_status"] = None
+            self._drop()
+        elif fault.kind == faults.HTTP_5XX:
+            # A gateway error page, not JSON: the client must not parse it as an envelope.
+            status = fault.effective_code
+            entry["http_status"] = status
+            page = f"<html><body><h1>{status} Server Error</h1></body></html>".encode()
+            self._send(status, page, "text/html; charset=utf-8")
+        else:
+            self._envelope(request_id, fault.effective_code, fault.message, {}, entry)
+
+    def _envelope(
+        self, request_id: str, code: int, message: str, data: dict[str, Any], entry: dict[str, Any]
+    ) -> None:
+        entry["code"], entry["message"] = code, message
+        payload = {"code": code, "message": message, "request_id": request_id, "data": data}
+        # ref §1: responses also carry X-TT-LOGID; same value as request_id here.
+        self._send(
+            200, json.dumps(payload).encode(), "application/json", {"X-Tt-Logid": request_id}
+        )
+
+
+def _authenticate(state: State, request: ApiRequest) -> None:
+    token = request.header("Access-Token")
+    if not token:
+        raise ApiError(errors.TOKEN_EMPTY, errors.MSG_TOKEN_EMPTY)
+    advertiser_ids = state.token_advertisers(token)
+    if advertiser_ids is None:
+        raise ApiError(errors.TOKEN_INVALID, errors.MSG_TOKEN_INVALID)
+    if not state.allow_request(token):  # ref §5.1: HTTP 200 + 40100, no 429, no headers
+        raise ApiError(errors.RATE_LIMITED, errors.MSG_RATE_LIMITED)
+    request.token = token
+    request.token_advertisers = advertiser_ids
+
+
+class Emulator:
+    """A local TikTok Business API on loopback, plus in-process views of what it holds.
+
+    >>> with Emulator() as emu:            # doctest: +SKIP
+    ...     requests.get(emu.base_url + "dmp/custom_audience/list/", ...)
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        config = config if config is not None else EmulatorConfig.default()
+        config.validate()
+        self._state = State(config)
+        self._server: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._root = ""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a daemon thread; return the API base URL (…/open_api/v1.3/)."""
+        if self._server is not None:
+            raise RuntimeError("emulator already started")
+        server = _HTTPServer((host, port), self._state)
+        bound_host, bound_port = server.server_address[:2]
+        host_text = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
+        shown = f"[{host_text}]" if ":" in host_text else host_text
+        self._root = f"http://{shown}:{bound_port}"
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"tiktok-emulator-{bound_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Emulator:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._url(API_PREFIX)
+
+    @property
+    def control_url(self) -> str:
+        return self._url(CONTROL_PREFIX)
+
+    def _url(self, prefix: str) -> str:
+        if not self._root:
+            raise RuntimeError("emulator not started")
+        return self._root + prefix
+
+    # --- in-process mirror of the control API -------------------------------------------
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._state.config
+
+    def members(self, audience_id: str) -> dict[str, set[str]]:
+        """Members per id type; KeyError for an unknown audience."""
+        return self._state.members(audience_id)
+
+    def audiences(self, advertiser_id: str | None = None) -> list[dict[str, Any]]:
+        return [control.audience_summary(v) for v in self._state.views(advertiser_id)]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._state.requests()
+
+    def clear_requests(self) -> None:
+        self._state.clear_requests()
+
+    def set_faults(self, rules: Sequence[Mapping[str, Any]], seed: int = 0) -> None:
+        """Replace the fault rules (same shape as POST /_emulator/faults/); ValueError if bad."""
+        self._state.set_faults([dict(rule) for rule in rules], seed)
+
+    def clear_faults(self) -> None:
+        self._state.clear_faults()
+
+    def faults(self) -> dict[str, Any]:
+        return self._state.faults()
+
+    def configure(self, **changes: Any) -> None:
+        """Change run-time limits (qps, processing_seconds, …) like POST /_emulator/config/."""
+        status, payload = control.handle(
+            self._state, "POST", "config/", {}, json.dumps(changes).encode()
+        )
+        if status != 200:
+            raise ValueError(payload["error"])
+
+    def reset(self) -> None:
+        self._state.reset()
+
+    def internal_errors(self) -> list[str]:
+        """Tracebacks of emulator bugs hit while serving; tests assert this stays empty."""
+        return [r["internal_error"] for r in self._state.requests() if "internal_error" in r]
+
+
+def run_forever(host: str, port: int, config_path: str | None) -> None:
+    """Serve until Ctrl-C or SIGTERM; print one line with the base URL first."""
+    try:
+        config = EmulatorConfig.load(config_path) if config_path else EmulatorConfig.default()
+    except EmulatorConfigError as exc:
+        raise SystemExit(f"tiktok emulator: {exc}") from None
+    emulator = Emulator(config)
+    try:
+        base_url = emulator.start(host=host, port=port)
+    except OSError as exc:
+        raise SystemExit(f"tiktok emulator: cannot listen on {host}:{port}: {exc}") from None
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _on_signal)
+    print(f"TikTok emulator listening on {base_url}", flush=True)
+    try:
+        while not stopping.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
