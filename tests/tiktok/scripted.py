@@ -71,6 +71,7 @@ class Recorded:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
             filename = part.get_filename()
             if filename is None:
                 fields[str(name)] = payload.decode()
@@ -119,7 +120,7 @@ class ScriptedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self.thread.start()
 
