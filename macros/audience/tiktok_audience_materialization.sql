@@ -1,0 +1,59 @@
+{#- Materialization of every model under models/audiences/ (dbt_project.yml).
+    The model's SQL is the audience, plain SQL with identifier columns named
+    by convention; this builds the model's table of normalised, hashed
+    identifiers (one row per input value, valid or rejected) and replaces the
+    audience's slice of the shared member tables. Settings come from
+    config(meta={'tiktok': {...}}) and are checked before anything runs. -#}
+{% materialization tiktok_audience, default %}
+  {%- set settings = tiktok_sync.audience_config(model) -%}
+  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set existing_relation = load_cached_relation(this) -%}
+  {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+  {%- set preexisting_intermediate_relation = load_cached_relation(intermediate_relation) -%}
+  {%- set backup_relation_type = 'table' if existing_relation is none else existing_relation.type -%}
+  {%- set backup_relation = make_backup_relation(target_relation, backup_relation_type) -%}
+  {%- set preexisting_backup_relation = load_cached_relation(backup_relation) -%}
+  {{ drop_relation_if_exists(preexisting_intermediate_relation) }}
+  {{ drop_relation_if_exists(preexisting_backup_relation) }}
+
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+  {#- Which identifier columns does the model have? Matched by name,
+      case-insensitively (Snowflake reports upper case). -#}
+  {%- set model_columns = [] -%}
+  {%- for column in get_columns_in_query(sql) -%}
+    {%- do model_columns.append(column | lower) -%}
+  {%- endfor -%}
+  {%- set id_columns = [] -%}
+  {%- for column in tiktok_sync.identifier_columns() -%}
+    {%- if column in model_columns -%}{%- do id_columns.append(column) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- if not id_columns -%}
+    {{ exceptions.raise_compiler_error(
+        "audience model '" ~ model.name ~ "' (" ~ model.original_file_path ~ ") has no identifier column. "
+        ~ "Select at least one of " ~ tiktok_sync.identifier_columns().keys() | join(', ')
+        ~ " (columns are matched by name; rename yours with `as email` etc.). It has: " ~ model_columns | join(', ')) }}
+  {%- endif -%}
+  {%- set country_column = 'country_code' if 'country_code' in model_columns else none -%}
+
+  {% call statement('main') -%}
+    {{ get_create_table_as_sql(False, intermediate_relation,
+         tiktok_sync.audience_identifiers_sql(sql, settings, id_columns, country_column)) }}
+  {%- endcall %}
+
+  {%- if existing_relation is not none -%}
+    {{ adapter.rename_relation(existing_relation, backup_relation) }}
+  {%- endif -%}
+  {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+
+  {{ tiktok_sync.write_audience_slices(target_relation, settings, id_columns, sql) }}
+  {{ tiktok_sync.upsert_audience_setting(settings) }}
+
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {{ adapter.commit() }}
+  {{ drop_relation_if_exists(backup_relation) }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

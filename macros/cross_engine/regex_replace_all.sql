@@ -1,0 +1,18 @@
+{#- Replace every match of `pattern` (a regex, written once for all engines)
+    in `expr`. engines.md §2.2 (2): DuckDB and Postgres replace only the first
+    match unless given the 'g' flag; the others replace all by default. -#}
+{% macro regex_replace_all(expr, pattern, replacement='') %}
+  {{- return(adapter.dispatch('regex_replace_all', 'tiktok_sync')(expr, pattern, replacement)) -}}
+{% endmacro %}
+
+{% macro default__regex_replace_all(expr, pattern, replacement) -%}
+  regexp_replace({{ expr }}, {{ tiktok_sync.regex_literal(pattern) }}, {{ tiktok_sync.regex_literal(replacement) }})
+{%- endmacro %}
+
+{% macro duckdb__regex_replace_all(expr, pattern, replacement) -%}
+  regexp_replace({{ expr }}, {{ tiktok_sync.regex_literal(pattern) }}, {{ tiktok_sync.regex_literal(replacement) }}, 'g')
+{%- endmacro %}
+
+{% macro postgres__regex_replace_all(expr, pattern, replacement) -%}
+  regexp_replace({{ expr }}, {{ tiktok_sync.regex_literal(pattern) }}, {{ tiktok_sync.regex_literal(replacement) }}, 'g')
+{%- endmacro %}

@@ -1,0 +1,10 @@
+{#- A value in a pre-hashed column (email_sha256, idfa_md5, ...) must be
+    exactly `hex_length` hex characters (case is folded: `cleaned` is
+    lower-cased), and not the hash of an empty string. -#}
+{% macro hash_rejection_reason(cleaned, hex_length) -%}
+  case
+    when not {{ tiktok_sync.regex_full_match(cleaned, '[0-9a-f]*') }} then 'hash_not_hex'
+    when length({{ cleaned }}) <> {{ hex_length }} then 'hash_wrong_length'
+    when {{ cleaned }} = '{{ tiktok_sync.empty_string_hashes()[hex_length] }}' then 'hash_of_empty_string'
+  end
+{%- endmacro %}

@@ -1,0 +1,19 @@
+{#- The identifier columns an audience model may have, by name (the naming
+    convention is the whole configuration). kind says how a value is read:
+    raw values are normalised then hashed, or passed through when they are
+    already a hash of the right shape (ref top table, "Already-hashed input");
+    hashed columns must hold a hash of exactly that shape. -#}
+{% macro identifier_columns() %}
+  {{ return({
+    'email':        {'kind': 'email',  'id_type': 'EMAIL_SHA256'},
+    'phone':        {'kind': 'phone',  'id_type': 'PHONE_SHA256'},
+    'idfa':         {'kind': 'maid',   'id_type': 'IDFA_SHA256', 'md5_id_type': 'IDFA_MD5'},
+    'gaid':         {'kind': 'maid',   'id_type': 'GAID_SHA256', 'md5_id_type': 'GAID_MD5'},
+    'email_sha256': {'kind': 'hashed', 'id_type': 'EMAIL_SHA256', 'hex_length': 64},
+    'phone_sha256': {'kind': 'hashed', 'id_type': 'PHONE_SHA256', 'hex_length': 64},
+    'idfa_sha256':  {'kind': 'hashed', 'id_type': 'IDFA_SHA256',  'hex_length': 64},
+    'gaid_sha256':  {'kind': 'hashed', 'id_type': 'GAID_SHA256',  'hex_length': 64},
+    'idfa_md5':     {'kind': 'hashed', 'id_type': 'IDFA_MD5',     'hex_length': 32},
+    'gaid_md5':     {'kind': 'hashed', 'id_type': 'GAID_MD5',     'hex_length': 32},
+  }) }}
+{% endmacro %}

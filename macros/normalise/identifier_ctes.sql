@@ -1,0 +1,169 @@
+{#- The one entry point that turns an identifier column of `source_cte` into
+    rows of (source_column, id_type, id_hash, reason_code, raw_value).
+    Renders CTE definitions (no leading `with`, no trailing comma); the last
+    one is named `<column>__identifiers`. One row per non-empty input value:
+    nulls and values that are empty once whitespace is removed are not
+    identifiers and produce no row (the caller counts them).
+    - id_hash is the lowercase hex hash to send, null when rejected;
+    - reason_code is null when valid, else a key of rejection_reasons();
+    - raw_value is the input as given: PII, for masking only, never stored.
+    `country_column` (phone only) names the per-row ISO-3166 country column;
+    `calling_codes` is the country calling codes relation (phone only). -#}
+{% macro identifier_ctes(source_cte, column, country_column=none, calling_codes=none) %}
+  {%- set spec = tiktok_sync.identifier_columns()[column] -%}
+  {%- set string_type = dbt.type_string() -%}
+  {%- set raw = 'cast(' ~ column ~ ' as ' ~ string_type ~ ')' -%}
+{{ column }}__values as (
+    select
+        {{ raw }} as raw_value,
+        {%- if spec.kind == 'phone' %}
+        {{ 'cast(' ~ country_column ~ ' as ' ~ string_type ~ ')' if country_column else 'cast(null as ' ~ string_type ~ ')' }} as country_code,
+        {%- endif %}
+        lower({{ tiktok_sync.remove_whitespace(raw) }}) as cleaned
+    from {{ source_cte }}
+    where {{ column }} is not null
+),
+
+{{ column }}__non_empty as (
+    select * from {{ column }}__values where cleaned <> ''
+),
+{%- if spec.kind == 'hashed' %}
+
+{{ column }}__identifiers as (
+    select
+        '{{ column }}' as source_column,
+        '{{ spec.id_type }}' as id_type,
+        reason_code,
+        case when reason_code is null then cleaned end as id_hash,
+        raw_value
+    from (
+        select
+            raw_value,
+            cleaned,
+            {{ tiktok_sync.hash_rejection_reason('cleaned', spec.hex_length) }} as reason_code
+        from {{ column }}__non_empty
+    ) checked
+)
+{%- elif spec.kind == 'email' %}
+
+{{ column }}__identifiers as (
+    select
+        '{{ column }}' as source_column,
+        'EMAIL_SHA256' as id_type,
+        reason_code,
+        case
+            when reason_code is not null then null
+            when is_sha256 then cleaned
+            else {{ tiktok_sync.sha256_hex(tiktok_sync.normalize_email('cleaned')) }}
+        end as id_hash,
+        raw_value
+    from (
+        select
+            raw_value,
+            cleaned,
+            is_sha256,
+            case
+                when is_sha256 then {{ tiktok_sync.hash_rejection_reason('cleaned', 64) }}
+                else {{ tiktok_sync.email_rejection_reason('cleaned') }}
+            end as reason_code
+        from (
+            select
+                raw_value,
+                cleaned,
+                {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{64}') }} as is_sha256
+            from {{ column }}__non_empty
+        ) shaped
+    ) checked
+)
+{%- elif spec.kind == 'maid' %}
+
+{{ column }}__identifiers as (
+    select
+        '{{ column }}' as source_column,
+        case
+            when shape = 'md5' then '{{ spec.md5_id_type }}'
+            else '{{ spec.id_type }}'
+        end as id_type,
+        reason_code,
+        case
+            when reason_code is not null then null
+            when shape in ('sha256', 'md5') then cleaned
+            else {{ tiktok_sync.sha256_hex('cleaned') }}
+        end as id_hash,
+        raw_value
+    from (
+        select
+            raw_value,
+            cleaned,
+            shape,
+            case
+                when shape = 'sha256' then {{ tiktok_sync.hash_rejection_reason('cleaned', 64) }}
+                when shape = 'md5' then {{ tiktok_sync.hash_rejection_reason('cleaned', 32) }}
+                else {{ tiktok_sync.maid_rejection_reason('cleaned') }}
+            end as reason_code
+        from (
+            select
+                raw_value,
+                cleaned,
+                case
+                    when {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{64}') }} then 'sha256'
+                    when {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{32}') }} then 'md5'
+                    else 'raw'
+                end as shape
+            from {{ column }}__non_empty
+        ) shaped
+    ) checked
+)
+{%- elif spec.kind == 'phone' %}
+
+{{ column }}__numbered as (
+    select
+        row_number() over (order by raw_value, country_code) as input_id,
+        raw_value,
+        country_code,
+        cleaned,
+        {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{64}') }} as is_sha256
+    from {{ column }}__non_empty
+),
+
+{{ column }}__to_normalise as (
+    select input_id, raw_value, country_code from {{ column }}__numbered where not is_sha256
+),
+
+{{ column }}__e164 as (
+    {{ tiktok_sync.phone_normalised_select(column ~ '__to_normalise', calling_codes) }}
+),
+
+{{ column }}__identifiers as (
+    select
+        '{{ column }}' as source_column,
+        'PHONE_SHA256' as id_type,
+        reason_code,
+        case
+            when reason_code is not null then null
+            when is_sha256 then cleaned
+            {%- if var('tiktok_sync_phone_hash_with_plus', false) %}
+            else {{ tiktok_sync.sha256_hex("'+' || e164_digits") }}
+            {%- else %}
+            else {{ tiktok_sync.sha256_hex('e164_digits') }}
+            {%- endif %}
+        end as id_hash,
+        raw_value
+    from (
+        select
+            numbered.raw_value,
+            numbered.cleaned,
+            numbered.is_sha256,
+            e164.e164_digits,
+            case
+                when numbered.is_sha256 then {{ tiktok_sync.hash_rejection_reason('numbered.cleaned', 64) }}
+                -- a number the normaliser returned nothing for is never sent
+                else coalesce(e164.reason_code, case when e164.e164_digits is null then 'phone_not_normalised' end)
+            end as reason_code
+        from {{ column }}__numbered as numbered
+        left join {{ column }}__e164 as e164
+            on numbered.input_id = e164.input_id
+    ) checked
+)
+{%- endif %}
+{% endmacro %}

@@ -1,0 +1,26 @@
+{#- on-run-start: make sure every table in sync_table_columns() exists, so a
+    fresh warehouse builds and the views over them resolve. Never drops or
+    alters an existing table: the state in it is what TikTok acknowledged. -#}
+{% macro create_sync_tables() %}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set schema_relation = api.Relation.create(database=target.database, schema=target.schema) -%}
+  {%- do adapter.create_schema(schema_relation) -%}
+  {%- for table_name, columns in tiktok_sync.sync_table_columns().items() -%}
+    {%- set relation = api.Relation.create(
+          database=target.database, schema=target.schema, identifier=table_name, type='table') -%}
+    {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+      {%- call statement('create_' ~ table_name) -%}
+        create table {{ relation }} (
+          {%- for name, data_type in columns %}
+          {{ name }} {{ data_type }}{{ "," if not loop.last }}
+          {%- endfor %}
+        )
+      {%- endcall -%}
+      {%- do log('tiktok_sync: created ' ~ relation, info=true) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {#- hooks run inside a transaction on some adapters; make the tables
+      permanent even if the rest of the invocation fails -#}
+  {%- do adapter.commit() -%}
+  {{ return('') }}
+{% endmacro %}

@@ -1,0 +1,41 @@
+{#- The tables dbt does not build from SQL: the sync job's state, and the
+    slices every audience model writes. Their schema is the contract with the
+    sync job (see models/sources/_tiktok_sync__sources.yml); change one only
+    together with `sync/` and the README. -#}
+{% macro sync_table_columns() %}
+  {%- set s = dbt.type_string() -%}
+  {%- set ts = dbt.type_timestamp() -%}
+  {%- set i = dbt.type_bigint() -%}
+  {%- set b = dbt.type_boolean() -%}
+  {{ return({
+    'tiktok_audience_members': [
+      ('audience_key', s), ('id_type', s), ('id_hash', s), ('built_at', ts),
+    ],
+    'tiktok_rejected_identifiers': [
+      ('audience_key', s), ('source_column', s), ('reason_code', s), ('reason', s),
+      ('masked_value', s), ('value_length', i), ('value_fingerprint', s), ('built_at', ts),
+    ],
+    'tiktok_identifier_counts': [
+      ('audience_key', s), ('source_column', s), ('row_count', i), ('empty_count', i),
+      ('valid_count', i), ('rejected_count', i), ('built_at', ts),
+    ],
+    'tiktok_sync_acknowledged_members': [
+      ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('id_type', s),
+      ('id_hash', s), ('acknowledged_at', ts), ('run_id', s),
+    ],
+    'tiktok_sync_audience_registry': [
+      ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('api', s),
+      ('audience_name', s), ('created_at', ts), ('created_by_run_id', s),
+    ],
+    'tiktok_sync_run_history': [
+      ('run_id', s), ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('api', s),
+      ('started_at', ts), ('finished_at', ts), ('status', s), ('adds_sent', i),
+      ('removes_sent', i), ('adds_pending', i), ('removes_pending', i),
+      ('rejected_identifiers', i), ('error_code', i), ('error_message', s), ('request_id', s),
+    ],
+    'tiktok_sync_audience_size_history': [
+      ('snapshot_at', ts), ('audience_key', s), ('audience_id', s), ('advertiser_id', s),
+      ('api', s), ('cover_num', i), ('is_valid', b), ('is_expiring', b),
+    ],
+  }) }}
+{% endmacro %}
