@@ -9,11 +9,13 @@
 [a-z0-9][a-z0-9_%+'-]*([.][a-z0-9_%+'-]+)*@[a-z0-9]([a-z0-9-]*[a-z0-9])?([.][a-z0-9]([a-z0-9-]*[a-z0-9])?)*[.]([a-z]{2,63}|xn--[a-z0-9-]{1,59})
 {%- endmacro %}
 
-{% macro email_rejection_reason(cleaned) -%}
+{% macro email_rejection_reason(cleaned, raw_without_whitespace) -%}
   case
+    {#- checked before lower-casing: some non-ASCII letters lower-case to
+        ASCII ones (the Kelvin sign becomes k), a homoglyph we must not hash #}
+    when not {{ tiktok_sync.regex_full_match(raw_without_whitespace, '[!-~]*') }} then 'email_non_ascii'
     when {{ tiktok_sync.regex_full_match(cleaned, '[0-9a-f]{32}') }} then 'email_md5_not_supported'
     when length({{ cleaned }}) > 254 then 'email_too_long'
-    when not {{ tiktok_sync.regex_full_match(cleaned, '[!-~]*') }} then 'email_non_ascii'
     when not {{ tiktok_sync.regex_full_match(cleaned, tiktok_sync.email_pattern()) }} then 'email_invalid_format'
   end
 {%- endmacro %}

@@ -64,7 +64,7 @@
             is_sha256,
             case
                 when is_sha256 then {{ tiktok_sync.hash_rejection_reason('cleaned', 64) }}
-                else {{ tiktok_sync.email_rejection_reason('cleaned') }}
+                else {{ tiktok_sync.email_rejection_reason('cleaned', tiktok_sync.remove_whitespace('raw_value')) }}
             end as reason_code
         from (
             select
