@@ -23,7 +23,7 @@ from sync.tiktok.models import (
     AudienceSummary,
     TokenGrant,
 )
-from sync.tiktok.ratelimit import TokenBucket
+from sync.tiktok.ratelimit import RateLimiter
 from sync.tiktok.retry import RetryPolicy, call_with_retry
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "AuthError",
     "FatalError",
     "NotFoundError",
+    "RateLimiter",
     "RequestError",
     "RetryPolicy",
     "RetryableError",
@@ -46,7 +47,6 @@ __all__ = [
     "ThrottledError",
     "TikTokClient",
     "TikTokError",
-    "TokenBucket",
     "TokenGrant",
     "TransportError",
     "authorization_url",

@@ -1,6 +1,6 @@
 """The TikTok Business API client: one class that owns the session and checks the envelope.
 
-Every call goes through `TikTokClient._call`: pace (token bucket), send with (connect, read)
+Every call goes through `TikTokClient._call`: pace (rate limiter), send with (connect, read)
 timeouts, read the `{code, message, request_id, data}` envelope, turn a non-zero code into the
 typed error from `codes.classify`, retry what the retry-safety rule allows. Endpoint methods only
 validate their input, shape the request and parse `data`.
@@ -50,7 +50,7 @@ from sync.tiktok.models import (
     AudienceSummary,
     TokenGrant,
 )
-from sync.tiktok.ratelimit import TokenBucket
+from sync.tiktok.ratelimit import RateLimiter
 from sync.tiktok.redact import REDACTED, protect_urllib3_logs
 from sync.tiktok.retry import RetryPolicy, call_with_retry
 from sync.tiktok.transport import read_envelope, surely_not_applied, transport_failure
@@ -125,7 +125,7 @@ class TikTokClient:
             max_total_wait=max_total_wait,
         )
         self._sleep = sleep
-        self._bucket = TokenBucket(requests_per_second, sleep=sleep)
+        self._limiter = RateLimiter(requests_per_second, sleep=sleep)
         self._owns_session = session is None
         self._session = session or requests.Session()
         protect_urllib3_logs()
@@ -442,7 +442,7 @@ class TikTokClient:
         secrets: Sequence[str],
     ) -> ApiResponse:
         endpoint = f"{method} {path}"
-        self._bucket.acquire()
+        self._limiter.acquire()
         started = time.monotonic()
         try:
             response = self._session.request(

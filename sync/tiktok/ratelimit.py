@@ -1,24 +1,30 @@
-"""A thread-safe token bucket that keeps one client under TikTok's per-app request budget.
+"""A thread-safe rate limiter that keeps one client under TikTok's per-app request budget.
 
 TikTok sends no rate-limit headers and no HTTP 429; going over the budget shows up as code 40100
-(reference §5.1). Pacing ourselves below the Basic tier (10 requests/s) avoids most of those
-round trips. The budget is per app at TikTok, so one bucket is shared by every call of a client.
+(reference §5.1). Pacing ourselves at the Basic tier (10 requests/s) avoids those round trips. The
+budget is per app at TikTok, so one limiter is shared by every call of a client.
+
+Why a sliding window and not a plain token bucket: a full bucket of `burst` tokens plus its refill
+lets through `burst + rate` calls in the first second (20 for 10/s, burst 10), twice a 10 QPS
+budget. Here at most `burst` calls start in any window of `burst / rate` seconds: bursts of up to
+`burst` calls, never more than `rate` calls per second over that window, and `rate` on average.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 
-class TokenBucket:
-    """`rate` tokens per second, at most `burst` saved up; `rate` 0 or None turns pacing off."""
+class RateLimiter:
+    """`rate` calls per second, in bursts of up to `burst`; `rate` 0 or None turns pacing off."""
 
     def __init__(
         self,
         rate: float | None = 10.0,
-        burst: float | None = None,
+        burst: int | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -26,38 +32,38 @@ class TokenBucket:
         if rate is not None and rate < 0:
             raise ValueError(f"rate must be >= 0 requests/s, got {rate}")
         self.rate = float(rate or 0.0)
-        self.burst = float(burst) if burst is not None else max(1.0, self.rate)
+        self.burst = burst if burst is not None else max(1, int(self.rate))
         if self.burst < 1:
             raise ValueError(f"burst must be >= 1, got {burst}")
+        self.window = self.burst / self.rate if self.rate else 0.0
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._tokens = self.burst
-        self._updated = clock()
+        # Start times of the last `burst` calls, oldest first (reserved, so possibly future).
+        self._starts: deque[float] = deque(maxlen=self.burst)
 
     @property
     def enabled(self) -> bool:
         return self.rate > 0
 
     def acquire(self) -> float:
-        """Take one token, sleeping until it is due; return the seconds this caller waited.
+        """Wait until this call may start; return the seconds waited.
 
-        A caller that finds the bucket empty reserves the next token by driving the balance
-        negative, then sleeps outside the lock: concurrent callers queue up in order without
-        holding the lock while they wait.
+        The start time is reserved under the lock and the sleep happens outside it, so
+        concurrent callers queue up in order without holding the lock while they wait.
         """
         if not self.enabled:
             return 0.0
         with self._lock:
             now = self._clock()
-            elapsed = max(0.0, now - self._updated)
-            self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
-            self._updated = now
-            self._tokens -= 1.0
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            start = now
+            if len(self._starts) == self.burst:
+                start = max(now, self._starts[0] + self.window)
+            self._starts.append(start)  # drops the oldest: maxlen is `burst`
+        wait = start - now
         if wait > 0:
             self._sleep(wait)
         return wait
 
     def __repr__(self) -> str:
-        return f"TokenBucket(rate={self.rate}, burst={self.burst})"
+        return f"RateLimiter(rate={self.rate}, burst={self.burst})"

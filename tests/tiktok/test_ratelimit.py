@@ -1,4 +1,4 @@
-"""The token bucket, driven by a fake clock: sleeping advances the clock."""
+"""The rate limiter, driven by a fake clock: nothing really sleeps."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sync.tiktok import TokenBucket
+from sync.tiktok import RateLimiter
 
 
 class FakeClock:
@@ -23,56 +23,75 @@ class FakeClock:
             self.sleeps.append(seconds)
 
 
-def bucket(rate: float | None, burst: float | None = None) -> tuple[TokenBucket, FakeClock]:
+def limiter(rate: float | None, burst: int | None = None) -> tuple[RateLimiter, FakeClock]:
     clock = FakeClock()
-    return TokenBucket(rate, burst, clock=clock, sleep=clock.sleep), clock
+    return RateLimiter(rate, burst, clock=clock, sleep=clock.sleep), clock
 
 
-def test_burst_goes_through_then_calls_are_spaced_by_one_over_rate() -> None:
-    limiter, clock = bucket(rate=10, burst=3)
-    waits = [limiter.acquire() for _ in range(5)]
-    assert waits == pytest.approx([0, 0, 0, 0.1, 0.2])
-    assert clock.sleeps == pytest.approx([0.1, 0.2])
+def test_a_burst_goes_through_then_the_next_waits_for_the_window() -> None:
+    """10/s in bursts of 10: the 11th call starts a second after the 1st, not 0.1 s after."""
+    rate_limiter, clock = limiter(rate=10, burst=10)
+    waits = [rate_limiter.acquire() for _ in range(12)]
+    assert waits == pytest.approx([0.0] * 10 + [1.0, 1.0])
+    assert clock.sleeps == pytest.approx([1.0, 1.0])
 
 
-def test_tokens_refill_with_time_up_to_the_burst() -> None:
-    limiter, clock = bucket(rate=10, burst=2)
-    limiter.acquire()
-    limiter.acquire()
-    clock.now += 10  # long idle: refills to the burst, not to 100 tokens
-    assert [limiter.acquire() for _ in range(3)] == pytest.approx([0, 0, 0.1])
+def test_never_more_than_rate_calls_in_any_second() -> None:
+    """The property a token bucket lacks: a full bucket plus refill is twice the QPS budget."""
+    rate_limiter, clock = limiter(rate=10, burst=10)
+    starts: list[float] = []
+    for _ in range(45):
+        starts.append(clock.now + rate_limiter.acquire())
+        clock.now += 0.03  # callers arrive every 30 ms, faster than the budget
+    for first in starts:
+        assert sum(first <= s < first + 1.0 for s in starts) <= 10
+
+
+def test_burst_one_spaces_calls_by_one_over_rate() -> None:
+    rate_limiter, _ = limiter(rate=4, burst=1)
+    assert [rate_limiter.acquire() for _ in range(3)] == pytest.approx([0, 0.25, 0.5])
+
+
+def test_an_idle_limiter_lets_a_full_burst_through_again() -> None:
+    rate_limiter, clock = limiter(rate=10, burst=3)
+    for _ in range(3):
+        rate_limiter.acquire()
+    clock.now += 60
+    assert [rate_limiter.acquire() for _ in range(4)] == pytest.approx([0, 0, 0, 0.3])
 
 
 def test_default_burst_is_one_second_of_rate() -> None:
-    limiter, _ = bucket(rate=10)
-    assert [limiter.acquire() for _ in range(11)][-2:] == pytest.approx([0, 0.1])
+    rate_limiter, _ = limiter(rate=10)
+    assert rate_limiter.burst == 10
+    assert limiter(rate=0.5)[0].burst == 1  # one call per two seconds
 
 
 @pytest.mark.parametrize("rate", [0, None], ids=["zero", "none"])
 def test_zero_or_none_disables_pacing(rate: float | None) -> None:
-    limiter, clock = bucket(rate)
-    assert not limiter.enabled
-    assert [limiter.acquire() for _ in range(1000)] == [0.0] * 1000
+    rate_limiter, clock = limiter(rate)
+    assert not rate_limiter.enabled
+    assert [rate_limiter.acquire() for _ in range(1000)] == [0.0] * 1000
     assert clock.sleeps == []
 
 
 def test_concurrent_callers_each_reserve_their_own_slot() -> None:
-    """20 threads at one instant: 10 pass, the other 10 queue at 0.1 s steps, none twice."""
-    limiter, clock = bucket(rate=10, burst=10)
-    start = threading.Barrier(20)
+    """25 threads at one instant, 10/s in bursts of 10: 10 go now, 10 at +1 s, 5 at +2 s."""
+    rate_limiter, clock = limiter(rate=10, burst=10)
+    start = threading.Barrier(25)
 
     def worker() -> None:
         start.wait()
-        limiter.acquire()
+        rate_limiter.acquire()
 
-    threads = [threading.Thread(target=worker) for _ in range(20)]
+    threads = [threading.Thread(target=worker) for _ in range(25)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(clock.sleeps) == pytest.approx([n / 10 for n in range(1, 11)])
+    assert sorted(clock.sleeps) == pytest.approx([1.0] * 10 + [2.0] * 5)
 
 
-def test_negative_rate_is_refused() -> None:
-    with pytest.raises(ValueError, match="rate"):
-        TokenBucket(-1)
+@pytest.mark.parametrize(("rate", "burst"), [(-1, None), (10, 0)], ids=["negative-rate", "burst-0"])
+def test_nonsense_settings_are_refused(rate: float, burst: int | None) -> None:
+    with pytest.raises(ValueError):
+        RateLimiter(rate, burst)
