@@ -164,11 +164,11 @@ def _read_hashes(data: bytes, calculate_type: str) -> frozenset[str]:
             errors.FILE_INVALID,
             f"The file you want to upload is invalid: line {line_no} is not plain ASCII text.",
         ) from exc
+    if not text.strip():
+        raise ApiError(errors.FILE_EMPTY, "The file is empty.")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the newline after the last hash
-    if not lines:
-        raise ApiError(errors.FILE_EMPTY, "The file is empty.")
     length = CALCULATE_TYPES[calculate_type]
     hashes: set[str] = set()
     for number, line in enumerate(lines, start=1):

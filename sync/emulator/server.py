@@ -7,6 +7,7 @@ Order of checks for an API request, as TikTok's gateway does it (ref §1, §5): 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -15,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any
@@ -58,6 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "TikTokEmulator/1.0"
     sys_version = ""
     timeout = 60  # idle keep-alive connections are closed after this many seconds
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per request on Linux).
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -149,10 +154,6 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. a read timeout); fine
 
-    def _drop(self) -> None:
-        """Close the connection without a byte of response (the `drop` faults)."""
-        self.close_connection = True
-
     # --- the TikTok API --------------------------------------------------------------------
 
     def _api(self, path: str, query: dict[str, list[str]], body: bytes, started: float) -> None:
@@ -166,16 +167,21 @@ class _Handler(BaseHTTPRequestHandler):
             "query": requestlog.redact_query(query),
             "access_token": requestlog.REDACTED if "access-token" in headers else None,
             "body": requestlog.summarise_body(headers.get("content-type", ""), body),
-            "http_status": 200,
+            "http_status": None,
             "code": None,
             "message": None,
             "fault": None,
         }
-        try:
-            self._answer_api(state, path, query, headers, body, entry)
-        finally:
-            entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
-            state.record_request(entry)
+        response = self._answer_api(state, path, query, headers, body, entry)
+        if response is not None:
+            entry["http_status"] = response.status
+        entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+        # Logged before answering: once a client has its response, the log already shows it.
+        state.record_request(entry)
+        if response is None:
+            self.close_connection = True  # drop: not a byte of response
+        else:
+            self._send(response.status, response.payload, response.content_type, response.headers)
 
     def _answer_api(
         self,
@@ -185,23 +191,15 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         body: bytes,
         entry: dict[str, Any],
-    ) -> None:
+    ) -> _Response | None:
+        """The response to send, or None to close the connection without one."""
         relative = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else None
         endpoint = ENDPOINTS.get(relative) if relative is not None else None
         if relative is None or endpoint is None:
             # ref §1: a missing trailing slash (or any unknown path) is HTTP 404, not an envelope.
-            entry["http_status"] = 404
-            self._send(404, b"404 page not found", "text/plain; charset=utf-8")
-            return
+            return _Response.text(404, "404 page not found")
         if self.command != endpoint.method:
-            entry["http_status"] = 405
-            self._send(
-                405,
-                b"405 method not allowed",
-                "text/plain; charset=utf-8",
-                {"Allow": endpoint.method},
-            )
-            return
+            return _Response.text(405, "405 method not allowed", {"Allow": endpoint.method})
         request_id = state.next_request_id()
         entry["request_id"] = request_id
         request = ApiRequest(self.command, relative, query, headers, body)
@@ -213,8 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None:
                 entry["fault"] = fault.kind
                 if fault.kind in faults.NOT_APPLIED:
-                    self._inject(fault, request_id, entry)
-                    return
+                    return _injected(fault, request_id, entry)
                 if fault.kind == faults.SLOW:
                     time.sleep(fault.delay)  # outside every lock
             code, message, data = errors.OK, errors.MSG_OK, endpoint.handler(state, request)
@@ -225,41 +222,48 @@ class _Handler(BaseHTTPRequestHandler):
             # retryable-looking envelope that a client would quietly retry.
             entry["internal_error"] = traceback.format_exc()
             logger.exception("emulator internal error on %s", path)
-            entry["http_status"] = 500
-            self._send(500, b"emulator internal error", "text/plain; charset=utf-8")
-            return
+            return _Response.text(500, "emulator internal error")
         if fault is not None and fault.kind == faults.APPLIED_THEN_DROP:
             entry["code"] = code  # what TikTok did, though the client never hears it
-            self._drop()
-            entry["http_status"] = None
-            return
+            return None
         if fault is not None and fault.kind == faults.APPLIED_THEN_ERROR:
             entry["applied_code"] = code
             code, message, data = fault.effective_code, fault.message, {}
-        self._envelope(request_id, code, message, data, entry)
+        return _envelope(request_id, code, message, data, entry)
 
-    def _inject(self, fault: faults.FaultRule, request_id: str, entry: dict[str, Any]) -> None:
-        if fault.kind == faults.DROP:
-            entry["http_status"] = None
-            self._drop()
-        elif fault.kind == faults.HTTP_5XX:
-            # A gateway error page, not JSON: the client must not parse it as an envelope.
-            status = fault.effective_code
-            entry["http_status"] = status
-            page = f"<html><body><h1>{status} Server Error</h1></body></html>".encode()
-            self._send(status, page, "text/html; charset=utf-8")
-        else:
-            self._envelope(request_id, fault.effective_code, fault.message, {}, entry)
 
-    def _envelope(
-        self, request_id: str, code: int, message: str, data: dict[str, Any], entry: dict[str, Any]
-    ) -> None:
-        entry["code"], entry["message"] = code, message
-        payload = {"code": code, "message": message, "request_id": request_id, "data": data}
-        # ref §1: responses also carry X-TT-LOGID; same value as request_id here.
-        self._send(
-            200, json.dumps(payload).encode(), "application/json", {"X-Tt-Logid": request_id}
-        )
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    payload: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def text(cls, status: int, text: str, headers: dict[str, str] | None = None) -> _Response:
+        return cls(status, text.encode(), "text/plain; charset=utf-8", headers or {})
+
+
+def _injected(fault: faults.FaultRule, request_id: str, entry: dict[str, Any]) -> _Response | None:
+    if fault.kind == faults.DROP:
+        return None
+    if fault.kind == faults.HTTP_5XX:
+        # A gateway error page, not JSON: the client must not parse it as an envelope.
+        status = fault.effective_code
+        page = f"<html><body><h1>{status} Server Error</h1></body></html>"
+        return _Response(status, page.encode(), "text/html; charset=utf-8")
+    return _envelope(request_id, fault.effective_code, fault.message, {}, entry)
+
+
+def _envelope(
+    request_id: str, code: int, message: str, data: dict[str, Any], entry: dict[str, Any]
+) -> _Response:
+    entry["code"], entry["message"] = code, message
+    payload = {"code": code, "message": message, "request_id": request_id, "data": data}
+    # ref §1: responses also carry X-TT-LOGID; same value as request_id here.
+    return _Response(
+        200, json.dumps(payload).encode(), "application/json", {"X-Tt-Logid": request_id}
+    )
 
 
 def _authenticate(state: State, request: ApiRequest) -> None:
@@ -289,6 +293,7 @@ class Emulator:
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._root = ""
+        self._address: tuple[str, int] = ("", 0)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -301,10 +306,11 @@ class Emulator:
         host_text = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
         shown = f"[{host_text}]" if ":" in host_text else host_text
         self._root = f"http://{shown}:{bound_port}"
+        self._address = (host_text, int(bound_port))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.05},
             name=f"tiktok-emulator-{bound_port}",
             daemon=True,
         )
@@ -314,8 +320,16 @@ class Emulator:
     def stop(self) -> None:
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
+        server = self._server
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        # serve_forever only notices shutdown between polls; an empty connection wakes it now
+        # rather than after poll_interval, which adds up over hundreds of tests.
+        time.sleep(0.001)
+        with contextlib.suppress(OSError):
+            socket.create_connection(self._address, timeout=1).close()
+        stopper.join(timeout=5)
+        server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
