@@ -1,0 +1,181 @@
+"""Where the sync job reads and writes: the dbt profile's warehouse, and TikTok.
+
+The warehouse comes from the same profile dbt uses, resolved the way dbt does
+(`--profiles-dir`, else DBT_PROFILES_DIR, else the current directory if it has
+a profiles.yml, else ~/.dbt; `--target`, else DBT_TARGET, else the profile's
+default), so `dbt build` and `tiktok-sync run` always meet in one warehouse.
+TikTok settings come from options, then environment variables, then the
+credentials file written by `tiktok-sync auth`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from sync.errors import ConfigError
+
+DEFAULT_API_BASE = "https://business-api.tiktok.com/open_api/v1.3/"
+DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """A DuckDB file and the schema dbt builds into."""
+
+    type: str
+    path: Path
+    schema: str
+    profile: str
+    target: str
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
+
+
+@dataclass(frozen=True)
+class TikTokSettings:
+    """How to reach TikTok. The token never appears in repr or logs."""
+
+    api_base: str = DEFAULT_API_BASE
+    advertiser_id: str | None = None
+    access_token: str | None = field(default=None, repr=False)
+    app_id: str | None = None
+    app_secret: str | None = field(default=None, repr=False)
+
+
+def _env_var(name: str, default: str | None = None) -> str:
+    if name in os.environ:
+        return os.environ[name]
+    if default is not None:
+        return default
+    raise ConfigError(f"the dbt profile uses env_var('{name}') but {name} is not set; set it")
+
+
+def _render(text: str, where: Path) -> Any:
+    """Render the profile's Jinja (env_var calls) the way dbt does, then parse YAML."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.globals["env_var"] = _env_var
+    try:
+        return yaml.safe_load(env.from_string(text).render())
+    except (jinja2.TemplateError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{where} cannot be read: {exc}") from None
+
+
+def profiles_path(profiles_dir: str | os.PathLike[str] | None) -> Path:
+    if profiles_dir is not None:
+        directory = Path(profiles_dir)
+    elif os.environ.get("DBT_PROFILES_DIR"):
+        directory = Path(os.environ["DBT_PROFILES_DIR"])
+    elif Path("profiles.yml").exists():
+        directory = Path(".")
+    else:
+        directory = Path("~/.dbt").expanduser()
+    return directory / "profiles.yml"
+
+
+def project_profile_name(project_dir: Path) -> str:
+    path = project_dir / "dbt_project.yml"
+    if not path.exists():
+        raise ConfigError(
+            f"no dbt_project.yml in {project_dir.resolve()}; run from the dbt project "
+            "or pass --project-dir"
+        )
+    project = _render(path.read_text(encoding="utf-8"), path)
+    name = project.get("profile") if isinstance(project, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{path} names no profile (profile: ...)")
+    return name
+
+
+def load_warehouse(
+    project_dir: str | os.PathLike[str] = ".",
+    profiles_dir: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+) -> WarehouseSettings:
+    """The warehouse of the dbt profile, as dbt would pick it."""
+    project = Path(project_dir)
+    profile_name = os.environ.get("DBT_PROFILE") or project_profile_name(project)
+    path = profiles_path(profiles_dir)
+    if not path.exists():
+        raise ConfigError(
+            f"no dbt profile at {path}; copy profiles.example.yml there, or pass --profiles-dir "
+            "(make demo and make test generate .dbt/profiles.yml)"
+        )
+    profiles = _render(path.read_text(encoding="utf-8"), path)
+    profile = profiles.get(profile_name) if isinstance(profiles, dict) else None
+    if not isinstance(profile, dict):
+        raise ConfigError(f"{path} has no profile '{profile_name}' (named in dbt_project.yml)")
+    target_name = target or os.environ.get("DBT_TARGET") or profile.get("target")
+    outputs = profile.get("outputs") or {}
+    output = outputs.get(target_name) if isinstance(outputs, dict) else None
+    if not isinstance(output, dict):
+        known = ", ".join(sorted(outputs)) if isinstance(outputs, dict) else "none"
+        raise ConfigError(f"profile '{profile_name}' has no target '{target_name}' (known: {known})")
+    kind = str(output.get("type", ""))
+    if kind != "duckdb":
+        raise ConfigError(
+            f"target '{target_name}' is a {kind or 'untyped'} warehouse; the sync job reads "
+            "DuckDB today. Build on your engine with dbt, and point the sync job at a DuckDB "
+            "target, or follow the README's notes for other engines"
+        )
+    raw_path = str(output.get("path", ":memory:"))
+    if raw_path == ":memory:" or raw_path.startswith("md:"):
+        raise ConfigError(
+            f"target '{target_name}' uses DuckDB path '{raw_path}'; the sync job needs a file "
+            "that outlives dbt (set path: to a .duckdb file)"
+        )
+    return WarehouseSettings(
+        type=kind,
+        path=Path(raw_path).expanduser(),
+        schema=str(output.get("schema") or "main"),
+        profile=profile_name,
+        target=str(target_name),
+    )
+
+
+def read_credentials_file(path: Path) -> dict[str, str]:
+    """The credentials file `tiktok-sync auth` writes: JSON with access_token."""
+    try:
+        data = json.loads(path.expanduser().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"credentials file {path} cannot be read ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"credentials file {path} is not a JSON object")
+    return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+
+
+def load_tiktok(
+    *,
+    api_base: str | None = None,
+    advertiser_id: str | None = None,
+    credentials_file: str | os.PathLike[str] | None = None,
+) -> TikTokSettings:
+    """TikTok settings: option, else environment variable, else credentials file."""
+    file_path = Path(
+        credentials_file
+        or os.environ.get("TIKTOK_CREDENTIALS_FILE")
+        or DEFAULT_CREDENTIALS_FILE
+    )
+    stored = read_credentials_file(file_path)
+    base = api_base or os.environ.get("TIKTOK_API_BASE") or DEFAULT_API_BASE
+    if not base.endswith("/"):
+        base += "/"
+    advertiser = advertiser_id or os.environ.get("TIKTOK_ADVERTISER_ID") or stored.get("advertiser_id")
+    if advertiser is not None and not advertiser.strip().isdigit():
+        raise ConfigError("the advertiser id must be TikTok's numeric id, e.g. 7000000000000000001")
+    return TikTokSettings(
+        api_base=base,
+        advertiser_id=advertiser.strip() if advertiser else None,
+        access_token=os.environ.get("TIKTOK_ACCESS_TOKEN") or stored.get("access_token"),
+        app_id=os.environ.get("TIKTOK_APP_ID") or stored.get("app_id"),
+        app_secret=os.environ.get("TIKTOK_APP_SECRET") or stored.get("app_secret"),
+    )
