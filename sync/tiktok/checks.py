@@ -10,11 +10,43 @@ import re
 from collections.abc import Sequence
 
 from sync.tiktok.errors import RequestError
-from sync.tiktok.models import CALCULATE_TYPES, hash_length
+from sync.tiktok.models import CALCULATE_TYPES, MAPPING_ACTIONS, SEGMENT_ID_SCHEMA, hash_length
 
 MAX_FILE_PATHS = 500  # create/update `file_paths` (reference §3.3)
+MAX_FILE_BYTES = 50 * 1024 * 1024  # project default, reference "Customer file"
 
 _HEX = {32: re.compile(r"[0-9a-f]{32}"), 64: re.compile(r"[0-9a-f]{64}")}
+
+
+def check_mapping(
+    action: str, id_type: str, hashes: Sequence[str], limit: int, endpoint: str
+) -> str:
+    """Check one /segment/mapping/ batch; return the segment API's `id_schema` for `id_type`."""
+    if action not in MAPPING_ACTIONS:
+        raise refused(endpoint, f"action must be 'add' or 'delete', got {action!r}")
+    schema = SEGMENT_ID_SCHEMA.get(id_type)
+    if schema is None:
+        raise refused(
+            endpoint, f"id type must be one of {sorted(SEGMENT_ID_SCHEMA)}, got {id_type!r}"
+        )
+    if not hashes:
+        raise refused(endpoint, "the batch is empty")
+    if len(hashes) > limit:
+        raise refused(endpoint, f"the batch has {len(hashes)} ids, over the limit of {limit}")
+    check_hashes(hashes, id_type, endpoint)
+    return schema
+
+
+def check_upload(content: bytes, file_name: str, endpoint: str) -> str:
+    """Check a customer file before upload; return its content type."""
+    suffix = file_name.rsplit(".", 1)[-1] if "." in file_name else ""
+    if suffix not in ("csv", "txt"):  # TikTok accepts exactly .csv or .txt (§3.1)
+        raise refused(endpoint, f"file name must end in .csv or .txt, got {file_name!r}")
+    if not content:  # TikTok would answer 40906 "file empty"
+        raise refused(endpoint, "the file is empty")
+    if len(content) > MAX_FILE_BYTES:
+        raise refused(endpoint, f"the file has {len(content)} bytes, over {MAX_FILE_BYTES}")
+    return "text/csv" if suffix == "csv" else "text/plain"
 
 
 def check_hashes(hashes: Sequence[str], id_type: str, endpoint: str) -> None:

@@ -12,7 +12,7 @@ connection could not be opened, or TikTok throttled the call. Otherwise (read ti
 connection, HTTP 5xx, non-JSON, 5xxxx code) they raise `AmbiguousWriteError` and the caller looks
 the audience up by name before creating again.
 
-Logging (logger `sync.tiktok.client`): DEBUG lines carry method, path without query, HTTP status,
+Logging (loggers under `sync.tiktok`): DEBUG lines carry method, path without query, HTTP status,
 TikTok code, request_id and elapsed time, never the token, app secret or auth code. urllib3's own
 DEBUG logging prints full URLs, including the `secret` query of `oauth2/advertiser/get/`, so the CLI
 must not enable it; `redact.protect_urllib3_logs` masks those values in case someone does.
@@ -35,14 +35,13 @@ from sync import __version__
 from sync.tiktok.checks import (
     check_calculate_type,
     check_file_paths,
-    check_hashes,
+    check_mapping,
     check_name,
+    check_upload,
     refused,
 )
 from sync.tiktok.errors import AmbiguousWriteError, AuthError, FatalError, RetryableError
 from sync.tiktok.models import (
-    MAPPING_ACTIONS,
-    SEGMENT_ID_SCHEMA,
     UPDATE_ACTIONS,
     Advertiser,
     ApiResponse,
@@ -74,7 +73,6 @@ SEGMENT_MAPPING = "segment/mapping/"
 
 MAX_IDS_PER_CALL = 100  # `custom_audience_ids` on get/list/delete: 1 to 100 (reference §3.5-§3.7)
 MAX_PAGE_SIZE = 100  # list page_size (reference §1)
-MAX_FILE_BYTES = 50 * 1024 * 1024  # project default, reference "Customer file"
 CUSTOM_AUDIENCE_NAME_MAX = 128  # reference §3.3
 # TikTok truncates longer segment names to 67 chars + "…" (reference §4.1); the stored name
 # would then no longer match the one we look up after an ambiguous create, so refuse them.
@@ -160,7 +158,7 @@ class TikTokClient:
         )
         token = response.data.get("access_token")
         if not isinstance(token, str) or not token:
-            raise _malformed("POST", OAUTH_ACCESS_TOKEN, "data.access_token", response)
+            raise _malformed(f"POST {OAUTH_ACCESS_TOKEN}", "data.access_token", response)
         return TokenGrant(
             access_token=token,
             advertiser_ids=tuple(str(a) for a in response.data.get("advertiser_ids") or ()),
@@ -172,10 +170,8 @@ class TikTokClient:
         response = self._call(
             "GET", OAUTH_ADVERTISERS, params={"app_id": app_id, "secret": secret}, secrets=(secret,)
         )
-        return [
-            Advertiser(str(item["advertiser_id"]), _opt(item.get("advertiser_name")))
-            for item in _items("GET", OAUTH_ADVERTISERS, response, "advertiser_id")
-        ]
+        items = _items(f"GET {OAUTH_ADVERTISERS}", response, "advertiser_id")
+        return [Advertiser.from_api(item) for item in items]
 
     # --- Customer File API (reference §3) ---------------------------------------------------
 
@@ -192,13 +188,7 @@ class TikTokClient:
         """
         endpoint = f"POST {FILE_UPLOAD}"
         check_calculate_type(calculate_type, endpoint)
-        suffix = file_name.rsplit(".", 1)[-1] if "." in file_name else ""
-        if suffix not in ("csv", "txt"):  # TikTok accepts exactly .csv or .txt (§3.1)
-            raise refused(endpoint, f"file name must end in .csv or .txt, got {file_name!r}")
-        if not content:  # TikTok would answer 40906 "file empty"
-            raise refused(endpoint, "the file is empty")
-        if len(content) > MAX_FILE_BYTES:
-            raise refused(endpoint, f"the file has {len(content)} bytes, over {MAX_FILE_BYTES}")
+        content_type = check_upload(content, file_name, endpoint)
         response = self._call(
             "POST",
             FILE_UPLOAD,
@@ -208,9 +198,9 @@ class TikTokClient:
                 # Lowercase hex MD5 of exactly the bytes sent; TikTok checks it (40900, §3.1).
                 "file_signature": hashlib.md5(content).hexdigest(),
             },
-            files={"file": (file_name, content, "text/csv" if suffix == "csv" else "text/plain")},
+            files={"file": (file_name, content, content_type)},
         )
-        return _required_str("POST", FILE_UPLOAD, response, "file_path")
+        return _required_str(endpoint, response, "file_path")
 
     def create_custom_audience(
         self,
@@ -278,10 +268,10 @@ class TikTokClient:
                 CUSTOM_AUDIENCE_GET,
                 params={"advertiser_id": advertiser_id, "custom_audience_ids": _json_array(chunk)},
             )
-            for item in _items("GET", CUSTOM_AUDIENCE_GET, response):
+            for item in _items(f"GET {CUSTOM_AUDIENCE_GET}", response):
                 details = item.get("audience_details", item)
                 if not isinstance(details, Mapping) or "audience_id" not in details:
-                    raise _malformed("GET", CUSTOM_AUDIENCE_GET, "audience_details", response)
+                    raise _malformed(f"GET {CUSTOM_AUDIENCE_GET}", "audience_details", response)
                 found.append(AudienceDetails.from_api(details))
         return found
 
@@ -303,7 +293,7 @@ class TikTokClient:
                 CUSTOM_AUDIENCE_LIST,
                 params={"advertiser_id": advertiser_id, "page": page, "page_size": page_size},
             )
-            items = _items("GET", CUSTOM_AUDIENCE_LIST, response, "audience_id")
+            items = _items(f"GET {CUSTOM_AUDIENCE_LIST}", response, "audience_id")
             yield from (AudienceSummary.from_api(item) for item in items)
             page_info = response.data.get("page_info")
             total_page = page_info.get("total_page") if isinstance(page_info, Mapping) else None
@@ -367,21 +357,7 @@ class TikTokClient:
         (reference §4.2, Open question 2). The batch is the unit TikTok accepts or rejects.
         """
         endpoint = f"POST {SEGMENT_MAPPING}"
-        if action not in MAPPING_ACTIONS:
-            raise refused(endpoint, f"action must be 'add' or 'delete', got {action!r}")
-        schema = SEGMENT_ID_SCHEMA.get(id_type)
-        if schema is None:
-            raise refused(
-                endpoint, f"id type must be one of {sorted(SEGMENT_ID_SCHEMA)}, got {id_type!r}"
-            )
-        if not hashes:
-            raise refused(endpoint, "the batch is empty")
-        if len(hashes) > self.mapping_batch_limit:
-            raise refused(
-                endpoint,
-                f"the batch has {len(hashes)} ids, over the limit of {self.mapping_batch_limit}",
-            )
-        check_hashes(hashes, id_type, endpoint)
+        schema = check_mapping(action, id_type, hashes, self.mapping_batch_limit, endpoint)
         return self._call(
             "POST",
             SEGMENT_MAPPING,
@@ -471,30 +447,30 @@ class TikTokClient:
 # --- Parsing `data` -------------------------------------------------------------------------------
 
 
-def _malformed(method: str, path: str, what: str, response: ApiResponse) -> FatalError:
+def _malformed(endpoint: str, what: str, response: ApiResponse) -> FatalError:
     return FatalError(
         f"TikTok answered code {response.code} without a usable {what}",
-        endpoint=f"{method} {path}",
+        endpoint=endpoint,
         request_id=response.request_id,
         next_step="not retried; the API may have changed, report it with the request_id",
     )
 
 
 def _items(
-    method: str, path: str, response: ApiResponse, required: str | None = None
+    endpoint: str, response: ApiResponse, required: str | None = None
 ) -> list[Mapping[str, Any]]:
     items = response.data.get("list") or []
     if not isinstance(items, list) or not all(
         isinstance(i, Mapping) and (required is None or required in i) for i in items
     ):
-        raise _malformed(method, path, "data.list", response)
+        raise _malformed(endpoint, "data.list", response)
     return items
 
 
-def _required_str(method: str, path: str, response: ApiResponse, key: str) -> str:
+def _required_str(endpoint: str, response: ApiResponse, key: str) -> str:
     value = response.data.get(key)
     if value is None or value == "":
-        raise _malformed(method, path, f"data.{key}", response)
+        raise _malformed(endpoint, f"data.{key}", response)
     return str(value)
 
 
@@ -521,7 +497,3 @@ def _json_array(values: Sequence[str]) -> str:
     # Array query params go as one JSON-encoded string, `["123"]`, as Segment and bububa send
     # them (reference §1; repeated params are the generated SDK's reading, Open question 9).
     return json.dumps([str(v) for v in values], separators=(",", ":"))
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)

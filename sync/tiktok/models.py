@@ -78,6 +78,10 @@ class Advertiser:
     advertiser_id: str
     advertiser_name: str | None
 
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> Advertiser:
+        return cls(str(item["advertiser_id"]), _opt_str(item, "advertiser_name"))
+
 
 @dataclass(frozen=True)
 class AudienceDetails:

@@ -65,7 +65,7 @@ def read_envelope(
         )
     code: int = envelope["code"]
     message = redact(str(envelope.get("message") or ""), secrets)
-    request_id = _opt_str(envelope.get("request_id")) or header_id
+    request_id = str(envelope.get("request_id") or "") or header_id
     logger.debug(
         "%s -> HTTP %s code %s request_id %s in %.3f s", endpoint, status, code, request_id, elapsed
     )
@@ -142,8 +142,9 @@ def _inner(exc: requests.exceptions.ConnectionError) -> BaseException:
         inner = exc.args[0]
     if isinstance(inner, MaxRetryError) and inner.reason is not None:
         inner = inner.reason
-    if isinstance(inner, ProtocolError) and isinstance(inner.args[-1], BaseException):
-        inner = inner.args[-1]  # ("Connection aborted.", RemoteDisconnected(...))
+    last = inner.args[-1] if isinstance(inner, ProtocolError) and inner.args else None
+    if isinstance(last, BaseException):  # ("Connection aborted.", RemoteDisconnected(...))
+        inner = last
     return inner
 
 
@@ -154,7 +155,3 @@ def surely_not_applied(error: RetryableError) -> bool:
     # Throttling (40100/40016/40133/61000, or a gateway's HTTP 429) turns the call away before
     # TikTok does anything with it (reference §5.1).
     return isinstance(error, ThrottledError)
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
