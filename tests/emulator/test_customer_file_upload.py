@@ -141,8 +141,8 @@ def test_file_over_the_size_limit_is_40907(make_emulator: EmulatorFactory) -> No
 
 def _multipart(api: Api, form: dict[str, str], with_file: bool = True) -> dict[str, object]:
     # Fields as (None, value) parts so the body stays multipart even without a file.
-    parts: dict[str, tuple[str | None, bytes | str, str | None]] = {
-        name: (None, value, None) for name, value in form.items()
+    parts: dict[str, tuple[str | None, bytes | str, str]] = {
+        name: (None, value, "text/plain") for name, value in form.items()
     }
     if with_file:
         parts["file"] = ("ids.csv", GOOD, "text/csv")

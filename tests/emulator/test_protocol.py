@@ -76,16 +76,15 @@ def test_paths_outside_the_api_are_404(emulator: Emulator) -> None:
     ],
 )
 def test_access_token_is_checked_on_every_endpoint(api: Api, token: str | None, code: int) -> None:
-    for path, call in [
-        (LIST, lambda t: api.get(LIST, {"advertiser_id": ADVERTISER}, token=t)),
-        ("segment/mapping/", lambda t: api.post("segment/mapping/", {}, token=t)),
-        ("oauth2/advertiser/get/", lambda t: api.get("oauth2/advertiser/get/", token=t)),
-        (
-            "dmp/custom_audience/file/upload/",
-            lambda t: api.post("dmp/custom_audience/file/upload/", token=t),
+    replies = {
+        LIST: api.get(LIST, {"advertiser_id": ADVERTISER}, token=token),
+        "segment/mapping/": api.post("segment/mapping/", {}, token=token),
+        "oauth2/advertiser/get/": api.get("oauth2/advertiser/get/", token=token),
+        "dmp/custom_audience/file/upload/": api.post(
+            "dmp/custom_audience/file/upload/", token=token
         ),
-    ]:
-        assert call(token)["code"] == code, path
+    }
+    assert {path: reply["code"] for path, reply in replies.items()} == dict.fromkeys(replies, code)
 
 
 def test_missing_token_message_says_to_set_the_header(api: Api) -> None:
