@@ -20,8 +20,8 @@ import jinja2
 import yaml
 
 from sync.errors import ConfigError
+from sync.tiktok import DEFAULT_BASE_URL
 
-DEFAULT_API_BASE = "https://business-api.tiktok.com/open_api/v1.3/"
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
 
 
@@ -43,7 +43,7 @@ class WarehouseSettings:
 class TikTokSettings:
     """How to reach TikTok. The token never appears in repr or logs."""
 
-    api_base: str = DEFAULT_API_BASE
+    api_base: str = DEFAULT_BASE_URL
     advertiser_id: str | None = None
     access_token: str | None = field(default=None, repr=False)
     app_id: str | None = None
@@ -166,7 +166,7 @@ def load_tiktok(
         or DEFAULT_CREDENTIALS_FILE
     )
     stored = read_credentials_file(file_path)
-    base = api_base or os.environ.get("TIKTOK_API_BASE") or DEFAULT_API_BASE
+    base = api_base or os.environ.get("TIKTOK_API_BASE") or DEFAULT_BASE_URL
     if not base.endswith("/"):
         base += "/"
     advertiser = advertiser_id or os.environ.get("TIKTOK_ADVERTISER_ID") or stored.get("advertiser_id")
