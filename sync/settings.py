@@ -117,7 +117,9 @@ def load_warehouse(
     output = outputs.get(target_name) if isinstance(outputs, dict) else None
     if not isinstance(output, dict):
         known = ", ".join(sorted(outputs)) if isinstance(outputs, dict) else "none"
-        raise ConfigError(f"profile '{profile_name}' has no target '{target_name}' (known: {known})")
+        raise ConfigError(
+            f"profile '{profile_name}' has no target '{target_name}' (known: {known})"
+        )
     kind = str(output.get("type", ""))
     if kind != "duckdb":
         raise ConfigError(
@@ -147,7 +149,9 @@ def read_credentials_file(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"credentials file {path} cannot be read ({type(exc).__name__})") from None
+        raise ConfigError(
+            f"credentials file {path} cannot be read ({type(exc).__name__})"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"credentials file {path} is not a JSON object")
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
@@ -161,15 +165,15 @@ def load_tiktok(
 ) -> TikTokSettings:
     """TikTok settings: option, else environment variable, else credentials file."""
     file_path = Path(
-        credentials_file
-        or os.environ.get("TIKTOK_CREDENTIALS_FILE")
-        or DEFAULT_CREDENTIALS_FILE
+        credentials_file or os.environ.get("TIKTOK_CREDENTIALS_FILE") or DEFAULT_CREDENTIALS_FILE
     )
     stored = read_credentials_file(file_path)
     base = api_base or os.environ.get("TIKTOK_API_BASE") or DEFAULT_BASE_URL
     if not base.endswith("/"):
         base += "/"
-    advertiser = advertiser_id or os.environ.get("TIKTOK_ADVERTISER_ID") or stored.get("advertiser_id")
+    advertiser = (
+        advertiser_id or os.environ.get("TIKTOK_ADVERTISER_ID") or stored.get("advertiser_id")
+    )
     if advertiser is not None and not advertiser.strip().isdigit():
         raise ConfigError("the advertiser id must be TikTok's numeric id, e.g. 7000000000000000001")
     return TikTokSettings(

@@ -94,7 +94,9 @@ def test_every_sql_hash_equals_the_documented_normalisation(built: DbtProject) -
             )
             sql_valid = Counter((t, h) for t, h, r in actual if r is None)
             py_valid = Counter(
-                (o.id_type, o.id_hash) for o, n in outcomes.items() for _ in range(n)
+                (o.id_type, o.id_hash)
+                for o, n in outcomes.items()
+                for _ in range(n)
                 if o is not None and o.reason_code is None
             )
             empties = outcomes[None]
@@ -108,7 +110,9 @@ def test_every_sql_hash_equals_the_documented_normalisation(built: DbtProject) -
                 assert sql_valid == py_valid, f"{audience_key}.{column}: hashes differ"
                 sql_reasons = Counter(r for _, _, r in actual if r is not None)
                 py_reasons = Counter(
-                    o.reason_code for o, n in outcomes.items() for _ in range(n)
+                    o.reason_code
+                    for o, n in outcomes.items()
+                    for _ in range(n)
                     if o is not None and o.reason_code is not None
                 )
                 assert sql_reasons == py_reasons, f"{audience_key}.{column}: reasons differ"
@@ -159,8 +163,9 @@ def test_second_build_with_shifted_day_yields_exactly_the_changed_identifiers(
         )
         con.execute(
             "insert into tiktok_sync_acknowledged_members "
-            "select m.audience_key, r.audience_id, r.advertiser_id, m.id_type, m.id_hash, now(), 'test' "
-            "from tiktok_audience_members m join tiktok_sync_audience_registry r using (audience_key)"
+            "select m.audience_key, r.audience_id, r.advertiser_id, m.id_type, m.id_hash, "
+            "now(), 'test' from tiktok_audience_members m "
+            "join tiktok_sync_audience_registry r using (audience_key)"
         )
         assert con.execute("select count(*) from tiktok_audience_diff").fetchone() == (0,)
 
@@ -183,11 +188,12 @@ def test_second_build_with_shifted_day_yields_exactly_the_changed_identifiers(
         before = con.execute("select count(*) from tiktok_audience_diff").fetchone()
         con.execute(
             "insert into tiktok_sync_acknowledged_members "
-            "select d.audience_key, d.audience_id, d.advertiser_id, d.id_type, d.id_hash, now(), 'test' "
-            "from tiktok_audience_diff d where d.action = 'add'"
+            "select d.audience_key, d.audience_id, d.advertiser_id, d.id_type, d.id_hash, "
+            "now(), 'test' from tiktok_audience_diff d where d.action = 'add'"
         )
-        after = con.execute("select count(*), count(*) filter (where action = 'add') "
-                            "from tiktok_audience_diff").fetchone()
+        after = con.execute(
+            "select count(*), count(*) filter (where action = 'add') from tiktok_audience_diff"
+        ).fetchone()
     assert before is not None and after is not None
     assert after[1] == 0 and after[0] < before[0]
 

@@ -8,7 +8,9 @@ import typer
 
 ProjectDir = Annotated[
     str,
-    typer.Option("--project-dir", envvar="DBT_PROJECT_DIR", help="The dbt project (dbt_project.yml)."),
+    typer.Option(
+        "--project-dir", envvar="DBT_PROJECT_DIR", help="The dbt project (dbt_project.yml)."
+    ),
 ]
 ProfilesDir = Annotated[
     str | None,
@@ -50,6 +52,4 @@ Audiences = Annotated[
     typer.Option("--audience", "-a", help="Only this audience (model name); repeat for more."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
-Debug = Annotated[
-    bool, typer.Option("--debug", help="Verbose logs (never secrets) on stderr.")
-]
+Debug = Annotated[bool, typer.Option("--debug", help="Verbose logs (never secrets) on stderr.")]
