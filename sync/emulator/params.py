@@ -102,13 +102,18 @@ def required_str(body: Mapping[str, Any], name: str) -> str:
 
 
 def optional_int(
-    body: Mapping[str, Any], name: str, low: int, high: int, default: int | None
+    body: Mapping[str, Any],
+    name: str,
+    low: int,
+    high: int,
+    default: int | None,
+    from_query: bool = False,
 ) -> int | None:
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)  # query strings carry numbers as text
+    if from_query and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)  # query strings carry numbers as text; JSON bodies must not
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid(name, "Not a valid integer.")
     if not low <= value <= high:

@@ -8,6 +8,7 @@ Order of checks for an API request, as TikTok's gateway does it (ref §1, §5): 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import signal
@@ -369,7 +370,8 @@ class Emulator:
 
     @property
     def config(self) -> EmulatorConfig:
-        return self._state.config
+        """A copy of the current config; change limits with configure()."""
+        return copy.deepcopy(self._state.config)
 
     def members(self, audience_id: str) -> dict[str, set[str]]:
         """Members per id type; KeyError for an unknown audience."""

@@ -103,6 +103,7 @@ def _create_body(api: Api, **overrides: Any) -> dict[str, Any]:
         ),
         pytest.param({"retention_in_days": 0}, 40002, "retention_in_days", id="retention-0"),
         pytest.param({"retention_in_days": 366}, 40002, "retention_in_days", id="retention-366"),
+        pytest.param({"retention_in_days": "30"}, 40002, "retention_in_days", id="retention-text"),
         pytest.param({"audience_sub_type": "BIG"}, 40002, "audience_sub_type", id="bad-sub-type"),
         pytest.param({"advertiser_id": "42"}, 40001, "42", id="foreign-advertiser"),
     ],
