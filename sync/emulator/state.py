@@ -446,6 +446,8 @@ class State:
                         members.discard(entry.id_hash)
             now = time.time()
             for audience in targets.values():
+                # An id type whose last member was deleted disappears, as if never mapped.
+                audience.members = {k: v for k, v in audience.members.items() if v}
                 audience.modify_time = now
 
     # --- reading -----------------------------------------------------------------------------

@@ -100,6 +100,13 @@ def test_add_and_delete_are_set_operations(api: Api) -> None:
     assert api.details(audience_id)["cover_num"] == 12
 
 
+def test_deleting_every_member_leaves_no_empty_id_type(api: Api) -> None:
+    audience_id = api.partner()
+    api.map(audience_id, shas(0, 3))
+    api.map(audience_id, shas(0, 3), action="delete")
+    assert api.emulator.members(audience_id) == {}
+
+
 def test_action_defaults_to_add(api: Api) -> None:
     audience_id = api.partner()
     body = api.mapping_body(audience_id, shas(0, 2))
