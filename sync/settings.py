@@ -87,8 +87,15 @@ def project_profile_name(project_dir: Path) -> str:
             f"no dbt_project.yml in {project_dir.resolve()}; run from the dbt project "
             "or pass --project-dir"
         )
-    project = _render(path.read_text(encoding="utf-8"), path)
+    # Parse first, render only the profile name: the rest of dbt_project.yml (hooks such as
+    # on-run-start) calls project macros that only dbt can render.
+    try:
+        project = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc}") from None
     name = project.get("profile") if isinstance(project, dict) else None
+    if isinstance(name, str) and "{" in name:
+        name = _render(name, path)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{path} names no profile (profile: ...)")
     return name
