@@ -1,0 +1,531 @@
+"""Generate seeds/country_calling_codes.csv from libphonenumber's metadata.
+
+Source: the region metadata of libphonenumber (Google, Apache-2.0,
+https://github.com/google/libphonenumber, resources/PhoneNumberMetadata.xml)
+as shipped by its Python port `phonenumbers` (Apache-2.0). The committed CSV
+was generated with phonenumbers 9.0.43 (the script prints the version; the
+seed's yml, seeds/_seeds.yml, names it too). Re-run after upgrading
+phonenumbers, then run tests/test_phone_parity.py and commit:
+
+    .venv/bin/python scripts/generate_country_calling_codes.py
+
+The output is deterministic (sorted by country_code, no timestamps).
+
+One row per region libphonenumber knows (ISO-3166 alpha-2 plus a few
+territories such as XK, AC, TA); the non-geographic "001" entities (+800,
++808, +870, +878, +881, +882, +883, +888, +979) are skipped, so the SQL
+rejects those numbers.
+
+The SQL in macros/normalise/phone_e164.sql cannot run libphonenumber's regular
+expressions (five engines, five regex dialects, no patterns stored as data),
+so this script reduces each region's rules to facts that plain string
+functions can check (lengths and literal leading digits). The reduction only
+ever errs towards rejecting; the script asserts what it relies on and probes
+each reduced national-prefix rule with every 1- to 3-digit start at every
+length the SQL could emit, and tests/test_phone_parity.py compares the SQL
+with libphonenumber on a corpus:
+
+* national_min_length, national_max_length: the extremes of the lengths below.
+
+* national_possible_lengths: the general description's possible lengths,
+  e.g. "|7|9|10|". A national significant number of another length is never
+  emitted. libphonenumber's own is_possible_number check uses these lengths.
+* trunk_prefix: the national (trunk) prefix, e.g. "0", "8" (RU), "1" (NANP),
+  "06" (HU); empty when the country has none (IT, ES, NO, ...).
+* trunk_lookalike_prefixes: where a national significant number may itself
+  begin with the trunk digits, as "|trunk+digit:length|" entries (RU 800
+  numbers begin with the trunk 8: "|80:10|...", JP has 00 numbers, TH its
+  13-digit 001800 numbers). A number with a leading trunk prefix that is not
+  listed loses the prefix, as in libphonenumber; a listed one is kept or
+  rejected, decided from lengths.
+* special_national_prefixes: the leading digits where libphonenumber's
+  national-prefix-for-parsing rule does more than drop the plain trunk prefix
+  (carrier selection codes such as GB 180020, AU 1831/1832, BR 90, CO 03/05/...,
+  CN 11/12/179 IP-dialling prefixes, JP 003768, KR 081-088, BY "0" and "80").
+  Entries are "|digits|" (any length) or "|digits:length|" (only numbers of
+  that many digits, e.g. `$`-anchored rules, or a carrier code that needs 10
+  more digits after it); only lengths the SQL could emit are listed. A number
+  starting with one of them is rejected, never guessed.
+* national_format_supported: false when the special prefixes cannot be
+  listed compactly (AR: any of its hundreds of area codes followed by the
+  mobile token 15 is rewritten); such a country's numbers are accepted only in
+  international form, and only when they do not start with a listed prefix.
+* uses_00_international_prefix: whether "00" followed by a calling code is the
+  region's international (IDD) prefix, exactly as libphonenumber strips it
+  (true for GB or DE, false for US "011", RU "810", AU "0011", KR "001"...).
+* international_prefixes: every literal prefix the region's IDD pattern can
+  match (cut short where any digit may follow). A national-format number that
+  starts with one is rejected: libphonenumber would read it as international.
+* is_main_country_for_code: the region libphonenumber uses for a calling code
+  shared by several regions (US for 1, RU for 7, GB for 44); its rules apply
+  to numbers written in international form.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import random
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import phonenumbers
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    SUPPORTED_REGIONS,
+    region_code_for_country_code,
+)
+
+try:  # Python >= 3.11 moved the regex parser.
+    import re._constants as sre_c
+    import re._parser as sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants as sre_c  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+OUT = Path(__file__).resolve().parents[1] / "seeds" / "country_calling_codes.csv"
+HEADER = [
+    "country_code",
+    "calling_code",
+    "trunk_prefix",
+    "national_min_length",
+    "national_max_length",
+    "national_format_supported",
+    "is_main_country_for_code",
+    "national_possible_lengths",
+    "trunk_lookalike_prefixes",
+    "uses_00_international_prefix",
+    "international_prefixes",
+    "special_national_prefixes",
+]
+DIGITS = frozenset("0123456789")
+# The SQL compares at most this many leading digits against a prefix list.
+MAX_PREFIX = 6
+# Above this many special prefixes a region's national format is unsupported.
+MAX_SPECIAL = 120
+MAX_LEN = 20
+
+
+class Unsupported(Exception):
+    """A regex construct the analysis does not model."""
+
+
+# --- a tiny analysis of libphonenumber's (simple, digit-only) regexes -----------------------
+
+
+def _class_chars(items: list) -> frozenset[str]:
+    chars: set[str] = set()
+    negate = False
+    for op, av in items:
+        if op is sre_c.NEGATE:
+            negate = True
+        elif op is sre_c.LITERAL:
+            chars.add(chr(av))
+        elif op is sre_c.RANGE:
+            chars.update(chr(c) for c in range(av[0], av[1] + 1))
+        elif op is sre_c.CATEGORY and av is sre_c.CATEGORY_DIGIT:
+            chars.update(DIGITS)
+        else:
+            raise Unsupported(f"class item {op} {av}")
+    chars &= DIGITS
+    return frozenset(DIGITS - chars) if negate else frozenset(chars)
+
+
+def _item_chars(op, av) -> frozenset[str] | None:
+    """The digits one single-character item matches, or None if not such an item."""
+    if op is sre_c.LITERAL:
+        return frozenset({chr(av)}) & DIGITS
+    if op is sre_c.IN:
+        return _class_chars(av)
+    if op is sre_c.ANY:
+        return DIGITS
+    return None
+
+
+def lengths_of(items: Iterable) -> frozenset[int]:
+    """Every length (<= MAX_LEN) of a string the item sequence can match."""
+    result = frozenset({0})
+    for op, av in items:
+        if _item_chars(op, av) is not None:
+            step = frozenset({1})
+        elif op is sre_c.SUBPATTERN:
+            step = lengths_of(av[3])
+        elif op is sre_c.BRANCH:
+            step = frozenset().union(*(lengths_of(alt) for alt in av[1]))
+        elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+            lo, hi, sub = av
+            one = lengths_of(sub)
+            step, acc = frozenset(), frozenset({0})
+            for k in range(min(hi, MAX_LEN) + 1):
+                if k >= lo:
+                    step |= acc
+                acc = frozenset(a + b for a in acc for b in one if a + b <= MAX_LEN)
+                if not acc:
+                    break
+        elif op is sre_c.AT:
+            step = frozenset({0})
+        else:
+            raise Unsupported(f"{op} {av}")
+        result = frozenset(a + b for a in result for b in step if a + b <= MAX_LEN)
+    return result
+
+
+# A path through a pattern: (digits matched so far, state, a capture group took part,
+# the least length of a number the path can match in full). state "open": the match
+# may go on; "cut": it goes on with digits we did not spell out (any digit follows, or
+# MAX_PREFIX was reached), so `digits` is only a prefix of what it matches.
+Path_ = tuple[str, str, bool, int]
+
+
+def _single_any_digit(items: list) -> bool:
+    return len(items) == 1 and _item_chars(*items[0]) == DIGITS
+
+
+def _expand(items: Iterable, paths: frozenset[Path_], limit: int) -> frozenset[Path_]:
+    for op, av in items:
+        chars = _item_chars(op, av)
+        open_ = [p for p in paths if p[1] == "open"]
+        done = {p for p in paths if p[1] != "open"}
+        if chars is not None:
+            if chars == DIGITS:
+                # Any digit follows: everything starting with this prefix may match.
+                done |= {(s, "cut", g, n + 1) for s, _, g, n in open_}
+            else:
+                for s, _, g, _n in open_:
+                    for ch in sorted(chars):
+                        t = s + ch
+                        done.add((t, "cut" if len(t) >= limit else "open", g, len(t)))
+        elif op is sre_c.SUBPATTERN:
+            group = av[0]
+            entering = frozenset((s, st, g or group is not None, n) for s, st, g, n in open_)
+            done |= _expand(av[3], entering, limit)
+        elif op is sre_c.BRANCH:
+            for alt in av[1]:
+                done |= _expand(alt, frozenset(open_), limit)
+        elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT) and _single_any_digit(list(av[2])):
+            lo, _hi, _sub = av  # \d{lo,hi}: cut, but remember how many digits must follow
+            if lo == 0:
+                done |= set(open_)
+            done |= {(s, "cut", g, n + max(lo, 1)) for s, _, g, n in open_}
+        elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+            lo, hi, sub = av
+            cur = frozenset(open_)  # the paths after k repetitions
+            last = min(hi, limit)
+            for k in range(last + 1):
+                # A cut path is the prefix of a possible match whatever follows.
+                done |= {p for p in cur if k >= lo or p[1] != "open"}
+                still_open = frozenset(p for p in cur if p[1] == "open")
+                if not still_open:
+                    break
+                if k == last:
+                    if hi > k:  # more repetitions than we spell out
+                        done |= {(s, "cut", g, n) for s, _, g, n in still_open}
+                    break
+                cur = _expand(sub, still_open, limit)
+        elif op is sre_c.AT:
+            done |= set(open_)
+        else:
+            raise Unsupported(f"{op} {av}")
+        paths = frozenset(done)
+    return paths
+
+
+_START: frozenset[Path_] = frozenset({("", "open", False, 0)})
+
+
+def alternatives(pattern: str) -> list[list]:
+    parsed = list(sre_parse.parse(pattern))
+    if len(parsed) == 1 and parsed[0][0] is sre_c.BRANCH:
+        return [list(alt) for alt in parsed[0][1][1]]
+    return [parsed]
+
+
+class _Nfa:
+    """A Thompson NFA over digits for one pattern (full-match semantics)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.moves: list[list[tuple[frozenset[str] | None, int]]] = [[]]
+        self.accept = self._build(list(sre_parse.parse(pattern)), 0)
+
+    def _new(self) -> int:
+        self.moves.append([])
+        return len(self.moves) - 1
+
+    def _build(self, items: list, start: int) -> int:
+        cur = start
+        for op, av in items:
+            chars = _item_chars(op, av)
+            if chars is not None:
+                end = self._new()
+                self.moves[cur].append((chars, end))
+                cur = end
+            elif op is sre_c.SUBPATTERN:
+                cur = self._build(list(av[3]), cur)
+            elif op is sre_c.BRANCH:
+                end = self._new()
+                for alt in av[1]:
+                    self.moves[self._build(list(alt), cur)].append((None, end))
+                cur = end
+            elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+                lo, hi, sub = av
+                for _ in range(lo):
+                    cur = self._build(list(sub), cur)
+                end = self._new()
+                self.moves[cur].append((None, end))
+                if hi > MAX_LEN:  # unbounded: loop
+                    self.moves[self._build(list(sub), end)].append((None, end))
+                else:
+                    for _ in range(hi - lo):
+                        cur = self._build(list(sub), cur)
+                        self.moves[cur].append((None, end))
+                cur = end
+            elif op is sre_c.AT:
+                continue  # libphonenumber full-matches these patterns anyway
+            else:
+                raise Unsupported(f"{op} {av}")
+        return cur
+
+    def _closure(self, states: set[int]) -> frozenset[int]:
+        todo, seen = list(states), set(states)
+        while todo:
+            for chars, target in self.moves[todo.pop()]:
+                if chars is None and target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return frozenset(seen)
+
+    def _step(self, states: frozenset[int], digits: frozenset[str]) -> frozenset[int]:
+        nxt = {t for s in states for chars, t in self.moves[s] if chars and chars & digits}
+        return self._closure(nxt)
+
+    def lengths_starting_with(self, prefix: str) -> frozenset[int]:
+        """Lengths of the strings the pattern fully matches that start with `prefix`."""
+        states = self._closure({0})
+        for ch in prefix:
+            states = self._step(states, frozenset(ch))
+        found = set()
+        for n in range(len(prefix), MAX_LEN + 1):
+            if not states:
+                break
+            if self.accept in states:
+                found.add(n)
+            states = self._step(states, DIGITS)
+        return frozenset(found)
+
+
+def literal_prefixes(pattern: str) -> set[str]:
+    """Prefixes (cut where any digit may follow) covering every match of the pattern."""
+    return {p[0] for p in _expand(sre_parse.parse(pattern), _START, MAX_PREFIX)}
+
+
+def special_prefixes(npfp: str | None, trunk: str | None, lengths: Iterable[int]) -> set[str]:
+    """Entries "d" / "d:L" where the national-prefix rule may do more than drop `trunk`,
+    for numbers of the given lengths (the only ones the SQL may emit)."""
+    entries: set[str] = set()
+    if not npfp:
+        return entries
+    relevant = sorted(set(lengths))
+    plain_trunk_seen = False
+    for alt in alternatives(npfp):
+        # `$`-anchored rules (NANP 7-digit local numbers) act on numbers of one length only
+        anchored = bool(alt) and alt[-1] == (sre_c.AT, sre_c.AT_END)
+        alt_lengths = lengths_of(alt) if anchored else frozenset(range(MAX_LEN + 1))
+        for s, st, took_group, least in _expand(alt, _START, MAX_PREFIX):
+            complete = st == "open"
+            if complete and not took_group and s == "":
+                continue  # matches nothing: leaves the number alone, like the plain rule
+            if complete and not took_group and trunk and s == trunk:
+                plain_trunk_seen = True
+                continue  # exactly the plain trunk prefix
+            if s == "":
+                raise Unsupported("rule may act on every number")
+            hit = [n for n in relevant if n >= max(least, len(s)) and n in alt_lengths]
+            if hit == relevant:
+                entries.add(s)
+            else:
+                entries.update(f"{s}:{n}" for n in hit)
+    if trunk and not plain_trunk_seen:
+        entries.add(trunk)
+    # "d" covers "d:L" and every longer prefix of it
+    return {
+        e
+        for e in entries
+        if not any(e != o and e.split(":")[0].startswith(o) for o in entries if ":" not in o)
+    }
+
+
+def coarsen(entries: set[str]) -> set[str]:
+    """Fewer, shorter prefixes covering at least the same numbers."""
+    width = MAX_PREFIX
+    while len(entries) > MAX_SPECIAL and width > 1:
+        width -= 1
+        entries = {e.split(":")[0][:width] for e in entries}
+    return entries
+
+
+# --- checks: the reduction never claims "plain" where libphonenumber does something else ----
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regex_effect(npfp: str | None, transform: str | None, number: str) -> tuple[str, int]:
+    """What libphonenumber's _maybe_strip_national_prefix_carrier_code does, before its
+    viability checks: ('none', 0), ('strip', k) or ('transform', k)."""
+    if not npfp:
+        return ("none", 0)
+    m = _compiled(npfp).match(number)
+    if not m or m.end() == 0:
+        return ("none", 0)
+    groups = m.groups()
+    if transform and groups and groups[-1] is not None:
+        return ("transform", m.end())
+    return ("strip", m.end())
+
+
+def _is_special(entries: set[str], number: str) -> bool:
+    for k in range(1, MAX_PREFIX + 1):
+        head = number[:k]
+        if head in entries or f"{head}:{len(number)}" in entries:
+            return True
+    return False
+
+
+def _probes(entries: set[str], trunk: str | None, lengths: Iterable[int]) -> Iterable[str]:
+    rnd = random.Random(20240601)
+    heads = {str(i) for i in range(10)} | {f"{i:02d}" for i in range(100)}
+    heads |= {f"{i:03d}" for i in range(1000)}
+    for e in entries:
+        s = e.split(":")[0]
+        heads |= {s, s[:-1]} | {s + d for d in "0123456789"}
+    if trunk:
+        heads |= {trunk + h for h in list(heads) if len(h) <= 3}
+    fills = [d * MAX_LEN for d in "0123456789"]
+    fills += ["".join(rnd.choice("0123456789") for _ in range(MAX_LEN)) for _ in range(2)]
+    for n in lengths:
+        for h in heads:
+            if len(h) <= n:
+                for f in fills:
+                    yield (h + f)[:n]
+
+
+def check_region(meta, entries: set[str], trunk: str | None, lengths: Iterable[int]) -> None:
+    npfp, transform = meta.national_prefix_for_parsing, meta.national_prefix_transform_rule
+    for number in _probes(entries, trunk, lengths):
+        if _is_special(entries, number):
+            continue
+        plain = ("strip", len(trunk)) if trunk and number.startswith(trunk) else ("none", 0)
+        actual = _regex_effect(npfp, transform, number)
+        if actual != plain:
+            raise AssertionError(f"{meta.id}: {number} -> {actual}, model says {plain}")
+
+
+# --- the rows ------------------------------------------------------------------------------
+
+
+def region_row(region: str) -> dict[str, str]:
+    meta = PhoneMetadata.metadata_for_region(region)
+    general = meta.general_desc
+    cc = str(meta.country_code)
+    possible = sorted(general.possible_length)
+    local_only = set(general.possible_length_local_only)
+    pattern_lengths = lengths_of(sre_parse.parse(general.national_number_pattern))
+    # The SQL reads "length not possible" as "cannot match the national pattern"; that holds
+    # only if the pattern never matches other lengths than the possible and local-only ones.
+    assert pattern_lengths <= set(possible) | local_only, (region, pattern_lengths, possible)
+    # ... and a local-only length is never counted as possible.
+    assert not (local_only & set(possible)), region
+    assert not local_only or max(local_only) < possible[-1], region
+    trunk = meta.national_prefix or None
+    if trunk:
+        assert trunk.isdigit(), region
+    nfa = _Nfa(general.national_number_pattern)
+    assert nfa.lengths_starting_with("") == pattern_lengths, region
+    # "0" + one more digit is enough to tell most lookalikes apart (JP 00..., TH 001800...).
+    lookalikes = (
+        {f"{trunk}{d}:{n}" for d in "0123456789" for n in nfa.lengths_starting_with(trunk + d)}
+        if trunk
+        else set()
+    )
+    main_meta = PhoneMetadata.metadata_for_region(region_code_for_country_code(meta.country_code))
+    # A number is emitted only with a possible length of its country and of the main
+    # country of its calling code, possibly after a trunk prefix came off.
+    emit_lengths = set(possible) | set(main_meta.general_desc.possible_length)
+    relevant = emit_lengths | {n + len(trunk or "") for n in emit_lengths}
+    if meta.national_prefix_for_parsing == trunk and not meta.national_prefix_transform_rule:
+        entries: set[str] = set()
+        supported = True
+    else:
+        try:
+            entries = special_prefixes(meta.national_prefix_for_parsing, trunk, relevant)
+            supported = len(entries) <= MAX_SPECIAL
+        except Unsupported:
+            entries = {d for d in "0123456789"}
+            supported = False
+        entries = coarsen(entries)
+    if entries or not supported:
+        check_region(meta, entries, trunk, sorted(relevant))
+
+    idd = meta.international_prefix or ""
+    idd_prefixes = literal_prefixes(idd) if idd else set()
+    uses_00 = bool(idd) and all(
+        (m := re.match(idd, "00" + str(code) + "1234567")) is not None and m.end() == 2
+        for code in COUNTRY_CODE_TO_REGION_CODE
+    )
+    assert "" not in idd_prefixes, region
+    return {
+        "country_code": region,
+        "calling_code": cc,
+        "trunk_prefix": trunk or "",
+        "national_min_length": str(possible[0]),
+        "national_max_length": str(possible[-1]),
+        "national_format_supported": str(supported).lower(),
+        "is_main_country_for_code": str(
+            region_code_for_country_code(meta.country_code) == region
+        ).lower(),
+        "national_possible_lengths": "|" + "|".join(str(n) for n in possible) + "|",
+        "trunk_lookalike_prefixes": _listed(lookalikes),
+        "uses_00_international_prefix": str(uses_00).lower(),
+        "international_prefixes": _listed(idd_prefixes),
+        "special_national_prefixes": _listed(entries),
+    }
+
+
+def _listed(values: set[str]) -> str:
+    if not values:
+        return ""
+    ordered = sorted(
+        values, key=lambda v: (v.split(":")[0], int(v.split(":")[1]) if ":" in v else 0)
+    )
+    return "|" + "|".join(ordered) + "|"
+
+
+def main() -> int:
+    rows = [region_row(r) for r in sorted(SUPPORTED_REGIONS) if r != "001"]
+    codes = {r["calling_code"] for r in rows}
+    # The SQL looks a calling code up by the first 1-3 digits; that is one answer only if
+    # no code is a prefix of another.
+    for a in codes:
+        assert not any(b != a and b.startswith(a) for b in codes), a
+    mains = [r["calling_code"] for r in rows if r["is_main_country_for_code"] == "true"]
+    assert sorted(mains) == sorted(codes), "exactly one main region per calling code"
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with OUT.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HEADER, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    unsupported = [r["country_code"] for r in rows if r["national_format_supported"] == "false"]
+    special = [r["country_code"] for r in rows if r["special_national_prefixes"]]
+    print(f"phonenumbers {phonenumbers.__version__}: {len(rows)} regions -> {OUT}")
+    print(f"national format unsupported: {unsupported}")
+    print(f"with special national prefixes: {special}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
