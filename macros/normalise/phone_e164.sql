@@ -1,0 +1,236 @@
+{#- Phone numbers to E.164 digits without "+", in portable SQL.
+
+    phone_normalised_select(input_cte, calling_codes) renders one SELECT (use
+    it as a CTE body) over `input_cte`, which has the columns
+      input_id      any type, passed through;
+      raw_value     string, not null, not empty (the caller drops those);
+      country_code  string or null: ISO-3166 alpha-2, trimmed and upper-cased
+                    here; null or blank means var tiktok_sync_default_phone_country,
+    and over `calling_codes` (a relation or CTE name with the columns of
+    seeds/country_calling_codes.csv). It returns exactly one row per input
+    row: input_id, e164_digits (string, null when rejected) and reason_code
+    (null when valid, else a key of phone_rejection_reasons()).
+
+    The rule (docs/normalisation-phone.md; TikTok H1/H2, reference top table):
+    delete ASCII whitespace; allow only digits, a leading + (optionally after
+    "("), and - . ( ) /; a + or, where the row's country dials abroad with
+    00, a leading 00 means the digits carry their calling code; otherwise the
+    row's country gives it, and a national trunk prefix is dropped. The
+    result is emitted only when it is exactly what libphonenumber's
+    parse() + format(E164) gives; whenever the right reading depends on a
+    regular expression of libphonenumber's metadata that the seed could not
+    reduce to lengths and prefixes, the row is rejected with a reason instead
+    (tests/test_phone_parity.py holds the SQL to that on a corpus).
+
+    Portability: only substr, length, upper, coalesce, ||, like, case, cast,
+    equi-joins and the cross_engine regex macros (patterns without
+    backslashes). Calling codes are prefix-free, so the 1-, 2- and 3-digit
+    lookups below find at most one code; equi-joins keep them hash joins. -#}
+{% macro phone_normalised_select(input_cte, calling_codes) -%}
+{%- set string_type = dbt.type_string() -%}
+{%- set default_country = var('tiktok_sync_default_phone_country', none) -%}
+{%- if default_country is not none and (default_country | string | trim) != '' -%}
+  {%- set default_country = default_country | string | trim | upper -%}
+  {%- if default_country | length != 2 or not (default_country[0] in 'ABCDEFGHIJKLMNOPQRSTUVWXYZ' and default_country[1] in 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') -%}
+    {{ exceptions.raise_compiler_error("var tiktok_sync_default_phone_country must be an ISO-3166 alpha-2 code such as GB, got '" ~ default_country ~ "'") }}
+  {%- endif -%}
+  {%- set default_sql = "'" ~ default_country ~ "'" -%}
+{%- else -%}
+  {%- set default_sql = 'cast(null as ' ~ string_type ~ ')' -%}
+{%- endif -%}
+select
+    input_id,
+    case when reason_code is null then calling_code || national_number end as e164_digits,
+    reason_code
+from (
+    select
+        stripped.*,
+        case
+            when not has_allowed_characters then 'phone_invalid_characters'
+            when digits = '' then 'phone_too_short'
+            when is_international and calling_code is null then 'phone_unknown_calling_code'
+            when not is_international and country_code is null then 'phone_no_country'
+            when not is_international and region_country_code is null then 'phone_unknown_country'
+            -- 011 in the US, 810 in RU, 0011 in AU, or 00 where 00 is not how the country
+            -- dials abroad: libphonenumber may read the digits as international
+            when not is_international and {{ tiktok_sync._phone_has_listed_prefix('digits', 'region_international_prefixes') }} then 'phone_ambiguous_prefix'
+            when not is_international and not region_national_format_supported then 'phone_national_format_unsupported'
+            when has_code_ambiguity then 'phone_ambiguous_prefix'
+            when {{ tiktok_sync._phone_has_listed_prefix('candidate', 'rule_special_prefixes', with_length=true) }} then 'phone_national_format_unsupported'
+            when has_trunk_ambiguity then 'phone_ambiguous_prefix'
+            when national_number is null then 'phone_invalid_length'
+            -- the calling code was written in national format: the number goes through
+            -- libphonenumber's trunk rule a second time, with the main country's rules
+            when includes_calling_code and (
+                {{ tiktok_sync._phone_starts_with('national_number', 'main_trunk_prefix') }}
+                or {{ tiktok_sync._phone_has_listed_prefix('national_number', 'main_special_prefixes', with_length=true) }}
+            ) then 'phone_ambiguous_prefix'
+            when length(national_number) < main_national_min_length then 'phone_too_short'
+            when length(national_number) > main_national_max_length then 'phone_too_long'
+            when not {{ tiktok_sync._phone_length_in('national_number', 'main_national_possible_lengths') }} then 'phone_invalid_length'
+            when length(calling_code) + length(national_number) < 8 then 'phone_too_short'
+            when length(calling_code) + length(national_number) > 15 then 'phone_too_long'
+        end as reason_code
+    from (
+        -- libphonenumber's trunk rule: a leading trunk prefix is dropped unless a
+        -- national number of this length may itself start with those digits
+        -- (trunk_lookalike_prefixes); then lengths decide, or the row is rejected
+        select
+            candidates.*,
+            coalesce(
+                {{ tiktok_sync._phone_starts_with('candidate', 'rule_trunk_prefix') }}
+                and {{ tiktok_sync._phone_has_listed_prefix('candidate', 'rule_trunk_lookalike_prefixes', with_length=true) }}
+                and {{ tiktok_sync._phone_length_in('substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }},
+                false
+            ) as has_trunk_ambiguity,
+            case
+                when not coalesce({{ tiktok_sync._phone_starts_with('candidate', 'rule_trunk_prefix') }}, false)
+                    then candidate
+                when not {{ tiktok_sync._phone_has_listed_prefix('candidate', 'rule_trunk_lookalike_prefixes', with_length=true) }}
+                    then case
+                        -- libphonenumber keeps the prefix when the rest has no possible
+                        -- length (e.g. 0 + 8 digits in GB); that is garbage: null rejects it
+                        when {{ tiktok_sync._phone_length_in('substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }}
+                            or length(candidate) - length(rule_trunk_prefix) > rule_national_max_length
+                            then substr(candidate, length(rule_trunk_prefix) + 1)
+                    end
+                when not {{ tiktok_sync._phone_length_in('substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }}
+                    then candidate
+            end as national_number
+        from (
+            -- the digits after the calling code, and whose rules apply to them: the main
+            -- country of the calling code for international input, else the row's country
+            select
+                routed.*,
+                coalesce(
+                    not is_international
+                    and {{ tiktok_sync._phone_starts_with('digits', 'region_calling_code') }}
+                    and length(digits) > region_national_max_length,
+                    false
+                ) as includes_calling_code,
+                -- a national number that starts with the calling code but is not too long
+                -- to be national: libphonenumber decides with the national pattern
+                coalesce(
+                    not is_international
+                    and {{ tiktok_sync._phone_starts_with('digits', 'region_calling_code') }}
+                    and length(digits) <= region_national_max_length
+                    and (
+                        {{ tiktok_sync._phone_length_in('substr(digits, length(region_calling_code) + 1)', 'region_national_possible_lengths') }}
+                        or (
+                            {{ tiktok_sync._phone_starts_with('substr(digits, length(region_calling_code) + 1)', 'region_trunk_prefix') }}
+                            and {{ tiktok_sync._phone_length_in('substr(digits, length(region_calling_code) + length(region_trunk_prefix) + 1)', 'region_national_possible_lengths') }}
+                        )
+                        or {{ tiktok_sync._phone_has_listed_prefix('substr(digits, length(region_calling_code) + 1)', 'region_special_prefixes', with_length=true) }}
+                    ),
+                    false
+                ) as has_code_ambiguity,
+                case
+                    when is_international then substr(international_digits, length(routed.calling_code) + 1)
+                    when {{ tiktok_sync._phone_starts_with('digits', 'region_calling_code') }}
+                        and length(digits) > region_national_max_length
+                        then substr(digits, length(region_calling_code) + 1)
+                    else digits
+                end as candidate,
+                case when is_international then main.trunk_prefix else region_trunk_prefix end as rule_trunk_prefix,
+                case when is_international then main.trunk_lookalike_prefixes else region_trunk_lookalike_prefixes end as rule_trunk_lookalike_prefixes,
+                case when is_international then main.national_possible_lengths else region_national_possible_lengths end as rule_national_possible_lengths,
+                case when is_international then main.national_max_length else region_national_max_length end as rule_national_max_length,
+                case when is_international then main.special_national_prefixes else region_special_prefixes end as rule_special_prefixes,
+                main.trunk_prefix as main_trunk_prefix,
+                main.special_national_prefixes as main_special_prefixes,
+                main.national_min_length as main_national_min_length,
+                main.national_max_length as main_national_max_length,
+                main.national_possible_lengths as main_national_possible_lengths
+            from (
+                select
+                    prefixed.*,
+                    case
+                        when is_international then coalesce(code_1.calling_code, code_2.calling_code, code_3.calling_code)
+                        else region_calling_code
+                    end as calling_code
+                from (
+                    select
+                        cleaned.*,
+                        region.country_code as region_country_code,
+                        region.calling_code as region_calling_code,
+                        region.trunk_prefix as region_trunk_prefix,
+                        region.trunk_lookalike_prefixes as region_trunk_lookalike_prefixes,
+                        region.national_possible_lengths as region_national_possible_lengths,
+                        region.national_max_length as region_national_max_length,
+                        region.national_format_supported as region_national_format_supported,
+                        region.international_prefixes as region_international_prefixes,
+                        region.special_national_prefixes as region_special_prefixes,
+                        coalesce(
+                            has_plus
+                            or (
+                                substr(digits, 1, 2) = '00'
+                                and substr(digits, 3, 1) <> '0'
+                                and region.uses_00_international_prefix
+                            ),
+                            false
+                        ) as is_international,
+                        case
+                            when has_plus then digits
+                            when substr(digits, 1, 2) = '00'
+                                and substr(digits, 3, 1) <> '0'
+                                and region.uses_00_international_prefix
+                                then substr(digits, 3)
+                        end as international_digits
+                    from (
+                        select
+                            input_id,
+                            {{ tiktok_sync.regex_full_match('compact_value', '[(]?[+][-0-9()./]*|[-0-9()./]*') }} as has_allowed_characters,
+                            (substr(compact_value, 1, 1) = '+' or substr(compact_value, 1, 2) = '(+') as has_plus,
+                            {{ tiktok_sync.regex_replace_all('compact_value', '[^0-9]', '') }} as digits,
+                            coalesce(
+                                case when given_country <> '' then given_country end,
+                                {{ default_sql }}
+                            ) as country_code
+                        from (
+                            select
+                                input_id,
+                                {{ tiktok_sync.remove_whitespace('cast(raw_value as ' ~ string_type ~ ')') }} as compact_value,
+                                upper({{ tiktok_sync.remove_whitespace('cast(country_code as ' ~ string_type ~ ')') }}) as given_country
+                            from {{ input_cte }}
+                        ) as compacted
+                    ) as cleaned
+                    left join {{ calling_codes }} as region
+                        on cleaned.country_code = region.country_code
+                ) as prefixed
+                left join (select calling_code from {{ calling_codes }} where is_main_country_for_code) as code_1
+                    on substr(prefixed.international_digits, 1, 1) = code_1.calling_code
+                left join (select calling_code from {{ calling_codes }} where is_main_country_for_code) as code_2
+                    on substr(prefixed.international_digits, 1, 2) = code_2.calling_code
+                left join (select calling_code from {{ calling_codes }} where is_main_country_for_code) as code_3
+                    on substr(prefixed.international_digits, 1, 3) = code_3.calling_code
+            ) as routed
+            left join {{ calling_codes }} as main
+                on routed.calling_code = main.calling_code
+                and main.is_main_country_for_code
+        ) as candidates
+    ) as stripped
+) as checked
+{%- endmacro %}
+
+{#- (substr(expr, 1, length(prefix)) = prefix); null when prefix is null. -#}
+{% macro _phone_starts_with(expr, prefix) -%}
+(substr({{ expr }}, 1, length({{ prefix }})) = {{ prefix }})
+{%- endmacro %}
+
+{#- Whether length(expr) is one of "|7|9|10|". -#}
+{% macro _phone_length_in(expr, lengths) -%}
+coalesce({{ lengths }} like '%|' || cast(length({{ expr }}) as {{ dbt.type_string() }}) || '|%', false)
+{%- endmacro %}
+
+{#- Whether expr starts with an entry of a "|d|d:L|" list (d: leading digits,
+    at most 6; L: only for numbers of exactly that length). -#}
+{% macro _phone_has_listed_prefix(expr, prefixes, with_length=false) -%}
+coalesce(
+    {%- for k in range(1, 7) %}
+    {{ 'or ' if not loop.first }}{{ prefixes }} like '%|' || substr({{ expr }}, 1, {{ k }}) || '|%'
+    {%- if with_length %}
+    or {{ prefixes }} like '%|' || substr({{ expr }}, 1, {{ k }}) || ':' || cast(length({{ expr }}) as {{ dbt.type_string() }}) || '|%'
+    {%- endif %}
+    {%- endfor %},
+    false)
+{%- endmacro %}
