@@ -1,0 +1,70 @@
+{#- The phone normaliser (macros/normalise/phone_e164.sql) over the phone
+    corpus, so dbt unit tests can pin its rules and tests/test_phone_parity.py
+    can compare it with libphonenumber row by row. One row per corpus case. -#}
+{%- set tab = '\t' -%}
+{%- set line_feed = '\n' -%}
+
+with
+
+phone_corpus as (
+
+    select * from {{ ref('phone_corpus') }}
+
+),
+
+country_calling_codes as (
+
+    select * from {{ ref('country_calling_codes') }}
+
+),
+
+decoded as (
+
+    -- values no seed loader keeps (whitespace-only, "null") are escaped in the
+    -- CSV: ~s space, ~t tab, ~n line feed, ~z nothing (scripts/generate_phone_corpus.py)
+    select
+        case_id,
+        coalesce(
+            raw_value,
+            replace(replace(replace(replace(
+                raw_value_escaped, '~t', '{{ tab }}'), '~n', '{{ line_feed }}'), '~s', ' '), '~z', '')
+        ) as raw_value,
+        country_code
+    from phone_corpus
+
+),
+
+to_normalise as (
+
+    -- as in identifier_ctes: empty values are not identifiers and never reach the macro
+    select
+        case_id as input_id,
+        raw_value,
+        country_code
+    from decoded
+    where {{ tiktok_sync.remove_whitespace('raw_value') }} <> ''
+
+),
+
+normalised as (
+
+    {{ tiktok_sync.phone_normalised_select('to_normalise', 'country_calling_codes') }}
+
+),
+
+final as (
+
+    select
+        decoded.case_id,
+        decoded.raw_value,
+        decoded.country_code,
+        normalised.e164_digits,
+        normalised.reason_code,
+        {{ tiktok_sync.sha256_hex('normalised.e164_digits') }} as id_hash
+    from decoded
+    inner join normalised
+        on decoded.case_id = normalised.input_id
+
+)
+
+select * from final
