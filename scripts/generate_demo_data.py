@@ -947,16 +947,18 @@ def audience_rows(data: DemoData, demo_day: int) -> dict[str, list[Row]]:
     active = [c for c in data.customers if is_active_customer(c, demo_day)]
     active_ids = {c["customer_id"] for c in active}
     high_value = [
-        {k: c[k] for k in ("customer_id", "email", "phone", "country_code")}
+        {
+            "customer_id": c["customer_id"],
+            "email": c["email"],
+            "phone": None if _shape(c["phone"]) == "sha256" else c["phone"],
+            "phone_sha256": c["phone"] if _shape(c["phone"]) == "sha256" else None,
+            "country_code": c["country_code"],
+        }
         for c in active
         if c["lifetime_value"] >= HIGH_VALUE_MIN_LIFETIME_VALUE
     ]
     newsletter = [
-        {
-            "customer_id": c["customer_id"],
-            "email_sha256": c["email_sha256_from_partner"],
-            "phone_sha256": c["phone"] if _shape(c["phone"]) == "sha256" else None,
-        }
+        {"customer_id": c["customer_id"], "email_sha256": c["email_sha256_from_partner"]}
         for c in active
         if c["is_newsletter_subscriber"]
     ]

@@ -120,7 +120,8 @@ def e164_digits(raw: str, country: object, default_country: str | None) -> str |
     """libphonenumber's E.164 without '+', or None when it cannot tell."""
     region = str(country).strip().upper() if country not in (None, "") else default_country
     try:
-        parsed = phonenumbers.parse(raw, region)
+        # libphonenumber stops reading at a tab; the rule deletes all ASCII whitespace first.
+        parsed = phonenumbers.parse(_WHITESPACE.sub(" ", raw), region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(parsed):

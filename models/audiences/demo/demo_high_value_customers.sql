@@ -9,6 +9,8 @@
     )
 }}
 
+{%- set is_sha256 = tiktok_sync.regex_full_match(tiktok_sync.remove_whitespace('phone'), '[0-9a-fA-F]{64}') %}
+
 with
 
 demo_crm_customers as (
@@ -41,12 +43,14 @@ high_value_customers as (
 
 final as (
 
-    -- Raw identifiers exactly as the CRM holds them: the audience materialization
-    -- normalises and hashes them, and passes values that are already a SHA-256 through.
+    -- Identifiers exactly as the CRM holds them: the audience materialization normalises
+    -- and hashes them. Phones the CRM already holds as a SHA-256 (64 hex digits once
+    -- whitespace is removed) go in phone_sha256, which only checks their shape.
     select
         customer_id,
         email,
-        phone,
+        case when not {{ is_sha256 }} then phone end as phone,
+        case when {{ is_sha256 }} then phone end as phone_sha256,
         country_code
 
     from high_value_customers

@@ -41,16 +41,12 @@ newsletter_subscribers as (
 
 final as (
 
-    -- Only identifiers that arrive already hashed: the partner's email hash, and the
-    -- phones the CRM holds as a SHA-256 (64 hex digits once whitespace is removed).
-    -- Everything else in the phone column is left out of this audience on purpose.
+    -- Only the partner's email hash, as delivered: a customer-file audience takes one
+    -- identifier type (TikTok gives each one a single calculate_type), so the phones that
+    -- arrive already hashed go to demo_high_value_customers instead.
     select
         customer_id,
-        email_sha256_from_partner as email_sha256,
-        case
-            when {{ tiktok_sync.regex_full_match(tiktok_sync.remove_whitespace('phone'), '[0-9a-fA-F]{64}') }}
-                then phone
-        end as phone_sha256
+        email_sha256_from_partner as email_sha256
 
     from newsletter_subscribers
 
