@@ -131,16 +131,16 @@ from (
                         then substr(digits, length(region_calling_code) + 1)
                     else digits
                 end as candidate,
-                case when is_international then main.trunk_prefix else region_trunk_prefix end as rule_trunk_prefix,
-                case when is_international then main.trunk_lookalike_prefixes else region_trunk_lookalike_prefixes end as rule_trunk_lookalike_prefixes,
-                case when is_international then main.national_possible_lengths else region_national_possible_lengths end as rule_national_possible_lengths,
-                case when is_international then main.national_max_length else region_national_max_length end as rule_national_max_length,
-                case when is_international then main.special_national_prefixes else region_special_prefixes end as rule_special_prefixes,
-                main.trunk_prefix as main_trunk_prefix,
-                main.special_national_prefixes as main_special_prefixes,
-                main.national_min_length as main_national_min_length,
-                main.national_max_length as main_national_max_length,
-                main.national_possible_lengths as main_national_possible_lengths
+                case when is_international then main_region.trunk_prefix else region_trunk_prefix end as rule_trunk_prefix,
+                case when is_international then main_region.trunk_lookalike_prefixes else region_trunk_lookalike_prefixes end as rule_trunk_lookalike_prefixes,
+                case when is_international then main_region.national_possible_lengths else region_national_possible_lengths end as rule_national_possible_lengths,
+                case when is_international then main_region.national_max_length else region_national_max_length end as rule_national_max_length,
+                case when is_international then main_region.special_national_prefixes else region_special_prefixes end as rule_special_prefixes,
+                main_region.trunk_prefix as main_trunk_prefix,
+                main_region.special_national_prefixes as main_special_prefixes,
+                main_region.national_min_length as main_national_min_length,
+                main_region.national_max_length as main_national_max_length,
+                main_region.national_possible_lengths as main_national_possible_lengths
             from (
                 select
                     prefixed.*,
@@ -204,9 +204,9 @@ from (
                 left join (select calling_code from {{ calling_codes }} where is_main_country_for_code) as code_3
                     on substr(prefixed.international_digits, 1, 3) = code_3.calling_code
             ) as routed
-            left join {{ calling_codes }} as main
-                on routed.calling_code = main.calling_code
-                and main.is_main_country_for_code
+            left join {{ calling_codes }} as main_region
+                on routed.calling_code = main_region.calling_code
+                and main_region.is_main_country_for_code
         ) as candidates
     ) as stripped
 ) as checked
@@ -219,7 +219,7 @@ from (
 
 {#- Whether length(expr) is one of "|7|9|10|". -#}
 {% macro _phone_length_in(expr, lengths) -%}
-coalesce({{ lengths }} like '%|' || cast(length({{ expr }}) as {{ dbt.type_string() }}) || '|%', false)
+coalesce({{ lengths }} like ('%|' || cast(length({{ expr }}) as {{ dbt.type_string() }}) || '|%'), false)
 {%- endmacro %}
 
 {#- Whether expr starts with an entry of a "|d|d:L|" list (d: leading digits,
@@ -227,9 +227,9 @@ coalesce({{ lengths }} like '%|' || cast(length({{ expr }}) as {{ dbt.type_strin
 {% macro _phone_has_listed_prefix(expr, prefixes, with_length=false) -%}
 coalesce(
     {%- for k in range(1, 7) %}
-    {{ 'or ' if not loop.first }}{{ prefixes }} like '%|' || substr({{ expr }}, 1, {{ k }}) || '|%'
+    {{ 'or ' if not loop.first }}{{ prefixes }} like ('%|' || substr({{ expr }}, 1, {{ k }}) || '|%')
     {%- if with_length %}
-    or {{ prefixes }} like '%|' || substr({{ expr }}, 1, {{ k }}) || ':' || cast(length({{ expr }}) as {{ dbt.type_string() }}) || '|%'
+    or {{ prefixes }} like ('%|' || substr({{ expr }}, 1, {{ k }}) || ':' || cast(length({{ expr }}) as {{ dbt.type_string() }}) || '|%')
     {%- endif %}
     {%- endfor %},
     false)

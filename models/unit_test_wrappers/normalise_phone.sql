@@ -1,8 +1,10 @@
 {#- The phone normaliser (macros/normalise/phone_e164.sql) over the phone
     corpus, so dbt unit tests can pin its rules and tests/test_phone_parity.py
     can compare it with libphonenumber row by row. One row per corpus case. -#}
-{%- set tab = '\t' -%}
-{%- set line_feed = '\n' -%}
+{#- string_literal writes a tab and a line feed the way each engine reads them
+    (BigQuery allows no raw line break in a quoted string). -#}
+{%- set tab = tiktok_sync.string_literal('\t') -%}
+{%- set line_feed = tiktok_sync.string_literal('\n') -%}
 
 with
 
@@ -27,7 +29,7 @@ decoded as (
         coalesce(
             raw_value,
             replace(replace(replace(replace(
-                raw_value_escaped, '~t', '{{ tab }}'), '~n', '{{ line_feed }}'), '~s', ' '), '~z', '')
+                raw_value_escaped, '~t', {{ tab }}), '~n', {{ line_feed }}), '~s', ' '), '~z', '')
         ) as raw_value,
         country_code
     from phone_corpus
