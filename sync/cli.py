@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from sync.commands.inspect import advertisers, audiences, check
+
 app = typer.Typer(
     name="tiktok-sync",
     help="Keep TikTok Custom Audiences exactly in step with audiences defined as dbt models.",
@@ -24,6 +26,11 @@ def emulator(
     from sync.emulator.server import run_forever
 
     run_forever(host=host, port=port, config_path=config)
+
+
+app.command()(check)
+app.command()(audiences)
+app.command()(advertisers)
 
 
 def main() -> None:

@@ -164,6 +164,15 @@ def read_credentials_file(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
 
 
+def credentials_path(credentials_file: str | os.PathLike[str] | None = None) -> Path:
+    """The credentials file: the option, else TIKTOK_CREDENTIALS_FILE, else the default.
+
+    `tiktok-sync auth` writes it where every other command reads it.
+    """
+    raw = credentials_file or os.environ.get("TIKTOK_CREDENTIALS_FILE") or DEFAULT_CREDENTIALS_FILE
+    return Path(raw).expanduser()
+
+
 def load_tiktok(
     *,
     api_base: str | None = None,
@@ -171,10 +180,7 @@ def load_tiktok(
     credentials_file: str | os.PathLike[str] | None = None,
 ) -> TikTokSettings:
     """TikTok settings: option, else environment variable, else credentials file."""
-    file_path = Path(
-        credentials_file or os.environ.get("TIKTOK_CREDENTIALS_FILE") or DEFAULT_CREDENTIALS_FILE
-    )
-    stored = read_credentials_file(file_path)
+    stored = read_credentials_file(credentials_path(credentials_file))
     base = api_base or os.environ.get("TIKTOK_API_BASE") or DEFAULT_BASE_URL
     if not base.endswith("/"):
         base += "/"

@@ -1,0 +1,91 @@
+"""What every command does around its one library call: logging, errors, JSON output."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+
+from sync.errors import SyncError
+from sync.tiktok.redact import redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Values a traceback under --debug must not show even if some library put them in a message.
+_SECRET_ENV = ("TIKTOK_ACCESS_TOKEN", "TIKTOK_APP_SECRET")
+
+
+class _StderrHandler(logging.Handler):
+    """Writes through typer.echo, so it follows whatever sys.stderr is at the time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            typer.echo(self.format(record), err=True)
+        except Exception:  # logging must never break the command
+            self.handleError(record)
+
+
+def configure_logging(debug: bool) -> None:
+    """`sync.*` loggers to stderr: DEBUG with --debug, else warnings only.
+
+    Only the `sync` logger is touched: urllib3's DEBUG lines print full request URLs, and
+    `oauth2/advertiser/get/` takes the app secret in its query (reference §2), so they stay off.
+    """
+    logger = logging.getLogger("sync")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        # An emulator in the same process (tests, a demo) is another service: its request log
+        # (full URLs, the app secret of oauth2/advertiser/get/ included) is not this command's.
+        handler.addFilter(lambda record: not record.name.startswith("sync.emulator"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+@contextmanager
+def command(debug: bool) -> Iterator[None]:
+    """Run a command body: a library error becomes one line on stderr and its exit code.
+
+    Anything else is a bug: one line too, the traceback (never locals, which hold tokens) only
+    with --debug.
+    """
+    configure_logging(debug)
+    try:
+        yield
+    except SyncError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        typer.echo(
+            f"error: unexpected {type(error).__name__}; this is a bug, please report it "
+            "with the output of --debug",
+            err=True,
+        )
+        if debug:
+            text = "".join(traceback.format_exception(error))
+            typer.echo(redact(text, [os.environ.get(name) for name in _SECRET_ENV]), err=True)
+        raise typer.Exit(1) from None
+
+
+def echo_json(value: object) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def reflowed(function: F) -> F:
+    """Join each paragraph of the command's docstring into one line for `--help`.
+
+    Typer's rich help keeps the single line breaks of every paragraph after the first, so a
+    docstring wrapped for the source prints ragged at other terminal widths.
+    """
+    paragraphs = inspect.cleandoc(function.__doc__ or "").split("\n\n")
+    function.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    return function
