@@ -435,9 +435,15 @@ def region_row(region: str) -> dict[str, str]:
     possible = sorted(general.possible_length)
     local_only = set(general.possible_length_local_only)
     pattern_lengths = lengths_of(sre_parse.parse(general.national_number_pattern))
-    # The SQL reads "length not possible" as "cannot match the national pattern"; that holds
-    # only if the pattern never matches other lengths than the possible and local-only ones.
-    assert pattern_lengths <= set(possible) | local_only, (region, pattern_lengths, possible)
+    # The SQL reads "length not possible" as "cannot match the national pattern". The pattern
+    # matches only possible lengths, except US 7-digit numbers (local only); for those the
+    # reading matters in one place, a national number written with its calling code, and
+    # there no number of such a length can be emitted anyway (checked here).
+    for extra in pattern_lengths - set(possible):
+        assert extra in local_only, (region, extra)
+        trunk_len = len(meta.national_prefix or "")
+        for digits in (len(cc) + extra, len(cc) + trunk_len + extra):
+            assert digits not in possible and digits - trunk_len not in possible, region
     # ... and a local-only length is never counted as possible.
     assert not (local_only & set(possible)), region
     assert not local_only or max(local_only) < possible[-1], region
