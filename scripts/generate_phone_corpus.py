@@ -14,10 +14,11 @@ fixed: TikTok's examples and named cases; e164, international, national:
 the clean forms; messy; hostile).
 
 Seeds round-trip most values verbatim, tabs, newlines, leading and trailing
-spaces included (checked on dbt-duckdb, which loads seeds with DuckDB's COPY,
-and in dbt's agate loader used by the other adapters). What does not survive:
-an empty field is NULL in both; agate (all adapters but DuckDB) also turns
-"null" in any case, and whitespace-only fields, into NULL; and Postgres text
+spaces included. Checked both ways dbt-duckdb can load a seed: DuckDB's COPY
+(its default) and agate's rows (`fast: false`, what the other adapters use).
+What does not survive: an empty field is NULL in both; agate also turns
+"null" in any case, and whitespace-only fields, into NULL, and may turn CRLF
+into LF (harmless: whitespace is deleted before anything else); Postgres text
 cannot hold NUL. Rows with such a value leave raw_value empty and put it in
 raw_value_escaped, where "~s" is a space, "~t" a tab, "~n" a line feed and
 "~z" nothing (it splits "null" so no loader recognises it). The wrapper model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from sync.commands.auth import auth
 from sync.commands.inspect import advertisers, audiences, check
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ def emulator(
 app.command()(check)
 app.command()(audiences)
 app.command()(advertisers)
+app.command()(auth)
 
 
 def main() -> None:

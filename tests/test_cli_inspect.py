@@ -428,7 +428,7 @@ def test_advertisers_refuses_with_one_line(cli: Cli, env: dict[str, str], messag
 
 
 def test_every_command_documents_exit_codes_and_environment(cli: Cli) -> None:
-    for command in ("check", "audiences", "advertisers"):
+    for command in ("check", "audiences", "advertisers", "auth"):
         result = cli(command, "--help", env={"COLUMNS": "200"})
         assert result.exit_code == 0
         assert "Exit codes: 0" in result.stdout, command
