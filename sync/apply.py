@@ -1,0 +1,625 @@
+"""Apply a plan: create each audience once, send adds then removes, record what TikTok acknowledged.
+
+Per-row results (STYLE "Per-row results"): every identifier ends applied (recorded in
+`tiktok_sync_acknowledged_members`), rejected (never sent; counted from
+`tiktok_rejected_identifiers`) or pending (still in `tiktok_audience_diff`, sent by the next run).
+The batch is the retry unit: one `/segment/mapping/` request, or one customer file and the
+update that applies it. A batch is recorded only after TikTok answered code 0 (or 20001, partial
+success, whose message is kept); on any other answer that batch and the rest of the audience stay
+pending, the error is kept for the run history, and the run goes on with the next audience.
+An authorisation error stops the whole run: no other audience would fare better.
+
+Create once (DESIGN "Semantics" 4, reference §7: TikTok has no idempotency keys and allows
+duplicate names): a registry row with no audience id is written before the create call and gets
+the id as soon as TikTok returns it. A row still without an id means an earlier run may have
+created the audience and crashed before recording it; so does an `AmbiguousWriteError` (timeout,
+dropped connection or 5xx after sending a create). Either way the run first lists the
+advertiser's audiences and adopts one of that exact name and type created since the pending row,
+and creates only if none is there.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import polars as pl
+
+from sync.errors import ConfigError
+from sync.plan import AudiencePlan, Plan, PlanOptions, plan_from_warehouse
+from sync.settings import TikTokSettings, WarehouseSettings
+from sync.tiktok import (
+    AmbiguousWriteError,
+    ApiResponse,
+    AudienceBusyError,
+    AuthError,
+    TikTokClient,
+    TikTokError,
+)
+from sync.tiktok.checks import MAX_FILE_BYTES
+from sync.tiktok.models import hash_length
+from sync.warehouse import HistoryRow, Orphan, Warehouse, utc_now
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROCESSING_WAIT = 120.0  # seconds to wait out a customer-file processing lock per update
+FIRST_POLL = 2.0
+MAX_POLL = 15.0
+# TikTok's create_time has whole seconds and the two clocks differ a little: look back this far
+# before the pending row's created_at when adopting an audience.
+CLOCK_SKEW = timedelta(minutes=10)
+# `audience_type` in dmp/custom_audience/list/ (reference §3.6).
+AUDIENCE_TYPES = {"streaming": "Partner", "customer_file": "Customer File Audience"}
+
+
+def new_run_id() -> str:
+    return f"{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    code: int | None
+    message: str
+    request_id: str | None
+
+    @classmethod
+    def of(cls, error: TikTokError) -> ErrorInfo:
+        return cls(error.code, str(error), error.request_id)
+
+
+@dataclass
+class AudienceResult:
+    """What happened to one audience (or, for a dry run, what would)."""
+
+    plan: AudiencePlan
+    audience_id: str | None
+    started_at: datetime
+    finished_at: datetime | None = None
+    adds_sent: int = 0
+    removes_sent: int = 0
+    adds_pending: int = 0
+    removes_pending: int = 0
+    status: str = "success"  # success | partial | failed | refused
+    error: ErrorInfo | None = None
+    notes: list[str] = field(default_factory=list)
+    stops_run: bool = False  # an authorisation error: no other audience is tried
+
+    @property
+    def sent(self) -> int:
+        return self.adds_sent + self.removes_sent
+
+    def settle(self) -> None:
+        """Derive the status from what was sent, what is pending and the error."""
+        if self.status == "refused":
+            return
+        if self.error is None and not (self.adds_pending or self.removes_pending):
+            self.status = "success"
+        elif self.sent:
+            self.status = "partial"
+        else:
+            self.status = "failed"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    dry_run: bool
+    audiences: list[AudienceResult]
+    orphans: tuple[Orphan, ...]
+    refused: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def stopped_by_auth(self) -> bool:
+        return any(a.stops_run for a in self.audiences)
+
+    @property
+    def status(self) -> str:
+        if self.refused:
+            return "refused"
+        statuses = {a.status for a in self.audiences}
+        if statuses <= {"success"}:
+            return "success"
+        if statuses == {"failed"}:
+            return "failed"
+        return "partial"
+
+    @property
+    def exit_code(self) -> int:
+        """0 everything applied; 1 something failed or is pending; 2 refused or unauthorised."""
+        if self.refused or self.stopped_by_auth:
+            return 2
+        return 0 if self.status == "success" else 1
+
+
+class Progress(Protocol):
+    def audience_started(self, plan: AudiencePlan) -> None: ...
+
+    def sent(self, audience_key: str, count: int) -> None: ...
+
+    def note(self, audience_key: str, message: str) -> None: ...
+
+    def audience_finished(self, result: AudienceResult) -> None: ...
+
+
+class NullProgress:
+    def audience_started(self, plan: AudiencePlan) -> None:
+        pass
+
+    def sent(self, audience_key: str, count: int) -> None:
+        pass
+
+    def note(self, audience_key: str, message: str) -> None:
+        logger.info("%s: %s", audience_key, message)
+
+    def audience_finished(self, result: AudienceResult) -> None:
+        pass
+
+
+# --- dry run and refusal ------------------------------------------------------------------------
+
+
+def preview(plan: Plan, run_id: str) -> RunResult:
+    """What `run` would report if every batch went through (`tiktok-sync plan`)."""
+    if plan.refused:
+        return RunResult(run_id, True, _refused(plan), plan.orphans, True, list(plan.notes))
+    now = utc_now()
+    audiences = [
+        AudienceResult(
+            plan=ap,
+            audience_id=ap.audience_id,
+            started_at=now,
+            finished_at=now,
+            adds_sent=ap.adds_total,
+            removes_sent=ap.removes_total,
+            adds_pending=ap.pending_adds,
+            removes_pending=ap.pending_removes,
+        )
+        for ap in plan.audiences
+    ]
+    return RunResult(run_id, True, audiences, plan.orphans, False, list(plan.notes))
+
+
+def _refused(plan: Plan) -> list[AudienceResult]:
+    now = utc_now()
+    offenders = [ap.audience_key for ap in plan.audiences if ap.refused]
+    results = []
+    for ap in plan.audiences:
+        message = (
+            f"refused: {ap.audience_key} {'; '.join(ap.refusals)}"
+            if ap.refused
+            else f"not sent: the run is refused because of {', '.join(offenders)}"
+        )
+        results.append(
+            AudienceResult(
+                plan=ap,
+                audience_id=ap.audience_id,
+                started_at=now,
+                finished_at=now,
+                adds_pending=ap.pending_adds,
+                removes_pending=ap.pending_removes,
+                status="refused",
+                error=ErrorInfo(None, message, None),
+            )
+        )
+    return results
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    client: TikTokClient
+    warehouse: Warehouse
+    run_id: str
+    progress: Progress
+    processing_wait: float
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    taken_ids: set[str]  # audience ids registered to some audience_key: never adopted
+
+
+def sync_audiences(
+    warehouse_settings: WarehouseSettings,
+    tiktok: TikTokSettings,
+    options: PlanOptions,
+    *,
+    run_id: str | None = None,
+    progress: Progress | None = None,
+    processing_wait: float = DEFAULT_PROCESSING_WAIT,
+    requests_per_second: float | None = 10,
+) -> RunResult:
+    """`tiktok-sync run`: plan, refuse or apply, record. The warehouse is held for the whole run."""
+    with Warehouse.open(warehouse_settings) as warehouse:
+        plan = plan_from_warehouse(warehouse, tiktok, options)
+        if not plan.refused and not tiktok.access_token:
+            raise ConfigError(
+                "no TikTok access token: run `tiktok-sync auth`, or set TIKTOK_ACCESS_TOKEN"
+            )
+        with TikTokClient(
+            tiktok.access_token, base_url=tiktok.api_base, requests_per_second=requests_per_second
+        ) as client:
+            return run(
+                plan,
+                client,
+                warehouse,
+                run_id=run_id or new_run_id(),
+                progress=progress,
+                processing_wait=processing_wait,
+            )
+
+
+def run(
+    plan: Plan,
+    client: TikTokClient,
+    warehouse: Warehouse,
+    *,
+    run_id: str,
+    progress: Progress | None = None,
+    processing_wait: float = DEFAULT_PROCESSING_WAIT,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunResult:
+    """Apply `plan` (built on this `warehouse`); one run-history row per audience."""
+    if plan.refused:
+        refused = _refused(plan)
+        warehouse.append_run_history([_history(run_id, r) for r in refused])
+        return RunResult(run_id, False, refused, plan.orphans, True, list(plan.notes))
+    ctx = _Context(
+        client=client,
+        warehouse=warehouse,
+        run_id=run_id,
+        progress=progress or NullProgress(),
+        processing_wait=processing_wait,
+        sleep=sleep,
+        clock=clock,
+        taken_ids={e.audience_id for e in warehouse.registry().values() if e.audience_id},
+    )
+    results: list[AudienceResult] = []
+    stopped: AudienceResult | None = None
+    for ap in plan.audiences:
+        if stopped is not None:
+            results.append(_not_attempted(ap, stopped))
+            continue
+        result = _apply_audience(ctx, ap)
+        results.append(result)
+        if result.stops_run:
+            stopped = result
+    return RunResult(run_id, False, results, plan.orphans, False, list(plan.notes))
+
+
+def _not_attempted(ap: AudiencePlan, stopped: AudienceResult) -> AudienceResult:
+    now = utc_now()
+    error = stopped.error
+    result = AudienceResult(
+        plan=ap,
+        audience_id=ap.audience_id,
+        started_at=now,
+        finished_at=now,
+        adds_pending=ap.pending_adds,
+        removes_pending=ap.pending_removes,
+        error=ErrorInfo(
+            error.code if error else None,
+            "not attempted: TikTok refused the authorisation while syncing "
+            f"{stopped.plan.audience_key}; re-authorise with `tiktok-sync auth`",
+            error.request_id if error else None,
+        ),
+    )
+    result.settle()
+    return result
+
+
+def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
+    result = AudienceResult(plan=ap, audience_id=ap.audience_id, started_at=utc_now())
+    ctx.progress.audience_started(ap)
+    try:
+        audience_id, created_now = ap.audience_id, False
+        if audience_id is None:
+            audience_id, created_now = _create_once(ctx, ap, result)
+        if audience_id is not None:
+            if ap.api == "streaming":
+                _sync_segment(ctx, ap, audience_id, result)
+            elif not created_now:  # a customer-file create already carried every member
+                _sync_customer_file(ctx, ap, audience_id, result)
+    except TikTokError as error:
+        result.error = ErrorInfo.of(error)
+        result.stops_run = isinstance(error, AuthError)
+        logger.info("%s: stopped: %s", ap.audience_key, error)
+    # Pending is what is still in the diff, read back rather than computed: it is the truth
+    # the next run starts from.
+    counts = ctx.warehouse.counts([ap.audience_key]).get(ap.audience_key)
+    if counts is not None:
+        result.adds_pending = sum(counts.pending_adds.values())
+        result.removes_pending = sum(counts.pending_removes.values())
+    result.finished_at = utc_now()
+    result.settle()
+    ctx.warehouse.append_run_history([_history(ctx.run_id, result)])
+    ctx.progress.audience_finished(result)
+    return result
+
+
+def _history(run_id: str, result: AudienceResult) -> HistoryRow:
+    ap = result.plan
+    error = result.error
+    partial = next((n for n in result.notes if n.startswith("TikTok reported partial")), None)
+    return HistoryRow(
+        run_id=run_id,
+        audience_key=ap.audience_key,
+        audience_id=result.audience_id,
+        advertiser_id=ap.advertiser_id,
+        api=ap.api,
+        started_at=result.started_at,
+        finished_at=result.finished_at or utc_now(),
+        status=result.status,
+        adds_sent=result.adds_sent,
+        removes_sent=result.removes_sent,
+        adds_pending=result.adds_pending,
+        removes_pending=result.removes_pending,
+        rejected_identifiers=ap.rejected_identifiers,
+        error_code=error.code if error else (20001 if partial else None),
+        error_message=error.message if error else partial,
+        request_id=error.request_id if error else None,
+    )
+
+
+# --- create once -------------------------------------------------------------------------------
+
+
+def _create_once(
+    ctx: _Context, ap: AudiencePlan, result: AudienceResult
+) -> tuple[str | None, bool]:
+    """The audience's id, created if need be; and whether this run created it with members."""
+    key = ap.audience_key
+    if ap.api == "customer_file" and ap.desired_size == 0:
+        result.notes.append("not created: a customer-file audience needs members")
+        return None, False
+    pending = ap.pending_create
+    if pending is not None:
+        found = _find_created(ctx, ap, pending.created_at)
+        if found is not None:
+            return _adopt(ctx, ap, result, found), False
+    else:
+        pending = ctx.warehouse.register_pending(
+            key, ap.advertiser_id, ap.api, ap.audience_name, ctx.run_id
+        )
+    # Customer files are uploaded once, before the create: an upload is harmless to repeat,
+    # and a second create attempt reuses them.
+    file_paths = _upload_members(ctx, ap) if ap.api == "customer_file" else []
+    for attempt in (1, 2):
+        try:
+            audience_id = _create(ctx, ap, file_paths)
+        except AmbiguousWriteError as error:
+            ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
+            found = _find_created(ctx, ap, pending.created_at)
+            if found is not None:
+                return _adopt(ctx, ap, result, found), False
+            if attempt == 2:
+                raise
+            continue
+        ctx.warehouse.register_created(key, audience_id)
+        ctx.taken_ids.add(audience_id)
+        result.audience_id = audience_id
+        result.notes.append(f"created TikTok audience {audience_id}")
+        if ap.api == "streaming":
+            return audience_id, False
+        # The files held every desired member: TikTok now has exactly that set.
+        id_type = ap.id_types[0]
+        ctx.warehouse.record_replaced(key, audience_id, ap.advertiser_id, id_type, ctx.run_id)
+        result.adds_sent += ap.desired_size
+        return audience_id, True
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _create(ctx: _Context, ap: AudiencePlan, file_paths: list[str]) -> str:
+    if ap.api == "streaming":
+        return ctx.client.create_segment_audience(ap.advertiser_id, ap.audience_name)
+    return ctx.client.create_custom_audience(
+        ap.advertiser_id,
+        ap.audience_name,
+        ap.id_types[0],  # the plan refuses customer-file audiences with several id types
+        file_paths,
+        retention_in_days=ap.retention_days,
+    )
+
+
+def _adopt(ctx: _Context, ap: AudiencePlan, result: AudienceResult, audience_id: str) -> str:
+    ctx.warehouse.register_created(ap.audience_key, audience_id)
+    ctx.taken_ids.add(audience_id)
+    result.audience_id = audience_id
+    result.notes.append(
+        f"adopted TikTok audience {audience_id}: an earlier attempt created it, found by name"
+    )
+    return audience_id
+
+
+def _find_created(ctx: _Context, ap: AudiencePlan, since: datetime | None) -> str | None:
+    """An audience of this name and type that our pending create may have made, if any."""
+    wanted_type = AUDIENCE_TYPES[ap.api]
+    earliest = since - CLOCK_SKEW if since is not None else None
+    candidates: list[tuple[datetime, str]] = []
+    for audience in ctx.client.list_custom_audiences(ap.advertiser_id):
+        if audience.name != ap.audience_name or audience.audience_id in ctx.taken_ids:
+            continue
+        if audience.type is not None and audience.type != wanted_type:
+            continue
+        if audience.is_creator is False:  # shared with this advertiser, not made by it
+            continue
+        created = _parse_create_time(audience.create_time)
+        if earliest is not None and created is not None and created < earliest:
+            continue  # older than our first attempt: someone else's audience of that name
+        candidates.append((created or datetime.max, audience.audience_id))
+    if not candidates:
+        return None
+    candidates.sort()
+    if len(candidates) > 1:
+        ctx.progress.note(
+            ap.audience_key,
+            f"{len(candidates)} audiences named {ap.audience_name!r} since the first attempt; "
+            f"adopting the oldest, {candidates[0][1]}",
+        )
+    return candidates[0][1]
+
+
+def _parse_create_time(value: str | None) -> datetime | None:
+    # "YYYY-MM-DD HH:MM:SS" (reference §3.5). Read as UTC, as the emulator writes it; TikTok's
+    # zone is not documented (a guess, see the README).
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+# --- streaming (segment API) ---------------------------------------------------------------------
+
+
+def _sync_segment(
+    ctx: _Context, ap: AudiencePlan, audience_id: str, result: AudienceResult
+) -> None:
+    key, limit = ap.audience_key, ctx.client.mapping_batch_limit
+    for id_type in sorted(ap.adds):
+        batches = (
+            ctx.warehouse.member_batches(key, id_type, limit)
+            if ap.full_refresh
+            else ctx.warehouse.diff_batches(key, "add", id_type, limit)
+        )
+        for batch in batches:
+            response = ctx.client.map_segment(
+                ap.advertiser_id, audience_id, "add", id_type, batch.to_list()
+            )
+            ctx.warehouse.record_added(
+                key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
+            )
+            _acknowledged(ctx, result, response, adds=len(batch))
+    for id_type in sorted(ap.removes):
+        for batch in ctx.warehouse.diff_batches(key, "remove", id_type, limit):
+            response = ctx.client.map_segment(
+                ap.advertiser_id, audience_id, "delete", id_type, batch.to_list()
+            )
+            ctx.warehouse.record_removed(key, audience_id, id_type, batch)
+            _acknowledged(ctx, result, response, removes=len(batch))
+
+
+def _acknowledged(
+    ctx: _Context, result: AudienceResult, response: ApiResponse, adds: int = 0, removes: int = 0
+) -> None:
+    result.adds_sent += adds
+    result.removes_sent += removes
+    ctx.progress.sent(result.plan.audience_key, adds + removes)
+    if response.partial:
+        result.notes.append(
+            f"TikTok reported partial success (code {response.code}, request_id "
+            f"{response.request_id}): {response.message}"
+        )
+
+
+# --- customer file -------------------------------------------------------------------------------
+
+
+def _ids_per_file(id_type: str) -> int:
+    # Header-less, one hash per line: each line is the hash and "\n" (reference decisions,
+    # "Customer file": at most 50 MB per file).
+    return MAX_FILE_BYTES // (hash_length(id_type) + 1)
+
+
+def _file_content(hashes: pl.Series) -> bytes:
+    joined: str = hashes.str.join("\n").item()
+    return (joined + "\n").encode("ascii")
+
+
+def _upload(ctx: _Context, ap: AudiencePlan, id_type: str, hashes: pl.Series) -> str:
+    return ctx.client.upload_customer_file(
+        ap.advertiser_id, _file_content(hashes), id_type, f"{ap.audience_key}.csv"
+    )
+
+
+def _upload_members(
+    ctx: _Context, ap: AudiencePlan, keep_acknowledged_of: str | None = None
+) -> list[str]:
+    """Upload every desired member as files; their paths (for a create or a REPLACE)."""
+    id_type = ap.id_types[0]
+    paths = []
+    batches: Iterable[pl.Series] = ctx.warehouse.member_batches(
+        ap.audience_key,
+        id_type,
+        _ids_per_file(id_type),
+        keep_acknowledged_of=keep_acknowledged_of,
+    )
+    for batch in batches:
+        paths.append(_upload(ctx, ap, id_type, batch))
+        ctx.progress.sent(ap.audience_key, len(batch))
+    return paths
+
+
+def _sync_customer_file(
+    ctx: _Context, ap: AudiencePlan, audience_id: str, result: AudienceResult
+) -> None:
+    if not ap.id_types:
+        return
+    key, id_type = ap.audience_key, ap.id_types[0]
+    if ap.full_refresh:
+        # REPLACE with the whole desired set (reference §3.4); an add_only audience keeps what
+        # was acknowledged, since it never removes.
+        add_only = ap.mode == "add_only"
+        paths = _upload_members(ctx, ap, keep_acknowledged_of=audience_id if add_only else None)
+        if not paths:
+            result.notes.append("full refresh skipped: no members to replace the audience with")
+            return
+        _acknowledged(ctx, result, _update(ctx, ap, audience_id, paths, "REPLACE"))
+        ctx.warehouse.record_replaced(
+            key, audience_id, ap.advertiser_id, id_type, ctx.run_id, keep_acknowledged=add_only
+        )
+        result.adds_sent += ap.adds_total
+        result.removes_sent += 0 if add_only else ap.removes_total
+        return
+    per_file = _ids_per_file(id_type)
+    for action, diff_action in (("APPEND", "add"), ("REMOVE", "remove")):
+        for batch in _nonempty(ctx.warehouse.diff_batches(key, diff_action, id_type, per_file)):
+            path = _upload(ctx, ap, id_type, batch)
+            response = _update(ctx, ap, audience_id, [path], action)
+            if action == "APPEND":
+                ctx.warehouse.record_added(
+                    key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
+                )
+                _acknowledged(ctx, result, response, adds=len(batch))
+            else:
+                ctx.warehouse.record_removed(key, audience_id, id_type, batch)
+                _acknowledged(ctx, result, response, removes=len(batch))
+
+
+def _nonempty(batches: Iterator[pl.Series]) -> Iterator[pl.Series]:
+    return (b for b in batches if len(b))
+
+
+def _update(
+    ctx: _Context, ap: AudiencePlan, audience_id: str, paths: list[str], action: str
+) -> ApiResponse:
+    """One update, waiting out TikTok's processing lock (40002 "processing") for a while.
+
+    TikTok locks a customer-file audience while it processes the last change (reference §3.4,
+    §7); re-sending the update is the poll. After `processing_wait` seconds the change stays
+    pending for the next run.
+    """
+    deadline = ctx.clock() + ctx.processing_wait
+    delay = FIRST_POLL
+    while True:
+        try:
+            return ctx.client.update_custom_audience(ap.advertiser_id, audience_id, paths, action)
+        except AudienceBusyError:
+            remaining = deadline - ctx.clock()
+            if remaining <= 0:
+                raise
+            wait = min(delay, remaining)
+            ctx.progress.note(ap.audience_key, f"TikTok is processing it; retrying in {wait:.0f} s")
+            ctx.sleep(wait)
+            delay = min(delay * 2, MAX_POLL)

@@ -1,0 +1,282 @@
+"""What a run would do, decided before anything is sent (DESIGN "Semantics" 5 and 8).
+
+`build_plan` reads the warehouse only; it calls no TikTok endpoint and needs no credentials, so
+`tiktok-sync plan` runs in CI. `tiktok-sync run` builds the same plan first and sends nothing if
+any selected audience is refused: a guard that trips means something upstream may be wrong, and
+the safe default is to stop the whole run (pass the override, or leave that audience out with
+`--audience`).
+
+Guards (refuse, nothing sent): removing more than `max_removal_share` of what TikTok has
+acknowledged (override `--allow-mass-removal`); creating a customer-file audience from fewer than
+1,000 identifiers, which TikTok turns into a size-0 audience that can never be edited again
+(reference §3.8; override `--force`); a customer-file audience with more than one id type
+(TikTok: one calculate_type per audience and every file of it, reference §3.2-§3.4; no override);
+an audience registered under another advertiser than the one it would now go to.
+Warnings: an audience under 1,000 members (unusable for targeting, and customer-file updates
+that leave it there fail, reference §3.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sync.errors import ConfigError
+from sync.settings import TikTokSettings, WarehouseSettings
+from sync.warehouse import (
+    AudienceCounts,
+    Orphan,
+    RegistryEntry,
+    Target,
+    Warehouse,
+    utc_now,
+)
+
+TIKTOK_MIN_AUDIENCE_SIZE = 1_000  # reference §3.4, §3.8
+DEFAULT_MAX_REMOVAL_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What the user asked for; the defaults are the safe ones."""
+
+    audiences: Sequence[str] | None = None
+    max_removal_share: float = DEFAULT_MAX_REMOVAL_SHARE
+    allow_mass_removal: bool = False
+    force: bool = False
+    full_refresh: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_removal_share <= 1:
+            raise ConfigError(
+                f"--max-removal-share must be between 0 and 1, got {self.max_removal_share}"
+            )
+
+
+@dataclass(frozen=True)
+class AudiencePlan:
+    """One audience: where it goes, what would be sent, and the guards' verdicts."""
+
+    audience_key: str
+    audience_name: str
+    api: str  # streaming | customer_file
+    mode: str  # mirror | add_only
+    audience_id: str | None  # None: the run creates it
+    advertiser_id: str
+    retention_days: int | None
+    adds: dict[str, int]  # per id type, what the run would send (all members on full refresh)
+    removes: dict[str, int]  # per id type
+    pending_adds: int  # rows in tiktok_audience_diff now
+    pending_removes: int
+    desired: dict[str, int]  # members per id type
+    acknowledged_size: int
+    rejected_identifiers: int
+    full_refresh: bool
+    pending_create: RegistryEntry | None = None  # a create a crashed run may have made
+    refusals: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusals)
+
+    @property
+    def desired_size(self) -> int:
+        return sum(self.desired.values())
+
+    @property
+    def adds_total(self) -> int:
+        return sum(self.adds.values())
+
+    @property
+    def removes_total(self) -> int:
+        return sum(self.removes.values())
+
+    @property
+    def id_types(self) -> list[str]:
+        return sorted(set(self.desired) | set(self.adds) | set(self.removes))
+
+
+@dataclass(frozen=True)
+class Plan:
+    audiences: tuple[AudiencePlan, ...]
+    orphans: tuple[Orphan, ...]
+    options: PlanOptions
+    created_at: datetime
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def refused(self) -> bool:
+        return any(a.refused for a in self.audiences)
+
+
+def build_plan(
+    warehouse: Warehouse,
+    tiktok: TikTokSettings,
+    audiences: Sequence[str] | None = None,
+    *,
+    max_removal_share: float = DEFAULT_MAX_REMOVAL_SHARE,
+    allow_mass_removal: bool = False,
+    force: bool = False,
+    full_refresh: bool = False,
+) -> Plan:
+    """The plan for the selected audiences (default all), from the warehouse alone."""
+    options = PlanOptions(audiences, max_removal_share, allow_mass_removal, force, full_refresh)
+    return plan_from_warehouse(warehouse, tiktok, options)
+
+
+def plan_from_warehouse(warehouse: Warehouse, tiktok: TikTokSettings, options: PlanOptions) -> Plan:
+    targets = _select(warehouse.targets(), options.audiences)
+    counts = warehouse.counts([t.audience_key for t in targets])
+    registry = warehouse.registry()
+    plans = tuple(
+        _plan_audience(
+            target,
+            counts.get(target.audience_key, AudienceCounts.empty()),
+            registry.get(target.audience_key),
+            tiktok,
+            options,
+        )
+        for target in targets
+    )
+    notes: tuple[str, ...] = ()
+    if not targets:
+        notes = (
+            "no audiences are defined: add a model under models/audiences/ and run `dbt build`",
+        )
+    return Plan(plans, tuple(warehouse.orphans()), options, utc_now(), notes)
+
+
+def _select(targets: list[Target], wanted: Sequence[str] | None) -> list[Target]:
+    if not wanted:
+        return targets
+    known = {t.audience_key for t in targets}
+    unknown = [name for name in dict.fromkeys(wanted) if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none (run `dbt build`)"
+        raise ConfigError(
+            f"unknown audience {', '.join(repr(u) for u in unknown)}; --audience takes a model "
+            f"name, known: {listed}"
+        )
+    chosen = set(wanted)
+    return [t for t in targets if t.audience_key in chosen]
+
+
+def _plan_audience(
+    target: Target,
+    counts: AudienceCounts,
+    registered: RegistryEntry | None,
+    tiktok: TikTokSettings,
+    options: PlanOptions,
+) -> AudiencePlan:
+    key = target.audience_key
+    advertiser = target.advertiser_id or tiktok.advertiser_id
+    if advertiser is None:
+        raise ConfigError(
+            f"no TikTok advertiser for audience {key}: pass --advertiser-id or set "
+            "TIKTOK_ADVERTISER_ID (or meta.tiktok.advertiser_id in the model)"
+        )
+    refusals: list[str] = []
+    warnings: list[str] = []
+    acknowledged = sum(counts.acknowledged.values())
+    removes = dict(counts.pending_removes)
+    # Full refresh re-sends every desired member (the segment API cannot list members, and a
+    # customer-file REPLACE carries the whole set); removes still come from the diff.
+    adds = dict(counts.desired) if options.full_refresh else dict(counts.pending_adds)
+    desired_size = sum(counts.desired.values())
+    removes_total = sum(removes.values())
+
+    registered_advertiser = target.registered_advertiser_id
+    if registered_advertiser is not None and registered_advertiser != advertiser:
+        refusals.append(
+            f"registered under advertiser {registered_advertiser} (tiktok_sync_audience_registry) "
+            f"but configured for {advertiser}; an audience id exists under one advertiser only. "
+            "Restore meta.tiktok.advertiser_id, or delete the registry row to create it anew "
+            f"under {advertiser}"
+        )
+    elif (
+        tiktok.advertiser_id is not None
+        and target.advertiser_id is not None
+        and target.configured_advertiser_id is None
+        and target.advertiser_id != tiktok.advertiser_id
+    ):
+        warnings.append(
+            f"lives under advertiser {target.advertiser_id} (where it was created), not "
+            f"--advertiser-id {tiktok.advertiser_id}"
+        )
+
+    if removes_total and not options.allow_mass_removal:
+        limit = options.max_removal_share * acknowledged
+        if removes_total > limit:
+            share = removes_total / acknowledged if acknowledged else 1.0
+            refusals.append(
+                f"would remove {removes_total:,} of {acknowledged:,} acknowledged members "
+                f"({share:.0%}), more than --max-removal-share {options.max_removal_share:.0%}; "
+                "check the model's output, then pass --allow-mass-removal"
+            )
+
+    if target.api == "customer_file":
+        # One calculate_type per customer-file audience and per file (reference §3.2-§3.4);
+        # acknowledged types count too: they are what the TikTok audience already holds.
+        types = sorted(set(counts.desired) | set(counts.acknowledged))
+        if len(types) > 1:
+            refusals.append(
+                f"is a customer_file audience with {len(types)} id types ({', '.join(types)}); "
+                "TikTok takes one identifier type per customer-file audience. Split the model "
+                "into one audience per id type, or use api 'streaming'"
+            )
+        if target.audience_id is None and desired_size < TIKTOK_MIN_AUDIENCE_SIZE:
+            if not options.force:
+                refusals.append(
+                    f"would create a customer-file audience from {desired_size:,} identifiers; "
+                    f"TikTok leaves one under {TIKTOK_MIN_AUDIENCE_SIZE:,} at size 0 and never "
+                    "lets it be edited. Grow the audience, or pass --force"
+                )
+            elif desired_size == 0:
+                warnings.append("has no members: nothing to create a customer-file audience from")
+
+    if desired_size < TIKTOK_MIN_AUDIENCE_SIZE:
+        why = (
+            "TikTok refuses customer-file updates that leave it there"
+            if target.api == "customer_file"
+            else "TikTok will not let ads target it until it reaches that size"
+        )
+        warnings.append(
+            f"has {desired_size:,} members, under TikTok's {TIKTOK_MIN_AUDIENCE_SIZE:,}: {why}"
+        )
+
+    pending_create = registered if registered and registered.audience_id is None else None
+    if target.audience_id is None and pending_create is not None:
+        warnings.append(
+            "a previous run stopped while creating it; the run looks for that audience by name "
+            "before creating one"
+        )
+    return AudiencePlan(
+        audience_key=key,
+        audience_name=target.audience_name,
+        api=target.api,
+        mode=target.mode,
+        audience_id=target.audience_id,
+        advertiser_id=advertiser,
+        retention_days=target.retention_days,
+        adds=adds,
+        removes=removes,
+        pending_adds=sum(counts.pending_adds.values()),
+        pending_removes=removes_total,
+        desired=dict(counts.desired),
+        acknowledged_size=acknowledged,
+        rejected_identifiers=counts.rejected,
+        full_refresh=options.full_refresh,
+        pending_create=pending_create,
+        refusals=tuple(refusals),
+        warnings=tuple(warnings),
+    )
+
+
+def plan_sync(
+    warehouse_settings: WarehouseSettings, tiktok: TikTokSettings, options: PlanOptions
+) -> Plan:
+    """`tiktok-sync plan`: open the warehouse read-only and build the plan."""
+    with Warehouse.open(warehouse_settings, read_only=True) as warehouse:
+        return plan_from_warehouse(warehouse, tiktok, options)
