@@ -6,10 +6,14 @@ import typer
 
 from sync.commands.auth import auth
 from sync.commands.inspect import advertisers, audiences, check
+from sync.commands.sync_commands import plan, run
 
 app = typer.Typer(
     name="tiktok-sync",
-    help="Keep TikTok Custom Audiences exactly in step with audiences defined as dbt models.",
+    help="Keep TikTok Custom Audiences exactly in step with audiences defined as dbt models.\n\n"
+    "Exit codes: 0 everything applied; 1 some batches failed or are pending (the next run "
+    "sends them); 2 configuration, authorisation, a warehouse held by another process, or a "
+    "guard refused the run (nothing sent).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -29,6 +33,8 @@ def emulator(
     run_forever(host=host, port=port, config_path=config)
 
 
+app.command()(plan)
+app.command()(run)
 app.command()(check)
 app.command()(audiences)
 app.command()(advertisers)

@@ -1,0 +1,188 @@
+"""`run` and `plan`: push the warehouse's pending changes to TikTok, or show them first.
+
+Each command parses its options, resolves settings, calls one library function
+(`sync.apply.sync_audiences`, `sync.plan.plan_sync`) and renders the result (`sync.report`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from sync.apply import DEFAULT_PROCESSING_WAIT, new_run_id, preview, sync_audiences
+from sync.commands.common import command, reflowed
+from sync.commands.options import (
+    AdvertiserId,
+    ApiBase,
+    Audiences,
+    CredentialsFile,
+    Debug,
+    Json,
+    ProfilesDir,
+    ProjectDir,
+    Target,
+)
+from sync.plan import DEFAULT_MAX_REMOVAL_SHARE, PlanOptions, plan_sync
+from sync.report import make_progress, render_text, to_json
+from sync.settings import load_tiktok, load_warehouse
+
+AllowMassRemoval = Annotated[
+    bool,
+    typer.Option(
+        "--allow-mass-removal",
+        help="Send removals even when they exceed --max-removal-share of an audience.",
+    ),
+]
+MaxRemovalShare = Annotated[
+    float,
+    typer.Option(
+        "--max-removal-share",
+        min=0.0,
+        max=1.0,
+        help="Refuse the run if it would remove more than this share of what TikTok "
+        "acknowledged for an audience.",
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Create a customer-file audience from fewer than 1,000 identifiers anyway "
+        "(TikTok leaves it at size 0, never editable).",
+    ),
+]
+FullRefresh = Annotated[
+    bool,
+    typer.Option(
+        "--full-refresh",
+        help="Re-send every desired member: REPLACE for customer-file audiences, all adds "
+        "again for streaming ones. For audiences that drifted in TikTok; rarely needed.",
+    ),
+]
+ProcessingWait = Annotated[
+    float,
+    typer.Option(
+        "--processing-wait",
+        min=0.0,
+        help="Seconds to wait out TikTok's processing lock on a customer-file audience before "
+        "leaving its changes pending.",
+    ),
+]
+RequestsPerSecond = Annotated[
+    float,
+    typer.Option(
+        "--requests-per-second",
+        min=0.1,
+        help="Pace of requests to TikTok; the Basic tier allows 10 per app.",
+    ),
+]
+
+_ENVIRONMENT = (
+    "Environment: TIKTOK_ACCESS_TOKEN, TIKTOK_ADVERTISER_ID, TIKTOK_API_BASE, "
+    "TIKTOK_CREDENTIALS_FILE, DBT_PROJECT_DIR, DBT_PROFILES_DIR, DBT_TARGET, DBT_PROFILE."
+)
+
+
+@reflowed
+def run(
+    project_dir: ProjectDir = ".",
+    profiles_dir: ProfilesDir = None,
+    target: Target = None,
+    advertiser_id: AdvertiserId = None,
+    api_base: ApiBase = None,
+    credentials_file: CredentialsFile = None,
+    audience: Audiences = None,
+    allow_mass_removal: AllowMassRemoval = False,
+    max_removal_share: MaxRemovalShare = DEFAULT_MAX_REMOVAL_SHARE,
+    force: Force = False,
+    full_refresh: FullRefresh = False,
+    processing_wait: ProcessingWait = DEFAULT_PROCESSING_WAIT,
+    requests_per_second: RequestsPerSecond = 10.0,
+    json_output: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Send what changed since TikTok last acknowledged it, and record what TikTok accepted.
+
+    Reads tiktok_audience_diff (built by `dbt build`), creates each audience once if it has no
+    TikTok id, sends adds then removes in batches, and records each batch in
+    tiktok_sync_acknowledged_members only after TikTok acknowledged it. A batch TikTok did not
+    take stays pending and goes out on the next run. One row per audience goes to
+    tiktok_sync_run_history. Guards refuse the whole run, before anything is sent, when an
+    audience would lose more than --max-removal-share of its members or a customer-file
+    audience would be created under 1,000; `tiktok-sync plan` shows the verdicts first.
+
+    Exit codes: 0 everything applied; 1 some batches failed or are pending (the next run sends
+    them); 2 configuration, authorisation, a warehouse held by another process, or a guard
+    refused the run (nothing sent).
+    """
+    with command(debug):
+        warehouse = load_warehouse(project_dir, profiles_dir, target)
+        tiktok = load_tiktok(
+            api_base=api_base, advertiser_id=advertiser_id, credentials_file=credentials_file
+        )
+        options = PlanOptions(
+            audiences=audience,
+            max_removal_share=max_removal_share,
+            allow_mass_removal=allow_mass_removal,
+            force=force,
+            full_refresh=full_refresh,
+        )
+        with make_progress() as progress:
+            result = sync_audiences(
+                warehouse,
+                tiktok,
+                options,
+                progress=progress,
+                processing_wait=processing_wait,
+                requests_per_second=requests_per_second,
+            )
+        typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        raise typer.Exit(result.exit_code)
+
+
+@reflowed
+def plan(
+    project_dir: ProjectDir = ".",
+    profiles_dir: ProfilesDir = None,
+    target: Target = None,
+    advertiser_id: AdvertiserId = None,
+    api_base: ApiBase = None,
+    credentials_file: CredentialsFile = None,
+    audience: Audiences = None,
+    allow_mass_removal: AllowMassRemoval = False,
+    max_removal_share: MaxRemovalShare = DEFAULT_MAX_REMOVAL_SHARE,
+    force: Force = False,
+    full_refresh: FullRefresh = False,
+    json_output: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Show what `tiktok-sync run` would send, without sending anything.
+
+    Per audience: where it goes (advertiser, TikTok id or a new one), the adds and removes it
+    would send, the identifiers rejected by normalisation, and the guards' verdicts; then the
+    audiences whose model is gone. Reads the warehouse only: no TikTok call, no access token
+    needed, so it fits CI. Takes the same guard options as `run`.
+
+    Exit codes: 0 the run would go ahead; 2 configuration problem, or a guard would refuse
+    the run.
+    """
+    del api_base  # accepted so `plan` takes the same options as `run`; nothing is sent
+    with command(debug):
+        warehouse = load_warehouse(project_dir, profiles_dir, target)
+        tiktok = load_tiktok(advertiser_id=advertiser_id, credentials_file=credentials_file)
+        options = PlanOptions(
+            audiences=audience,
+            max_removal_share=max_removal_share,
+            allow_mass_removal=allow_mass_removal,
+            force=force,
+            full_refresh=full_refresh,
+        )
+        result = preview(plan_sync(warehouse, tiktok, options), new_run_id())
+        typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        raise typer.Exit(result.exit_code)
+
+
+run.__doc__ = f"{run.__doc__}\n\n{_ENVIRONMENT}"
+plan.__doc__ = f"{plan.__doc__}\n\n{_ENVIRONMENT}"
