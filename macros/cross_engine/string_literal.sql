@@ -1,5 +1,5 @@
 {#- A Python string as a SQL string literal. Standard SQL doubles quotes;
-    BigQuery and Spark read backslash escapes in literals, so there the
+    BigQuery, Spark and Snowflake read backslash escapes in literals, so there the
     backslash and the quote are escaped with a backslash instead. -#}
 {% macro string_literal(value) %}
   {%- if value is none -%}{{ return('cast(null as ' ~ dbt.type_string() ~ ')') }}{%- endif -%}
@@ -15,5 +15,9 @@
 {%- endmacro %}
 
 {% macro spark__string_literal(value) -%}
+  '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
+
+{% macro snowflake__string_literal(value) -%}
   '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}
