@@ -32,21 +32,31 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure_logging(debug: bool) -> None:
-    """`sync.*` loggers to stderr: DEBUG with --debug, else warnings only.
+@contextmanager
+def logging_to_stderr(debug: bool) -> Iterator[None]:
+    """`sync.*` log records to stderr while a command runs: DEBUG with --debug, else warnings.
 
     Only the `sync` logger is touched: urllib3's DEBUG lines print full request URLs, and
     `oauth2/advertiser/get/` takes the app secret in its query (reference §2), so they stay off.
+    Level and handler are put back afterwards, so a command run in-process (tests) leaves the
+    logging of its host as it found it.
     """
     logger = logging.getLogger("sync")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        # An emulator in the same process (tests, a demo) is another service: its request log
-        # (full URLs, the app secret of oauth2/advertiser/get/ included) is not this command's.
-        handler.addFilter(lambda record: not record.name.startswith("sync.emulator"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # An emulator in the same process (tests, a demo) is another service: its request log
+    # (full URLs, the app secret of oauth2/advertiser/get/ included) is not this command's.
+    handler.addFilter(lambda record: not record.name.startswith("sync.emulator"))
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
+    previous_level = logger.level
+    logger.addHandler(handler)
+    if debug:
+        logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
 @contextmanager
@@ -56,24 +66,24 @@ def command(debug: bool) -> Iterator[None]:
     Anything else is a bug: one line too, the traceback (never locals, which hold tokens) only
     with --debug.
     """
-    configure_logging(debug)
-    try:
-        yield
-    except SyncError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(error.exit_code) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as error:
-        typer.echo(
-            f"error: unexpected {type(error).__name__}; this is a bug, please report it "
-            "with the output of --debug",
-            err=True,
-        )
-        if debug:
-            text = "".join(traceback.format_exception(error))
-            typer.echo(redact(text, [os.environ.get(name) for name in _SECRET_ENV]), err=True)
-        raise typer.Exit(1) from None
+    with logging_to_stderr(debug):
+        try:
+            yield
+        except SyncError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            typer.echo(
+                f"error: unexpected {type(error).__name__}; this is a bug, please report it "
+                "with the output of --debug",
+                err=True,
+            )
+            if debug:
+                text = "".join(traceback.format_exception(error))
+                typer.echo(redact(text, [os.environ.get(name) for name in _SECRET_ENV]), err=True)
+            raise typer.Exit(1) from None
 
 
 def echo_json(value: object) -> None:
