@@ -2,6 +2,12 @@
     exactly `hex_length` hex characters (case is folded: `cleaned` is
     lower-cased), and not the hash of an empty string. -#}
 {% macro hash_rejection_reason(cleaned, hex_length) -%}
+  {{ return(adapter.dispatch('hash_rejection_reason', 'tiktok_sync')(cleaned, hex_length)) }}
+{%- endmacro %}
+
+{#- Engine differences live in the cross_engine primitives this calls; an engine
+    that ever needs more gets its own `<adapter>__hash_rejection_reason`. -#}
+{% macro default__hash_rejection_reason(cleaned, hex_length) -%}
   case
     when not {{ tiktok_sync.regex_full_match(cleaned, '[0-9a-f]*') }} then 'hash_not_hex'
     when length({{ cleaned }}) <> {{ hex_length }} then 'hash_wrong_length'

@@ -70,7 +70,7 @@
             select
                 raw_value,
                 cleaned,
-                {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{64}') }} as is_sha256
+                {{ tiktok_sync.is_hex_hash('cleaned', 64) }} as is_sha256
             from {{ column }}__non_empty
         ) shaped
     ) checked
@@ -106,8 +106,8 @@
                 raw_value,
                 cleaned,
                 case
-                    when {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{64}') }} then 'sha256'
-                    when {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{32}') }} then 'md5'
+                    when {{ tiktok_sync.is_hex_hash('cleaned', 64) }} then 'sha256'
+                    when {{ tiktok_sync.is_hex_hash('cleaned', 32) }} then 'md5'
                     else 'raw'
                 end as shape
             from {{ column }}__non_empty
@@ -122,7 +122,7 @@
         raw_value,
         country_code,
         cleaned,
-        {{ tiktok_sync.regex_full_match('cleaned', '[0-9a-f]{64}') }} as is_sha256
+        {{ tiktok_sync.is_hex_hash('cleaned', 64) }} as is_sha256
     from {{ column }}__non_empty
 ),
 

@@ -27,6 +27,12 @@
     backslashes). Calling codes are prefix-free, so the 1-, 2- and 3-digit
     lookups below find at most one code; equi-joins keep them hash joins. -#}
 {% macro phone_normalised_select(input_cte, calling_codes) -%}
+  {{ return(adapter.dispatch('phone_normalised_select', 'tiktok_sync')(input_cte, calling_codes)) }}
+{%- endmacro %}
+
+{#- Engine differences live in the cross_engine primitives this calls; an engine
+    that ever needs more gets its own `<adapter>__phone_normalised_select`. -#}
+{% macro default__phone_normalised_select(input_cte, calling_codes) -%}
 {%- set string_type = dbt.type_string() -%}
 {%- set default_country = var('tiktok_sync_default_phone_country', none) -%}
 {%- if default_country is not none and (default_country | string | trim) != '' -%}

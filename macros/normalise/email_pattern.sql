@@ -1,0 +1,8 @@
+{#- What a normalised email must look like: deliberately plain (no lookaround,
+    character classes only) so every engine's regex flavour reads it the same
+    way (engines.md §2.2 (4)). Local part: starts with a letter or digit [H1],
+    dot-separated atoms; domain: dot-separated labels and a letter TLD (or
+    punycode). -#}
+{% macro email_pattern() -%}
+[a-z0-9][a-z0-9_%+'-]*([.][a-z0-9_%+'-]+)*@[a-z0-9]([a-z0-9-]*[a-z0-9])?([.][a-z0-9]([a-z0-9-]*[a-z0-9])?)*[.]([a-z]{2,63}|xn--[a-z0-9-]{1,59})
+{%- endmacro %}

@@ -1,0 +1,5 @@
+{#- A mobile advertising id as TikTok hashes it: the lower-case hyphenated
+    UUID, 8-4-4-4-12 hex digits [H2]. -#}
+{% macro maid_pattern() -%}
+[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
+{%- endmacro %}
