@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -34,6 +34,7 @@ from sync.credentials import (
 from sync.errors import ConfigError, WarehouseError
 from sync.settings import TikTokSettings, WarehouseSettings, load_tiktok, load_warehouse
 from sync.tiktok import AudienceDetails, NotFoundError, RetryableError, TikTokClient, TikTokError
+from sync.warehouse import utc_now
 
 MIN_AUDIENCE_SIZE = 1_000  # TikTok targets only audiences of 1,000+ matched users (ref §3.8)
 
@@ -581,7 +582,7 @@ def audience_statuses(
     rows = [s for s in statuses if s.details is not None]
     if not snapshot or not rows:
         return AudiencesReport(statuses, None, 0)
-    taken_at = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like the state tables
+    taken_at = utc_now()  # naive UTC, like the state tables
     _append_sizes(warehouse, taken_at, rows)
     return AudiencesReport(statuses, taken_at, len(rows))
 
