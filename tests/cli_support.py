@@ -1,7 +1,7 @@
-"""Real pieces for the CLI tests: a copy of the dbt-built demo warehouse, the emulator, the CLI.
+"""Real pieces for the CLI tests: a dbt-built warehouse, the emulator, and `tiktok-sync` itself.
 
-The demo warehouse is the one `tests.sync_support.demo_template` builds with dbt once per test
-session; every test gets its own copy, so tests may write to it freely.
+The demo warehouse is built by dbt once per test session and copied for every test that needs
+one, so tests may write to their copy freely.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pytest
 from typer.testing import CliRunner, Result
 
 from sync.cli import app
 from sync.emulator import Emulator
-from tests.dbt_support import PROJECT_DIR, DbtProject
+from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
 
 ADVERTISER = "7000000000000000001"  # the emulator's demo advertiser
 OTHER_ADVERTISER = "7000000000000000002"  # known to nobody's token
@@ -38,6 +39,17 @@ _CLEARED_ENV = (
     "DBT_TARGET",
     "DBT_PROFILE",
 )
+
+
+def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The demo project built by dbt, once per session however many modules ask for it."""
+    workdir = tmp_path_factory.getbasetemp() / "cli-warehouse"
+    project = DbtProject(workdir)
+    if not (workdir / "built").exists():
+        project = make_dbt_project(workdir)
+        project.run("build")
+        (workdir / "built").touch()
+    return project
 
 
 @dataclass

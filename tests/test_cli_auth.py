@@ -26,18 +26,18 @@ from tests.cli_support import (
     AUTH_CODE,
     TOKEN,
     Cli,
+    built_warehouse,
     make_cli,
     register,
 )
 from tests.dbt_support import DbtProject
-from tests.sync_support import demo_template
 
 REDIRECT = "http://localhost:8080/callback"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    return demo_template(tmp_path_factory)
+    return built_warehouse(tmp_path_factory)
 
 
 @pytest.fixture

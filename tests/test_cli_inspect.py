@@ -25,19 +25,19 @@ from tests.cli_support import (
     OTHER_ADVERTISER,
     TOKEN,
     Cli,
+    built_warehouse,
     execute,
     make_cli,
     register,
 )
 from tests.dbt_support import DbtProject
-from tests.sync_support import demo_template
 
 AUDIENCE = "demo_mobile_app_users"  # streaming, 2,485 members in the demo warehouse
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    return demo_template(tmp_path_factory)
+    return built_warehouse(tmp_path_factory)
 
 
 @pytest.fixture
