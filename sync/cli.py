@@ -16,12 +16,17 @@ app = typer.Typer(
     "guard refused the run (nothing sent).",
     no_args_is_help=True,
     add_completion=False,
+    # Rich tracebacks print local variables, which can hold the access token;
+    # commands turn errors into one line anyway, so an escaped bug prints plainly.
+    pretty_exceptions_show_locals=False,
 )
 
 
 @app.command()
 def emulator(
-    port: int = typer.Option(8765, "--port", help="Loopback port to listen on (0 picks a free one)."),
+    port: int = typer.Option(
+        8765, "--port", help="Loopback port to listen on (0 picks a free one)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; keep it on loopback."),
     config: str | None = typer.Option(
         None, "--config", help="JSON file with advertisers, tokens and app credentials."
