@@ -7,6 +7,7 @@ Order of checks for an API request, as TikTok's gateway does it (ref §1, §5): 
 
 from __future__ import annotations
 
+import re
 import contextlib
 import copy
 import json
@@ -70,7 +71,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s - %s", self.address_string(), format % args)
+        # http.server's access line holds the full request line, query string included, and
+        # oauth2/advertiser/get/ carries the app secret there: log the path without the query.
+        line = format % args
+        if "?" in line:
+            line = re.sub(r"\?[^ \"]*", "?[query redacted]", line)
+        logger.debug("%s - %s", self.address_string(), line)
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -171,6 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
             "query": requestlog.redact_query(query),
             "access_token": requestlog.REDACTED if "access-token" in headers else None,
             "body": requestlog.summarise_body(headers.get("content-type", ""), body),
+            # what travelled, for bench/: bodies over 1 MB are kept only summarised
+            "body_bytes": len(body),
             "http_status": None,
             "code": None,
             "message": None,
