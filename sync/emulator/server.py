@@ -7,11 +7,11 @@ Order of checks for an API request, as TikTok's gateway does it (ref §1, §5): 
 
 from __future__ import annotations
 
-import re
 import contextlib
 import copy
 import json
 import logging
+import re
 import signal
 import socket
 import threading
