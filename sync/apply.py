@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -387,13 +388,14 @@ def _create_once(
         found = _find_created(ctx, ap, pending.created_at)
         if found is not None:
             return _adopt(ctx, ap, result, found), False
-    else:
+    # Customer files are uploaded before the create (which names them) and only once: a second
+    # create attempt reuses them. Uploads create no audience, so they come before the pending
+    # row.
+    file_paths = _upload_members(ctx, ap) if ap.api == "customer_file" else []
+    if pending is None:
         pending = ctx.warehouse.register_pending(
             key, ap.advertiser_id, ap.api, ap.audience_name, ctx.run_id
         )
-    # Customer files are uploaded once, before the create: an upload is harmless to repeat,
-    # and a second create attempt reuses them.
-    file_paths = _upload_members(ctx, ap) if ap.api == "customer_file" else []
     for attempt in (1, 2):
         try:
             audience_id = _create(ctx, ap, file_paths)
@@ -403,8 +405,13 @@ def _create_once(
             if found is not None:
                 return _adopt(ctx, ap, result, found), False
             if attempt == 2:
-                raise
+                raise  # the pending row stays: the next run looks again before creating
             continue
+        except TikTokError:
+            # Any other error means TikTok surely did not create it (the client turns every
+            # doubtful failure of a create into AmbiguousWriteError): no need to look next time.
+            ctx.warehouse.drop_pending(key, ctx.run_id)
+            raise
         ctx.warehouse.register_created(key, audience_id)
         ctx.taken_ids.add(audience_id)
         result.audience_id = audience_id
@@ -488,26 +495,29 @@ def _sync_segment(
 ) -> None:
     key, limit = ap.audience_key, ctx.client.mapping_batch_limit
     for id_type in sorted(ap.adds):
-        batches = (
+        adds = (
             ctx.warehouse.member_batches(key, id_type, limit)
             if ap.full_refresh
             else ctx.warehouse.diff_batches(key, "add", id_type, limit)
         )
-        for batch in batches:
-            response = ctx.client.map_segment(
-                ap.advertiser_id, audience_id, "add", id_type, batch.to_list()
-            )
-            ctx.warehouse.record_added(
-                key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
-            )
-            _acknowledged(ctx, result, response, adds=len(batch))
+        # closing(): a failed batch ends the loop, and the reader must not outlive it.
+        with closing(adds) as batches:
+            for batch in batches:
+                response = ctx.client.map_segment(
+                    ap.advertiser_id, audience_id, "add", id_type, batch.to_list()
+                )
+                ctx.warehouse.record_added(
+                    key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
+                )
+                _acknowledged(ctx, result, response, adds=len(batch))
     for id_type in sorted(ap.removes):
-        for batch in ctx.warehouse.diff_batches(key, "remove", id_type, limit):
-            response = ctx.client.map_segment(
-                ap.advertiser_id, audience_id, "delete", id_type, batch.to_list()
-            )
-            ctx.warehouse.record_removed(key, audience_id, id_type, batch)
-            _acknowledged(ctx, result, response, removes=len(batch))
+        with closing(ctx.warehouse.diff_batches(key, "remove", id_type, limit)) as batches:
+            for batch in batches:
+                response = ctx.client.map_segment(
+                    ap.advertiser_id, audience_id, "delete", id_type, batch.to_list()
+                )
+                ctx.warehouse.record_removed(key, audience_id, id_type, batch)
+                _acknowledged(ctx, result, response, removes=len(batch))
 
 
 def _acknowledged(
@@ -549,15 +559,16 @@ def _upload_members(
     """Upload every desired member as files; their paths (for a create or a REPLACE)."""
     id_type = ap.id_types[0]
     paths = []
-    batches: Iterable[pl.Series] = ctx.warehouse.member_batches(
+    members = ctx.warehouse.member_batches(
         ap.audience_key,
         id_type,
         _ids_per_file(id_type),
         keep_acknowledged_of=keep_acknowledged_of,
     )
-    for batch in batches:
-        paths.append(_upload(ctx, ap, id_type, batch))
-        ctx.progress.sent(ap.audience_key, len(batch))
+    with closing(members) as batches:
+        for batch in batches:
+            paths.append(_upload(ctx, ap, id_type, batch))
+            ctx.progress.sent(ap.audience_key, len(batch))
     return paths
 
 
@@ -584,21 +595,18 @@ def _sync_customer_file(
         return
     per_file = _ids_per_file(id_type)
     for action, diff_action in (("APPEND", "add"), ("REMOVE", "remove")):
-        for batch in _nonempty(ctx.warehouse.diff_batches(key, diff_action, id_type, per_file)):
-            path = _upload(ctx, ap, id_type, batch)
-            response = _update(ctx, ap, audience_id, [path], action)
-            if action == "APPEND":
-                ctx.warehouse.record_added(
-                    key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
-                )
-                _acknowledged(ctx, result, response, adds=len(batch))
-            else:
-                ctx.warehouse.record_removed(key, audience_id, id_type, batch)
-                _acknowledged(ctx, result, response, removes=len(batch))
-
-
-def _nonempty(batches: Iterator[pl.Series]) -> Iterator[pl.Series]:
-    return (b for b in batches if len(b))
+        with closing(ctx.warehouse.diff_batches(key, diff_action, id_type, per_file)) as batches:
+            for batch in batches:
+                path = _upload(ctx, ap, id_type, batch)
+                response = _update(ctx, ap, audience_id, [path], action)
+                if action == "APPEND":
+                    ctx.warehouse.record_added(
+                        key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
+                    )
+                    _acknowledged(ctx, result, response, adds=len(batch))
+                else:
+                    ctx.warehouse.record_removed(key, audience_id, id_type, batch)
+                    _acknowledged(ctx, result, response, removes=len(batch))
 
 
 def _update(

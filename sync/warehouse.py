@@ -24,7 +24,7 @@ Timestamps are naive UTC.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,6 +143,9 @@ class Warehouse:
         self._settings = settings
         # Writes go through their own cursor so they can run while a reader streams a batch.
         self._writer = con.cursor()
+        # Readers left open (a batch failed mid-way) hold their cursor until closed; close()
+        # closes them, or the next connection to the file in this process would block.
+        self._readers: set[duckdb.DuckDBPyConnection] = set()
 
     @classmethod
     def open(cls, settings: WarehouseSettings, *, read_only: bool = False) -> Warehouse:
@@ -167,6 +170,9 @@ class Warehouse:
         return warehouse
 
     def close(self) -> None:
+        for reader in list(self._readers):
+            reader.close()
+        self._readers.clear()
         self._writer.close()
         self._con.close()
 
@@ -308,7 +314,7 @@ class Warehouse:
 
     def diff_batches(
         self, audience_key: str, action: str, id_type: str, batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> Iterator[pl.Series]:
+    ) -> Generator[pl.Series, None, None]:
         """The audience's pending adds or removes of one id type, `batch_size` hashes at a time."""
         return self._batches(
             f"select id_hash from {self._table('tiktok_audience_diff')} "
@@ -324,7 +330,7 @@ class Warehouse:
         batch_size: int = DEFAULT_BATCH_SIZE,
         *,
         keep_acknowledged_of: str | None = None,
-    ) -> Iterator[pl.Series]:
+    ) -> Generator[pl.Series, None, None]:
         """Every desired member of one id type (for creates and full refreshes), in batches.
 
         `keep_acknowledged_of`: also what is acknowledged in that TikTok audience, for an
@@ -343,12 +349,15 @@ class Warehouse:
             params += [audience_key, keep_acknowledged_of, id_type]
         return self._batches(query, params, batch_size)
 
-    def _batches(self, query: str, params: list[Any], batch_size: int) -> Iterator[pl.Series]:
+    def _batches(
+        self, query: str, params: list[Any], batch_size: int
+    ) -> Generator[pl.Series, None, None]:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         # A reader holds its cursor until read out; a cursor of its own leaves the main
         # connection and the writer free meanwhile.
         cursor = self._con.cursor()
+        self._readers.add(cursor)
         try:
             reader = cursor.sql(query, params=params).to_arrow_reader(batch_size)
             # DuckDB's record batches only approximate batch_size; re-cut them exactly, since the
@@ -369,6 +378,7 @@ class Warehouse:
             if held_rows:
                 yield pl.concat(held, rechunk=True)
         finally:
+            self._readers.discard(cursor)
             cursor.close()
 
     # --- writing (each its own transaction, committed on return) -------------------------------
@@ -500,6 +510,16 @@ class Warehouse:
         if entry is None:  # pragma: no cover - the insert above guarantees a row
             raise WarehouseError(f"could not write the registry row of {audience_key}")
         return entry
+
+    def drop_pending(self, audience_key: str, run_id: str) -> None:
+        """Forget this run's pending row: its create surely did not happen."""
+        registry = self._table("tiktok_sync_audience_registry")
+        with self._transaction() as tx:
+            tx.execute(
+                f"delete from {registry} where audience_key = ? and audience_id is null "
+                "and created_by_run_id = ?",
+                [audience_key, run_id],
+            )
 
     def register_created(self, audience_key: str, audience_id: str) -> None:
         """Record TikTok's id for the audience, immediately after the create returned it."""
