@@ -1,0 +1,225 @@
+"""Real pieces for the sync tests: a dbt-built demo warehouse, the emulator, and tiktok-sync.
+
+dbt builds the demo project once per test session (demo_day 0) into a template file; each test
+gets its own copy of the .duckdb file, so tests may sync, rebuild and write freely. The emulator
+runs in-process on loopback with no rate limit and no processing delay unless a test asks.
+Nothing is patched: the CLI runs through Typer's CliRunner (or a subprocess), the client speaks
+HTTP to the emulator, dbt runs for real.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from typer.testing import CliRunner, Result
+
+from sync.apply import RunResult, new_run_id, run
+from sync.cli import app
+from sync.emulator import Emulator, EmulatorConfig
+from sync.plan import build_plan
+from sync.settings import TikTokSettings, WarehouseSettings
+from sync.tiktok import TikTokClient
+from sync.warehouse import Warehouse
+from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
+
+ADVERTISER = "7000000000000000001"  # the emulator's demo advertiser
+TOKEN = "emulator-token"
+API_PREFIX = "/open_api/v1.3/"
+MEMBERSHIP_PATHS = frozenset(
+    {"segment/mapping/", "dmp/custom_audience/file/upload/", "dmp/custom_audience/update/"}
+)
+WRITE_PATHS = MEMBERSHIP_PATHS | {"segment/audience/", "dmp/custom_audience/create/"}
+AUDIENCES_DIR = "path:models/audiences"
+
+# Variables the CLI reads that the developer's own shell may have set.
+_CLEARED_ENV = (
+    "TIKTOK_ACCESS_TOKEN",
+    "TIKTOK_APP_ID",
+    "TIKTOK_APP_SECRET",
+    "TIKTOK_ADVERTISER_ID",
+    "TIKTOK_API_BASE",
+    "TIKTOK_CREDENTIALS_FILE",
+    "DBT_PROJECT_DIR",
+    "DBT_PROFILES_DIR",
+    "DBT_TARGET",
+    "DBT_PROFILE",
+)
+
+Members = dict[str, dict[str, set[str]]]  # audience_key -> id_type -> hashes
+
+_templates: dict[str, DbtProject] = {}
+
+
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The demo project built by dbt at demo_day 0, once per session for every module."""
+    if "demo" not in _templates:
+        project = make_dbt_project(tmp_path_factory.getbasetemp() / "sync-template")
+        project.run("build", vars={"demo_day": 0})
+        _templates["demo"] = project
+    return _templates["demo"]
+
+
+@dataclass
+class SyncEnv:
+    """One test's warehouse copy, the emulator, and ways to drive and inspect both."""
+
+    project: DbtProject
+    emulator: Emulator
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    @property
+    def db_path(self) -> Path:
+        return self.project.db_path
+
+    # --- driving -------------------------------------------------------------------------
+
+    def env(self, **overrides: str | None) -> dict[str, str | None]:
+        env: dict[str, str | None] = dict.fromkeys(_CLEARED_ENV)
+        env.update(
+            DBT_PROFILES_DIR=str(self.project.workdir),
+            TIKTOK_SYNC_DUCKDB_PATH=str(self.db_path),
+            TIKTOK_ACCESS_TOKEN=TOKEN,
+            TIKTOK_ADVERTISER_ID=ADVERTISER,
+            TIKTOK_API_BASE=self.emulator.base_url,
+            # No developer's credentials file is ever read.
+            TIKTOK_CREDENTIALS_FILE=str(self.project.workdir / "no-credentials.json"),
+        )
+        env.update(overrides)
+        return env
+
+    def cli(self, *args: str, env: Mapping[str, str | None] | None = None) -> Result:
+        """`tiktok-sync <args> --project-dir <the project>`, in-process."""
+        command = [*args, "--project-dir", str(PROJECT_DIR)]
+        if args and args[0] == "run":
+            command += ["--requests-per-second", "1000"]
+        return self.runner.invoke(app, command, env=self.env(**(env or {})))
+
+    def rebuild(self, demo_day: int) -> None:
+        """What a `dbt build` changes for the sync job: the audience models' member slices."""
+        self.project.run("run", "--select", AUDIENCES_DIR, vars={"demo_day": demo_day})
+
+    def run_engine(
+        self,
+        client: TikTokClient,
+        audiences: Sequence[str] | None = None,
+        processing_wait: float = 5.0,
+        **plan_options: Any,
+    ) -> RunResult:
+        """The library's `run` with a client the test configured (retries, batch size)."""
+        settings = WarehouseSettings("duckdb", self.db_path, "main", "tiktok_sync", "dev")
+        tiktok = TikTokSettings(
+            api_base=self.emulator.base_url, advertiser_id=ADVERTISER, access_token=TOKEN
+        )
+        with Warehouse.open(settings) as warehouse:
+            plan = build_plan(warehouse, tiktok, audiences, **plan_options)
+            return run(
+                plan, client, warehouse, run_id=new_run_id(), processing_wait=processing_wait
+            )
+
+    def client(self, **options: Any) -> TikTokClient:
+        """A client for this emulator; tests shorten retries so faults cost little time."""
+        defaults: dict[str, Any] = {"requests_per_second": None, "backoff_base": 0.01}
+        return TikTokClient(TOKEN, base_url=self.emulator.base_url, **{**defaults, **options})
+
+    # --- inspecting ----------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.db_path)) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    def _grouped(self, sql: str) -> Members:
+        out: Members = {}
+        for key, id_type, id_hash in self.query(sql):
+            out.setdefault(str(key), {}).setdefault(str(id_type), set()).add(str(id_hash))
+        return out
+
+    def desired(self) -> Members:
+        return self._grouped("select audience_key, id_type, id_hash from tiktok_audience_members")
+
+    def acknowledged(self) -> Members:
+        """State rows for each audience's current TikTok id."""
+        return self._grouped(
+            "select state.audience_key, state.id_type, state.id_hash "
+            "from tiktok_sync_acknowledged_members as state "
+            "inner join tiktok_audience_targets as targets "
+            "on state.audience_key = targets.audience_key "
+            "and state.audience_id = targets.audience_id"
+        )
+
+    def registry(self) -> dict[str, str | None]:
+        rows = self.query("select audience_key, audience_id from tiktok_sync_audience_registry")
+        return {str(k): (None if v is None else str(v)) for k, v in rows}
+
+    def tiktok(self) -> Members:
+        """What the emulator holds for every registered audience, in the warehouse's id types."""
+        out: Members = {}
+        for key, audience_id in self.registry().items():
+            if audience_id is None:
+                continue
+            members = self.emulator.members(audience_id)
+            # The segment API names Android ids AAID, the warehouse GAID (reference §4.2).
+            out[key] = {
+                id_type.replace("AAID_", "GAID_"): hashes
+                for id_type, hashes in members.items()
+                if hashes
+            }
+        return out
+
+    def pending(self) -> dict[str, int]:
+        rows = self.query("select audience_key, count(*) from tiktok_audience_diff group by all")
+        return {str(k): int(n) for k, n in rows}
+
+    def api_requests(self) -> list[dict[str, Any]]:
+        """The emulator's request log, each with `endpoint`: the path after /open_api/v1.3/."""
+        requests = self.emulator.requests()
+        for entry in requests:
+            entry["endpoint"] = str(entry["path"]).removeprefix(API_PREFIX)
+        return requests
+
+    def membership_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.api_requests() if r["endpoint"] in MEMBERSHIP_PATHS]
+
+    def mapped_hashes(self, action: str) -> set[tuple[str, str]]:
+        """(audience_id, hash) of every /segment/mapping/ entry TikTok answered with code 0."""
+        sent: set[tuple[str, str]] = set()
+        for entry in self.api_requests():
+            body = entry["body"]
+            if entry["endpoint"] != "segment/mapping/" or entry["code"] != 0:
+                continue
+            if body.get("action") != action:
+                continue
+            for row in body["batch_data"]:
+                for item in row:
+                    for audience_id in item["audience_ids"]:
+                        sent.add((audience_id, item["id"]))
+        return sent
+
+    def history(self) -> list[dict[str, Any]]:
+        with duckdb.connect(str(self.db_path)) as con:
+            relation = con.sql("select * from tiktok_sync_run_history order by started_at")
+            return relation.to_dicts()
+
+
+@contextmanager
+def sync_env(
+    tmp_path_factory: pytest.TempPathFactory, workdir: Path, **emulator_config: Any
+) -> Iterator[SyncEnv]:
+    """A fresh copy of the demo warehouse (demo_day 0, nothing synced) and a running emulator.
+
+    For a test module's fixture: `with sync_env(tmp_path_factory, tmp_path) as env: yield env`.
+    """
+    template = demo_template(tmp_path_factory)
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template.workdir / "profiles.yml", workdir / "profiles.yml")
+    shutil.copy(template.db_path, workdir / "warehouse.duckdb")
+    config = EmulatorConfig(**{"qps": 0, **emulator_config})
+    with Emulator(config) as emulator:
+        yield SyncEnv(DbtProject(workdir), emulator)
+        assert emulator.internal_errors() == []

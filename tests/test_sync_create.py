@@ -1,0 +1,124 @@
+"""An audience is created once (DESIGN "Semantics" 4), whatever happens between create and record.
+
+TikTok allows duplicate names and has no idempotency keys (ref §7), so after a crash between the
+create call and recording its id, or a create whose answer was lost, the run looks for an
+audience of that name created since its pending registry row, and adopts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.sync_support import ADVERTISER, SyncEnv, sync_env
+
+HIGH_VALUE = "demo_high_value_customers"
+NEWSLETTER = "demo_newsletter_subscribers"
+
+
+@pytest.fixture
+def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(tmp_path_factory, tmp_path / "dbt", processing_seconds=0.2) as sync:
+        yield sync
+
+
+def _pending_row(env: SyncEnv, key: str, api: str, created_at: datetime) -> None:
+    """What a run that crashed right after its create call leaves in the registry."""
+    env.query(
+        "insert into tiktok_sync_audience_registry (audience_key, audience_id, advertiser_id, "
+        "api, audience_name, created_at, created_by_run_id) "
+        "values (?, null, ?, ?, ?, ?, 'crashed-run')",
+        [key, ADVERTISER, api, key, created_at],
+    )
+
+
+def _creates(env: SyncEnv) -> list[str]:
+    paths = ("segment/audience/", "dmp/custom_audience/create/")
+    return [r["endpoint"] for r in env.api_requests() if r["endpoint"] in paths]
+
+
+def _named(env: SyncEnv, name: str) -> list[str]:
+    return [a["audience_id"] for a in env.emulator.audiences() if a["name"] == name]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def test_a_pending_create_found_at_tiktok_is_adopted_not_created_again(env: SyncEnv) -> None:
+    _pending_row(env, HIGH_VALUE, "streaming", _now() - timedelta(minutes=1))
+    with env.client() as client:  # the audience the crashed run's create made
+        made = client.create_segment_audience(ADVERTISER, HIGH_VALUE)
+    env.emulator.clear_requests()
+
+    result = env.cli("run", "--audience", HIGH_VALUE)
+
+    assert result.exit_code == 0, result.output
+    assert "adopted TikTok audience" in result.stdout
+    assert _creates(env) == []
+    assert _named(env, HIGH_VALUE) == [made]
+    assert env.registry() == {HIGH_VALUE: made}
+    assert env.tiktok()[HIGH_VALUE] == env.desired()[HIGH_VALUE]
+
+
+def test_a_pending_create_not_found_at_tiktok_creates_one(env: SyncEnv) -> None:
+    _pending_row(env, HIGH_VALUE, "streaming", _now() - timedelta(minutes=1))
+
+    result = env.cli("run", "--audience", HIGH_VALUE)
+
+    assert result.exit_code == 0, result.output
+    assert _creates(env) == ["segment/audience/"]
+    assert len(_named(env, HIGH_VALUE)) == 1
+
+
+def test_a_same_named_audience_older_than_the_pending_create_is_not_adopted(
+    env: SyncEnv,
+) -> None:
+    with env.client() as client:  # someone else's audience of that name, made long before
+        older = client.create_segment_audience(ADVERTISER, HIGH_VALUE)
+    _pending_row(env, HIGH_VALUE, "streaming", _now() + timedelta(hours=1))
+
+    result = env.cli("run", "--audience", HIGH_VALUE)
+
+    assert result.exit_code == 0, result.output
+    created = env.registry()[HIGH_VALUE]
+    assert created is not None and created != older
+    assert env.emulator.members(older) == {}
+
+
+@pytest.mark.parametrize(
+    ("audience_key", "create_path"),
+    [
+        pytest.param(HIGH_VALUE, "segment/audience/", id="streaming"),
+        pytest.param(NEWSLETTER, "dmp/custom_audience/create/", id="customer_file"),
+    ],
+)
+def test_a_create_whose_answer_is_lost_makes_exactly_one_audience(
+    env: SyncEnv, audience_key: str, create_path: str
+) -> None:
+    # TikTok creates the audience, then the connection drops before the answer (ref §7).
+    env.emulator.set_faults([{"kind": "applied_then_drop", "path": create_path, "count": 1}])
+
+    result = env.cli("run", "--audience", audience_key)
+
+    assert result.exit_code == 0, result.output
+    assert _creates(env) == [create_path]
+    (only,) = _named(env, audience_key)
+    assert env.registry() == {audience_key: only}
+    assert env.tiktok()[audience_key] == env.desired()[audience_key]
+    assert env.acknowledged()[audience_key] == env.desired()[audience_key]
+
+
+def test_a_create_that_surely_failed_leaves_no_pending_row(env: SyncEnv) -> None:
+    env.emulator.set_faults([{"kind": "throttle", "path": "segment/audience/", "count": 2}])
+
+    result = env.run_engine(env.client(max_attempts=2), audiences=[HIGH_VALUE])
+
+    assert result.exit_code == 1
+    assert result.audiences[0].error is not None
+    assert result.audiences[0].error.code == 40100
+    assert env.registry() == {}  # throttled: TikTok did nothing, no need to look next time
+    assert env.emulator.audiences() == []
