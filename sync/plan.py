@@ -131,7 +131,7 @@ def plan_from_warehouse(warehouse: Warehouse, tiktok: TikTokSettings, options: P
     counts = warehouse.counts([t.audience_key for t in targets])
     registry = warehouse.registry()
     plans = tuple(
-        _plan_audience(
+        plan_audience(
             target,
             counts.get(target.audience_key, AudienceCounts.empty()),
             registry.get(target.audience_key),
@@ -163,13 +163,14 @@ def _select(targets: list[Target], wanted: Sequence[str] | None) -> list[Target]
     return [t for t in targets if t.audience_key in chosen]
 
 
-def _plan_audience(
+def plan_audience(
     target: Target,
     counts: AudienceCounts,
     registered: RegistryEntry | None,
     tiktok: TikTokSettings,
     options: PlanOptions,
 ) -> AudiencePlan:
+    """One audience's plan from the warehouse's facts about it (pure; no I/O)."""
     key = target.audience_key
     advertiser = target.advertiser_id or tiktok.advertiser_id
     if advertiser is None:

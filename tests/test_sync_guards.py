@@ -1,0 +1,291 @@
+"""Guards refuse before anything is sent; overrides are explicit; full refresh repairs drift.
+
+Specifications (DESIGN "Semantics" 5): a run that would remove more than --max-removal-share of an
+audience, or create a customer-file audience under 1,000, is refused with exit 2 and sends
+nothing, unless --allow-mass-removal / --force. Audiences under 1,000 are warned about. A
+customer-file audience takes one id type (ref §3.2-§3.4). `--full-refresh` makes TikTok hold
+exactly the desired members again after it drifted behind the state's back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.errors import ConfigError
+from sync.plan import AudiencePlan, PlanOptions, plan_audience
+from sync.settings import TikTokSettings
+from sync.warehouse import AudienceCounts, RegistryEntry, Target
+from tests.sync_support import ADVERTISER, SyncEnv, sync_env
+
+HIGH_VALUE = "demo_high_value_customers"
+NEWSLETTER = "demo_newsletter_subscribers"
+MOBILE = "demo_mobile_app_users"
+
+
+@pytest.fixture
+def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(tmp_path_factory, tmp_path / "dbt") as sync:
+        yield sync
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_a_mass_removal_is_refused_until_explicitly_allowed(env: SyncEnv) -> None:
+    assert env.cli("run").exit_code == 0
+    env.rebuild(demo_day=-300)  # a third of the customers gone upstream: a broken source?
+    env.emulator.clear_requests()
+
+    planned = env.cli("plan", "--json")
+    refused = env.cli("run")
+
+    assert planned.exit_code == 2
+    verdicts = {a["audience_key"]: a for a in json.loads(planned.stdout)["audiences"]}
+    assert "--allow-mass-removal" in verdicts[HIGH_VALUE]["error"]["message"]
+    assert refused.exit_code == 2
+    assert "Nothing was sent" in refused.stdout
+    assert env.api_requests() == []
+    assert {h["status"] for h in env.history()[-3:]} == {"refused"}
+    assert env.cli("plan", "--max-removal-share", "0.6").exit_code == 0
+
+    allowed = env.cli("run", "--allow-mass-removal")
+
+    assert allowed.exit_code == 0, allowed.output
+    tiktok, desired = env.tiktok(), env.desired()
+    assert tiktok[HIGH_VALUE] == desired[HIGH_VALUE]
+    assert tiktok[NEWSLETTER] == desired[NEWSLETTER]
+
+
+def test_a_small_customer_file_audience_is_created_only_with_force(env: SyncEnv) -> None:
+    env.rebuild(demo_day=-500)  # 770 newsletter subscribers: under TikTok's 1,000
+
+    refused = env.cli("run")
+
+    assert refused.exit_code == 2
+    assert "pass --force" in refused.stdout
+    assert "under TikTok's 1,000" in refused.stdout  # the warning for the streaming ones
+    assert env.api_requests() == []
+    assert env.registry() == {}
+
+    forced = env.cli("run", "--force")
+
+    assert forced.exit_code == 0, forced.output
+    (created,) = [a for a in env.emulator.audiences() if a["name"] == NEWSLETTER]
+    assert created["member_total"] == sum(len(h) for h in env.desired()[NEWSLETTER].values())
+    assert created["editable"] is False  # TikTok's size-0 audience (ref §3.8)
+
+
+def test_full_refresh_restores_segment_members_removed_behind_the_states_back(
+    env: SyncEnv,
+) -> None:
+    assert env.cli("run").exit_code == 0
+    audience_id = env.registry()[HIGH_VALUE] or ""
+    lost = sorted(env.emulator.members(audience_id)["EMAIL_SHA256"])[:150]
+    with env.client() as client:
+        client.map_segment(ADVERTISER, audience_id, "delete", "EMAIL_SHA256", lost)
+    assert env.cli("run").exit_code == 0  # the state still says they are there
+    assert env.tiktok()[HIGH_VALUE] != env.desired()[HIGH_VALUE]
+    env.emulator.clear_requests()
+
+    refreshed = env.cli("run", "--full-refresh", "--audience", HIGH_VALUE)
+
+    assert refreshed.exit_code == 0, refreshed.output
+    assert env.tiktok()[HIGH_VALUE] == env.desired()[HIGH_VALUE] == env.acknowledged()[HIGH_VALUE]
+    resent = {h for _, h in env.mapped_hashes("add")}
+    assert resent == {h for hashes in env.desired()[HIGH_VALUE].values() for h in hashes}
+
+
+def test_full_refresh_replaces_a_drifted_customer_file_audience(env: SyncEnv) -> None:
+    assert env.cli("run").exit_code == 0
+    audience_id = env.registry()[NEWSLETTER] or ""
+    strangers = "".join(f"{n:064x}\n" for n in range(1, 301)).encode()
+    with env.client() as client:  # added in Ads Manager, say: TikTok drifts from the state
+        path = client.upload_customer_file(ADVERTISER, strangers, "EMAIL_SHA256")
+        client.update_custom_audience(ADVERTISER, audience_id, [path], "APPEND")
+    assert env.tiktok()[NEWSLETTER] != env.desired()[NEWSLETTER]
+    env.emulator.clear_requests()
+
+    refreshed = env.cli("run", "--full-refresh", "--audience", NEWSLETTER, "--json")
+
+    assert refreshed.exit_code == 0, refreshed.output
+    assert [r["body"]["action"] for r in env.api_requests() if "update" in r["endpoint"]] == [
+        "REPLACE"
+    ]
+    assert env.tiktok()[NEWSLETTER] == env.desired()[NEWSLETTER] == env.acknowledged()[NEWSLETTER]
+
+
+# --- verdicts, case by case (no dbt, no TikTok: plan_audience is a pure function) --------------
+
+TIKTOK = TikTokSettings(advertiser_id=ADVERTISER)
+
+
+def _target(**overrides: object) -> Target:
+    target = Target(
+        audience_key="aud",
+        audience_name="aud",
+        api="streaming",
+        mode="mirror",
+        audience_id="7100000000000000001",
+        advertiser_id=ADVERTISER,
+        configured_advertiser_id=None,
+        registered_advertiser_id=ADVERTISER,
+        retention_days=None,
+        is_audience_id_configured=False,
+    )
+    return replace(target, **overrides)  # type: ignore[arg-type]
+
+
+def _counts(
+    desired: dict[str, int] | None = None,
+    acknowledged: dict[str, int] | None = None,
+    adds: dict[str, int] | None = None,
+    removes: dict[str, int] | None = None,
+) -> AudienceCounts:
+    return AudienceCounts(
+        desired if desired is not None else {"EMAIL_SHA256": 5000},
+        acknowledged if acknowledged is not None else {"EMAIL_SHA256": 5000},
+        adds or {},
+        removes or {},
+        0,
+    )
+
+
+def _plan(
+    target: Target | None = None,
+    counts: AudienceCounts | None = None,
+    registered: RegistryEntry | None = None,
+    **options: object,
+) -> AudiencePlan:
+    return plan_audience(
+        target or _target(),
+        counts or _counts(),
+        registered,
+        TIKTOK,
+        PlanOptions(**options),  # type: ignore[arg-type]
+    )
+
+
+NEW_FILE = {"api": "customer_file", "audience_id": None, "registered_advertiser_id": None}
+
+VERDICTS = [
+    pytest.param({}, {}, {}, (), id="in-step"),
+    pytest.param(
+        {},
+        {"removes": {"EMAIL_SHA256": 1000}, "desired": {"EMAIL_SHA256": 4000}},
+        {},
+        (),
+        id="removing-exactly-the-share-is-allowed",
+    ),
+    pytest.param(
+        {},
+        {"removes": {"EMAIL_SHA256": 1001}},
+        {},
+        ("--allow-mass-removal",),
+        id="removing-more-than-the-share-is-refused",
+    ),
+    pytest.param(
+        {}, {"removes": {"EMAIL_SHA256": 1001}}, {"allow_mass_removal": True}, (), id="allowed"
+    ),
+    pytest.param(
+        {},
+        {"removes": {"EMAIL_SHA256": 2000}},
+        {"max_removal_share": 0.5},
+        (),
+        id="share-set-higher",
+    ),
+    pytest.param(
+        NEW_FILE,
+        {"desired": {"EMAIL_SHA256": 999}, "acknowledged": {}},
+        {},
+        ("--force",),
+        id="new-customer-file-under-1000",
+    ),
+    pytest.param(
+        NEW_FILE,
+        {"desired": {"EMAIL_SHA256": 1000}, "acknowledged": {}},
+        {},
+        (),
+        id="new-customer-file-of-1000",
+    ),
+    pytest.param(
+        NEW_FILE,
+        {"desired": {"EMAIL_SHA256": 999}, "acknowledged": {}},
+        {"force": True},
+        (),
+        id="new-customer-file-forced",
+    ),
+    pytest.param(
+        {"api": "customer_file"},
+        {"desired": {"EMAIL_SHA256": 3000, "PHONE_SHA256": 2000}},
+        {"force": True},
+        ("2 id types",),
+        id="customer-file-with-two-id-types",
+    ),
+    pytest.param(
+        {"api": "customer_file"},
+        {"desired": {"PHONE_SHA256": 5000}, "acknowledged": {"EMAIL_SHA256": 5000}},
+        {"allow_mass_removal": True},
+        ("EMAIL_SHA256, PHONE_SHA256",),
+        id="customer-file-changing-its-id-type",
+    ),
+    pytest.param(
+        {"configured_advertiser_id": "7000000000000000009", "advertiser_id": "7000000000000000009"},
+        {},
+        {},
+        ("registered under advertiser 7000000000000000001",),
+        id="moved-to-another-advertiser",
+    ),
+]
+
+
+@pytest.mark.parametrize(("target", "counts", "options", "refusals"), VERDICTS)
+def test_guard_verdicts(
+    target: dict[str, Any],
+    counts: dict[str, dict[str, int]],
+    options: dict[str, Any],
+    refusals: tuple[str, ...],
+) -> None:
+    plan = _plan(_target(**target), _counts(**counts), **options)
+
+    assert len(plan.refusals) == len(refusals), plan.refusals
+    for refusal, expected in zip(plan.refusals, refusals, strict=True):
+        assert expected in refusal
+
+
+def test_audiences_under_1000_are_warned_about_not_refused() -> None:
+    plan = _plan(counts=_counts(desired={"EMAIL_SHA256": 10}, acknowledged={"EMAIL_SHA256": 10}))
+
+    assert not plan.refused
+    assert any("under TikTok's 1,000" in w for w in plan.warnings)
+
+
+def test_full_refresh_resends_every_desired_member() -> None:
+    counts = _counts(desired={"EMAIL_SHA256": 5000, "PHONE_SHA256": 10}, adds={"PHONE_SHA256": 10})
+
+    assert _plan(counts=counts).adds == {"PHONE_SHA256": 10}
+    assert _plan(counts=counts, full_refresh=True).adds == {
+        "EMAIL_SHA256": 5000,
+        "PHONE_SHA256": 10,
+    }
+
+
+def test_a_pending_create_is_announced() -> None:
+    pending = RegistryEntry("aud", None, ADVERTISER, "streaming", "aud", datetime(2026, 1, 1), "r")
+
+    plan = _plan(_target(audience_id=None), _counts(acknowledged={}), pending)
+
+    assert plan.pending_create == pending
+    assert any("looks for that audience by name" in w for w in plan.warnings)
+
+
+def test_no_advertiser_anywhere_is_a_configuration_error() -> None:
+    target = _target(advertiser_id=None, registered_advertiser_id=None)
+    with pytest.raises(ConfigError, match="--advertiser-id or set TIKTOK_ADVERTISER_ID"):
+        plan_audience(target, _counts(), None, TikTokSettings(), PlanOptions())
