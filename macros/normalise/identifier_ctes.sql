@@ -15,17 +15,26 @@
   {%- set raw = 'cast(' ~ column ~ ' as ' ~ string_type ~ ')' -%}
 {{ column }}__values as (
     select
-        {{ raw }} as raw_value,
-        {%- if spec.kind == 'phone' %}
-        {{ 'cast(' ~ country_column ~ ' as ' ~ string_type ~ ')' if country_column else 'cast(null as ' ~ string_type ~ ')' }} as country_code,
+        {{ raw }} as raw_value
+        {%- if spec.kind == 'phone' %},
+        {{ 'cast(' ~ country_column ~ ' as ' ~ string_type ~ ')' if country_column else 'cast(null as ' ~ string_type ~ ')' }} as country_code
         {%- endif %}
-        lower({{ tiktok_sync.remove_whitespace(raw) }}) as cleaned
     from {{ source_cte }}
     where {{ column }} is not null
+        and {{ tiktok_sync.has_non_whitespace(raw) }}
 ),
 
+{#- compact_value (whitespace removed, case kept) serves both `cleaned` and the
+    email's non-ASCII test, so whitespace is removed once (bench/README.md) -#}
 {{ column }}__non_empty as (
-    select * from {{ column }}__values where cleaned <> ''
+    select
+        raw_value,
+        {%- if spec.kind == 'phone' %}
+        country_code,
+        {%- endif %}
+        {{ tiktok_sync.remove_whitespace('raw_value') }} as compact_value,
+        lower({{ tiktok_sync.remove_whitespace('raw_value') }}) as cleaned
+    from {{ column }}__values
 ),
 {%- if spec.kind == 'hashed' %}
 
@@ -64,11 +73,12 @@
             is_sha256,
             case
                 when is_sha256 then {{ tiktok_sync.hash_rejection_reason('cleaned', 64) }}
-                else {{ tiktok_sync.email_rejection_reason('cleaned', tiktok_sync.remove_whitespace('raw_value')) }}
+                else {{ tiktok_sync.email_rejection_reason('cleaned', 'compact_value') }}
             end as reason_code
         from (
             select
                 raw_value,
+                compact_value,
                 cleaned,
                 {{ tiktok_sync.is_hex_hash('cleaned', 64) }} as is_sha256
             from {{ column }}__non_empty
@@ -116,9 +126,8 @@
 )
 {%- elif spec.kind == 'phone' %}
 
-{{ column }}__numbered as (
+{{ column }}__shaped as (
     select
-        row_number() over (order by raw_value, country_code) as input_id,
         raw_value,
         country_code,
         cleaned,
@@ -126,8 +135,18 @@
     from {{ column }}__non_empty
 ),
 
+{#- The raw value is its own input_id: phone_normalised_select passes input_id
+    through and returns exactly one row per input row, so its rows need no
+    numbering (a sort of every phone) and no join back. Engines that inline
+    CTEs (DuckDB) would clean every phone once per branch: a value shorter than
+    64 characters cannot be a SHA-256, so the length test spares both branches
+    cleaning and matching almost every row (bench/README.md). The test below is
+    `not is_sha256` of __shaped, written out on __values for that reason. -#}
 {{ column }}__to_normalise as (
-    select input_id, raw_value, country_code from {{ column }}__numbered where not is_sha256
+    select raw_value as input_id, raw_value, country_code
+    from {{ column }}__values
+    where length(raw_value) < 64
+        or not {{ tiktok_sync.is_hex_hash('lower(' ~ tiktok_sync.remove_whitespace('raw_value') ~ ')', 64) }}
 ),
 
 {{ column }}__e164 as (
@@ -139,9 +158,25 @@
         '{{ column }}' as source_column,
         'PHONE_SHA256' as id_type,
         reason_code,
+        case when reason_code is null then cleaned end as id_hash,
+        raw_value
+    from (
+        select
+            raw_value,
+            cleaned,
+            {{ tiktok_sync.hash_rejection_reason('cleaned', 64) }} as reason_code
+        from {{ column }}__shaped
+        where length(raw_value) >= 64 and is_sha256
+    ) prehashed
+
+    union all
+
+    select
+        '{{ column }}' as source_column,
+        'PHONE_SHA256' as id_type,
+        reason_code,
         case
             when reason_code is not null then null
-            when is_sha256 then cleaned
             {%- if var('tiktok_sync_phone_hash_with_plus', false) %}
             else {{ tiktok_sync.sha256_hex("'+' || e164_digits") }}
             {%- else %}
@@ -151,19 +186,12 @@
         raw_value
     from (
         select
-            numbered.raw_value,
-            numbered.cleaned,
-            numbered.is_sha256,
-            e164.e164_digits,
-            case
-                when numbered.is_sha256 then {{ tiktok_sync.hash_rejection_reason('numbered.cleaned', 64) }}
-                -- a number the normaliser returned nothing for is never sent
-                else coalesce(e164.reason_code, case when e164.e164_digits is null then 'phone_not_normalised' end)
-            end as reason_code
-        from {{ column }}__numbered as numbered
-        left join {{ column }}__e164 as e164
-            on numbered.input_id = e164.input_id
-    ) checked
+            input_id as raw_value,
+            e164_digits,
+            -- a number the normaliser returned nothing for is never sent
+            coalesce(reason_code, case when e164_digits is null then 'phone_not_normalised' end) as reason_code
+        from {{ column }}__e164
+    ) normalised
 )
 {%- endif %}
 {% endmacro %}
