@@ -507,7 +507,13 @@ def _sync_segment(
                     ap.advertiser_id, audience_id, "add", id_type, batch.to_list()
                 )
                 ctx.warehouse.record_added(
-                    key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
+                    key,
+                    audience_id,
+                    ap.advertiser_id,
+                    id_type,
+                    batch,
+                    ctx.run_id,
+                    from_diff=not ap.full_refresh,
                 )
                 _acknowledged(ctx, result, response, adds=len(batch))
     for id_type in sorted(ap.removes):
@@ -601,7 +607,13 @@ def _sync_customer_file(
                 response = _update(ctx, ap, audience_id, [path], action)
                 if action == "APPEND":
                     ctx.warehouse.record_added(
-                        key, audience_id, ap.advertiser_id, id_type, batch, ctx.run_id
+                        key,
+                        audience_id,
+                        ap.advertiser_id,
+                        id_type,
+                        batch,
+                        ctx.run_id,
+                        from_diff=True,
                     )
                     _acknowledged(ctx, result, response, adds=len(batch))
                 else:

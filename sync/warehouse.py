@@ -417,28 +417,32 @@ class Warehouse:
         id_type: str,
         hashes: pl.Series,
         run_id: str,
+        *,
+        from_diff: bool = False,
     ) -> None:
-        """TikTok acknowledged these adds: insert the ones not yet in the state."""
+        """TikTok acknowledged these adds: insert the ones not yet in the state.
+
+        `from_diff`: the batch was read from tiktok_audience_diff in this run, so none of it is
+        in the state (the reader's snapshot predates this run's writes, no other process can
+        write meanwhile, and the diff holds each row once); the insert then skips the check
+        against the whole state, which would make a large first sync quadratic.
+        """
         state = self._table("tiktok_sync_acknowledged_members")
+        values = [audience_key, audience_id, advertiser_id, id_type, utc_now(), run_id]
+        new_only = ""
+        if not from_diff:
+            new_only = (
+                f" where not exists (select 1 from {state} as known "
+                "where known.audience_key = ? and known.audience_id = ? "
+                "and known.id_type = ? and known.id_hash = sent.id_hash)"
+            )
+            values += [audience_key, audience_id, id_type]
         with self._registered(hashes) as batch, self._transaction() as tx:
             tx.execute(
                 f"insert into {state} (audience_key, audience_id, advertiser_id, id_type, "
                 "id_hash, acknowledged_at, run_id) "
-                f"select distinct ?, ?, ?, ?, sent.id_hash, ?, ? from {batch} as sent "
-                f"where not exists (select 1 from {state} as known "
-                "where known.audience_key = ? and known.audience_id = ? "
-                "and known.id_type = ? and known.id_hash = sent.id_hash)",
-                [
-                    audience_key,
-                    audience_id,
-                    advertiser_id,
-                    id_type,
-                    utc_now(),
-                    run_id,
-                    audience_key,
-                    audience_id,
-                    id_type,
-                ],
+                f"select distinct ?, ?, ?, ?, sent.id_hash, ?, ? from {batch} as sent{new_only}",
+                values,
             )
 
     def record_removed(
