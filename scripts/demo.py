@@ -58,13 +58,16 @@ def query(sql: str, params: list[object] | None = None) -> list[tuple[object, ..
         return con.execute(sql, params or []).fetchall()
 
 
-def print_table(title: str, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+def print_table(
+    title: str, header: tuple[str, ...], rows: list[tuple[object, ...]], text_columns: int
+) -> None:
+    """The first `text_columns` columns left-aligned, the counts after them right-aligned."""
     table = [header, *[tuple(f"{v:,}" if isinstance(v, int) else str(v) for v in r) for r in rows]]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     print(f"\n{title}")
-    for i, row in enumerate(table):
+    for row in table:
         cells = [
-            v.rjust(w) if i and j > 2 else v.ljust(w)
+            v.ljust(w) if j < text_columns else v.rjust(w)
             for j, (v, w) in enumerate(zip(row, widths, strict=True))
         ]
         print("  " + "  ".join(cells))
@@ -76,7 +79,7 @@ def print_summary(title: str) -> None:
         "pending_adds, pending_removes from tiktok_audience_summary order by audience_key"
     )
     header = ("audience", "api", "mode", "members", "rejected", "empty", "to add", "to remove")
-    print_table(title, header, rows)
+    print_table(title, header, rows, text_columns=3)
 
 
 def tiktok_sync(command: str, api_base: str | None) -> None:
@@ -120,17 +123,20 @@ def print_runs(first_requests: int | None, second_requests: int | None) -> None:
         "Only the changes went out the second time:",
         ("audience", "members", "first run sent", "second run added", "second run removed"),
         rows,
+        text_columns=1,
     )
     members = sum(int(str(r[1])) for r in rows)
     first = sum(int(str(r[2])) for r in rows)
     second = sum(int(str(r[3])) + int(str(r[4])) for r in rows)
-    line = f"  First run: {first:,} identifiers"
-    if first_requests is not None:
-        line += f" in {first_requests} membership requests"
-    line += f"; second run: {second:,} ({second / members:.1%} of {members:,} members)"
-    if second_requests is not None:
-        line += f" in {second_requests} requests"
-    print(line + ".")
+    print(
+        f"  First run: {first:,} identifiers; second run: {second:,}, "
+        f"{second / members:.1%} of the {members:,} members."
+    )
+    if first_requests is not None and second_requests is not None:
+        print(
+            f"  Membership requests TikTok accepted: {first_requests} and {second_requests} "
+            "(batches go per audience, identifier type and direction, up to 10,000 each)."
+        )
 
 
 def main() -> None:
