@@ -396,10 +396,12 @@ def _create_once(
         pending = ctx.warehouse.register_pending(
             key, ap.advertiser_id, ap.api, ap.audience_name, ctx.run_id
         )
+    ambiguous = False
     for attempt in (1, 2):
         try:
             audience_id = _create(ctx, ap, file_paths)
         except AmbiguousWriteError as error:
+            ambiguous = True
             ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
             found = _find_created(ctx, ap, pending.created_at)
             if found is not None:
@@ -409,8 +411,10 @@ def _create_once(
             continue
         except TikTokError:
             # Any other error means TikTok surely did not create it (the client turns every
-            # doubtful failure of a create into AmbiguousWriteError): no need to look next time.
-            ctx.warehouse.drop_pending(key, ctx.run_id)
+            # doubtful failure of a create into AmbiguousWriteError): unless an earlier attempt
+            # was doubtful, the next run need not look for it.
+            if not ambiguous:
+                ctx.warehouse.drop_pending(key, ctx.run_id)
             raise
         ctx.warehouse.register_created(key, audience_id)
         ctx.taken_ids.add(audience_id)
