@@ -12,7 +12,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)/.dbt
 export TIKTOK_SYNC_DUCKDB_PATH ?= $(CURDIR)/tiktok_sync.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 
-.PHONY: venv profile build demo test lint typecheck unit clean
+.PHONY: venv profile build demo test lint typecheck unit clean bench
 
 venv: $(VENV)/.installed
 
@@ -37,14 +37,22 @@ demo: venv profile
 	$(BIN)/python scripts/demo.py
 
 lint: venv
-	$(BIN)/ruff check sync tests scripts
-	$(BIN)/ruff format --check sync tests scripts
+	$(BIN)/ruff check sync tests scripts bench
+	$(BIN)/ruff format --check sync tests scripts bench
 
 typecheck: venv
 	$(BIN)/mypy
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# Benchmarks (bench/README.md): 1M and 10M identifiers, warehouse build, the 1%
+# incremental case, tiktok-sync against the emulator and the pandas baseline;
+# about half an hour on 2 cores. Not part of `make test`, which runs a 100k
+# version (tests/test_bench_smoke.py). Options: make bench BENCH_ARGS="--sizes 1M --runs 3".
+bench: venv
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs .dbt tiktok_sync.duckdb tiktok_sync.duckdb.wal .demo

@@ -1,0 +1,158 @@
+"""A throwaway copy of the dbt project whose audiences read the generated Parquet.
+
+The bench never adds audiences to the user's project: it copies what a build needs
+(dbt_project.yml, macros, models/sync, models/sources, the calling-codes seed, the generic data
+tests) into a work directory and puts three bench audiences in `models/audiences/` in place of
+the demo ones. They read the files of `bench.generate` through `read_parquet` on the path in
+var `bench_data_dir`, so one copy serves every size and generation.
+
+The profile sets DuckDB's `threads` and `memory_limit` explicitly (reported with the results)
+and reads the database path from TIKTOK_SYNC_DUCKDB_PATH, as profiles.example.yml does, so
+`tiktok-sync` finds the same warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+AUDIENCES = {
+    # audience model -> (parquet file, identifier columns, meta.tiktok)
+    "bench_contacts": (
+        "contacts",
+        ["email", "phone", "country_code"],
+        {"audience_name": "Bench contacts", "api": "streaming", "mode": "mirror"},
+    ),
+    "bench_devices": (
+        "devices",
+        ["idfa", "gaid"],
+        {"audience_name": "Bench app devices", "api": "streaming", "mode": "add_only"},
+    ),
+    "bench_hashed_emails": (
+        "hashed_emails",
+        ["email_sha256"],
+        {"audience_name": "Bench hashed newsletter", "api": "customer_file", "mode": "mirror"},
+    ),
+}
+
+_MODEL = """\
+{{{{ config(meta={{'tiktok': {meta}}}) }}}}
+
+with
+
+{source} as (
+    select * from read_parquet('{{{{ var("bench_data_dir") }}}}/{source}.parquet')
+),
+
+final as (
+    select {columns} from {source}
+)
+
+select * from final
+"""
+
+_PROFILE = """\
+tiktok_sync:
+  target: bench
+  outputs:
+    bench:
+      type: duckdb
+      path: "{{{{ env_var('TIKTOK_SYNC_DUCKDB_PATH') }}}}"
+      threads: 1
+      settings:
+        enable_progress_bar: false
+        threads: {threads}
+        memory_limit: "{memory_limit}"
+"""
+
+
+@dataclass(frozen=True)
+class BenchProject:
+    """The project copy, its profile and where dbt writes target/ and logs/."""
+
+    root: Path
+    threads: int
+    memory_limit: str
+
+    @property
+    def project_dir(self) -> Path:
+        return self.root / "project"
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.root / "profiles"
+
+    def env(self, warehouse: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        for name in ("DBT_PROFILE", "DBT_TARGET", "DBT_PROJECT_DIR", "TIKTOK_API_BASE"):
+            env.pop(name, None)
+        env.update(
+            DBT_PROFILES_DIR=str(self.profiles_dir),
+            DBT_TARGET_PATH=str(self.root / "target"),
+            DBT_LOG_PATH=str(self.root / "logs"),
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            TIKTOK_SYNC_DUCKDB_PATH=str(warehouse),
+        )
+        return env
+
+    def dbt_build(self, data_dir: Path) -> list[str]:
+        """`dbt build` of the whole bench project; unit tests excluded.
+
+        dbt's unit tests do not depend on the data (dbt recommends leaving them out of
+        production builds), so they would only add a constant to every figure here.
+        """
+        return [
+            str(BIN / "dbt"),
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            "--project-dir",
+            str(self.project_dir),
+            "--vars",
+            json.dumps({"bench_data_dir": str(data_dir)}),
+        ]
+
+    def run_results(self) -> dict[str, float]:
+        """Seconds per node of the last dbt invocation (target/run_results.json)."""
+        results = json.loads((self.root / "target" / "run_results.json").read_text())
+        return {r["unique_id"]: float(r["execution_time"]) for r in results["results"]}
+
+    def compiled_model_sql(self, model: str) -> str:
+        path = self.root / "target" / "compiled" / "tiktok_sync" / "models" / "audiences"
+        return (path / f"{model}.sql").read_text()
+
+
+def make_project(root: Path, *, threads: int, memory_limit: str) -> BenchProject:
+    """Create (or re-create) the project copy and its profile under `root`."""
+    project = BenchProject(root, threads, memory_limit)
+    shutil.rmtree(project.project_dir, ignore_errors=True)
+    target = project.project_dir
+    target.mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "dbt_project.yml", target / "dbt_project.yml")
+    shutil.copytree(PROJECT_DIR / "macros", target / "macros")
+    for folder in ("models/sync", "models/sources", "tests/dbt"):
+        shutil.copytree(PROJECT_DIR / folder, target / folder)
+    (target / "seeds").mkdir()
+    for name in ("country_calling_codes.csv", "_seeds.yml"):
+        shutil.copy(PROJECT_DIR / "seeds" / name, target / "seeds" / name)
+    audiences = target / "models" / "audiences"
+    audiences.mkdir(parents=True)
+    for model, (source, columns, meta) in AUDIENCES.items():
+        (audiences / f"{model}.sql").write_text(
+            _MODEL.format(meta=repr(meta), source=source, columns=", ".join(columns))
+        )
+    project.profiles_dir.mkdir(parents=True, exist_ok=True)
+    # No temp_directory: DuckDB spills next to the database file (<file>.tmp), and dbt-duckdb
+    # sets every setting again on each new cursor, which DuckDB refuses for temp_directory once
+    # it has spilled.
+    (project.profiles_dir / "profiles.yml").write_text(
+        _PROFILE.format(threads=threads, memory_limit=memory_limit)
+    )
+    return project
