@@ -3,6 +3,9 @@
 Per-row results (STYLE "Per-row results"): every identifier ends applied (recorded in
 `tiktok_sync_acknowledged_members`), rejected (never sent; counted from
 `tiktok_rejected_identifiers`) or pending (still in `tiktok_audience_diff`, sent by the next run).
+Each batch is written to `tiktok_sync_unconfirmed_changes` before it is sent and leaves it when
+TikTok acknowledges it: a batch whose outcome is unknown (timeout, dropped connection, 5xx, a
+crash of this process) may have been applied, and the diff takes that into account.
 The batch is the retry unit: one `/segment/mapping/` request, or one customer file and the
 update that applies it. A batch is recorded only after TikTok answered code 0 (or 20001, partial
 success, whose message is kept); on any other answer that batch and the rest of the audience stay
@@ -396,6 +399,10 @@ def _create_once(
         pending = ctx.warehouse.register_pending(
             key, ap.advertiser_id, ap.api, ap.audience_name, ctx.run_id
         )
+    if file_paths:
+        # Written before the create: if its outcome is never known, the audience it may have
+        # made holds these members, and they must be removed should they leave the SQL.
+        ctx.warehouse.record_sending_members(key, ap.advertiser_id, ap.id_types[0], ctx.run_id)
     ambiguous = False
     for attempt in (1, 2):
         try:
@@ -507,6 +514,9 @@ def _sync_segment(
         # closing(): a failed batch ends the loop, and the reader must not outlive it.
         with closing(adds) as batches:
             for batch in batches:
+                ctx.warehouse.record_sending(
+                    key, audience_id, ap.advertiser_id, id_type, batch, "add", ctx.run_id
+                )
                 response = ctx.client.map_segment(
                     ap.advertiser_id, audience_id, "add", id_type, batch.to_list()
                 )
@@ -523,6 +533,9 @@ def _sync_segment(
     for id_type in sorted(ap.removes):
         with closing(ctx.warehouse.diff_batches(key, "remove", id_type, limit)) as batches:
             for batch in batches:
+                ctx.warehouse.record_sending(
+                    key, audience_id, ap.advertiser_id, id_type, batch, "remove", ctx.run_id
+                )
                 response = ctx.client.map_segment(
                     ap.advertiser_id, audience_id, "delete", id_type, batch.to_list()
                 )
@@ -596,6 +609,7 @@ def _sync_customer_file(
         if not paths:
             result.notes.append("full refresh skipped: no members to replace the audience with")
             return
+        ctx.warehouse.record_sending_diff(key, audience_id, ap.advertiser_id, ctx.run_id)
         _acknowledged(ctx, result, _update(ctx, ap, audience_id, paths, "REPLACE"))
         ctx.warehouse.record_replaced(
             key, audience_id, ap.advertiser_id, id_type, ctx.run_id, keep_acknowledged=add_only
@@ -608,6 +622,9 @@ def _sync_customer_file(
         with closing(ctx.warehouse.diff_batches(key, diff_action, id_type, per_file)) as batches:
             for batch in batches:
                 path = _upload(ctx, ap, id_type, batch)
+                ctx.warehouse.record_sending(
+                    key, audience_id, ap.advertiser_id, id_type, batch, diff_action, ctx.run_id
+                )
                 response = _update(ctx, ap, audience_id, [path], action)
                 if action == "APPEND":
                     ctx.warehouse.record_added(

@@ -48,6 +48,7 @@ REQUIRED_RELATIONS = (
     "tiktok_audience_diff",
     "tiktok_audience_members",
     "tiktok_sync_acknowledged_members",
+    "tiktok_sync_unconfirmed_changes",
     "tiktok_sync_audience_registry",
     "tiktok_sync_run_history",
     "tiktok_sync_audience_size_history",

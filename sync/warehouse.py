@@ -18,7 +18,14 @@ in the batches still to come (checked in tests/test_sync_warehouse.py).
 Each state write is its own transaction, committed before the method returns: a crash loses at
 most the batch in flight, which stays in the diff and goes out again on the next run. Adds are
 inserted only where missing, so re-sending an acknowledged batch never duplicates a row.
-Timestamps are naive UTC.
+
+A batch is written to `tiktok_sync_unconfirmed_changes` before it is sent and leaves it when
+TikTok acknowledges it (in the same transaction as the state write). What stays there had no
+answer, so TikTok may or may not have applied it; the diff then counts it both ways (an
+unconfirmed add is removed once the member leaves the audience, a member with an unconfirmed
+remove is added again while it is wanted). Without it, an add TikTok applied but never
+acknowledged would stay in TikTok after the member left the SQL, and a remove TikTok applied
+silently would never be undone when the member came back. Timestamps are naive UTC.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ REQUIRED_RELATIONS = (
     "tiktok_rejected_identifiers",
     "tiktok_orphaned_audiences",
     "tiktok_sync_acknowledged_members",
+    "tiktok_sync_unconfirmed_changes",
     "tiktok_sync_audience_registry",
     "tiktok_sync_run_history",
 )
@@ -409,6 +417,56 @@ class Warehouse:
         finally:
             self._writer.unregister(name)
 
+    def record_sending(
+        self,
+        audience_key: str,
+        audience_id: str,
+        advertiser_id: str,
+        id_type: str,
+        hashes: pl.Series,
+        action: str,
+        run_id: str,
+    ) -> None:
+        """About to send this batch: until TikTok acknowledges it, its outcome is unknown."""
+        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
+        with self._registered(hashes) as batch, self._transaction() as tx:
+            tx.execute(
+                f"insert into {unconfirmed} (audience_key, audience_id, advertiser_id, id_type, "
+                "id_hash, action, sent_at, run_id) "
+                f"select distinct ?, ?, ?, ?, sent.id_hash, ?, ?, ? from {batch} as sent",
+                [audience_key, audience_id, advertiser_id, id_type, action, utc_now(), run_id],
+            )
+
+    def record_sending_members(
+        self, audience_key: str, advertiser_id: str, id_type: str, run_id: str
+    ) -> None:
+        """About to create a customer-file audience from every desired member (no id yet)."""
+        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
+        members = self._table("tiktok_audience_members")
+        with self._transaction() as tx:
+            tx.execute(
+                f"insert into {unconfirmed} (audience_key, audience_id, advertiser_id, id_type, "
+                "id_hash, action, sent_at, run_id) "
+                f"select audience_key, null, ?, id_type, id_hash, 'add', ?, ? from {members} "
+                "where audience_key = ? and id_type = ?",
+                [advertiser_id, utc_now(), run_id, audience_key, id_type],
+            )
+
+    def record_sending_diff(
+        self, audience_key: str, audience_id: str, advertiser_id: str, run_id: str
+    ) -> None:
+        """About to REPLACE the audience with its desired members: every pending change rides."""
+        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
+        diff = self._table("tiktok_audience_diff")
+        with self._transaction() as tx:
+            tx.execute(
+                f"insert into {unconfirmed} (audience_key, audience_id, advertiser_id, id_type, "
+                "id_hash, action, sent_at, run_id) "
+                f"select audience_key, ?, ?, id_type, id_hash, action, ?, ? from {diff} "
+                "where audience_key = ?",
+                [audience_id, advertiser_id, utc_now(), run_id, audience_key],
+            )
+
     def record_added(
         self,
         audience_key: str,
@@ -424,10 +482,14 @@ class Warehouse:
 
         `from_diff`: the batch was read from tiktok_audience_diff in this run, so none of it is
         in the state (the reader's snapshot predates this run's writes, no other process can
-        write meanwhile, and the diff holds each row once); the insert then skips the check
-        against the whole state, which would make a large first sync quadratic.
+        write meanwhile, and the diff holds each row once) except members re-sent because a
+        remove of them is unconfirmed, which are looked up among the few unconfirmed rows; the
+        insert then skips the check against the whole state, which would make a large first
+        sync quadratic.
         """
         state = self._table("tiktok_sync_acknowledged_members")
+        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
+        scope = [audience_key, audience_id, id_type]
         values = [audience_key, audience_id, advertiser_id, id_type, utc_now(), run_id]
         new_only = ""
         if not from_diff:
@@ -436,26 +498,55 @@ class Warehouse:
                 "where known.audience_key = ? and known.audience_id = ? "
                 "and known.id_type = ? and known.id_hash = sent.id_hash)"
             )
-            values += [audience_key, audience_id, id_type]
+            values += scope
         with self._registered(hashes) as batch, self._transaction() as tx:
+            if from_diff:
+                again = [
+                    str(h)
+                    for (h,) in tx.execute(
+                        f"select distinct maybe.id_hash from {unconfirmed} as maybe "
+                        f"semi join {batch} as sent on maybe.id_hash = sent.id_hash "
+                        "where maybe.audience_key = ? and maybe.audience_id = ? "
+                        "and maybe.id_type = ? and maybe.action = 'remove'",
+                        scope,
+                    ).fetchall()
+                ]
+                if again:
+                    tx.execute(
+                        f"delete from {state} where audience_key = ? and audience_id = ? "
+                        "and id_type = ? and list_contains(?, id_hash)",
+                        [*scope, again],
+                    )
             tx.execute(
                 f"insert into {state} (audience_key, audience_id, advertiser_id, id_type, "
                 "id_hash, acknowledged_at, run_id) "
                 f"select distinct ?, ?, ?, ?, sent.id_hash, ?, ? from {batch} as sent{new_only}",
                 values,
             )
+            self._confirmed(tx, batch, scope)
 
     def record_removed(
         self, audience_key: str, audience_id: str, id_type: str, hashes: pl.Series
     ) -> None:
         """TikTok acknowledged these removes: delete them from the state."""
         state = self._table("tiktok_sync_acknowledged_members")
+        scope = [audience_key, audience_id, id_type]
         with self._registered(hashes) as batch, self._transaction() as tx:
             tx.execute(
                 f"delete from {state} where audience_key = ? and audience_id = ? "
                 f"and id_type = ? and id_hash in (select id_hash from {batch})",
-                [audience_key, audience_id, id_type],
+                scope,
             )
+            self._confirmed(tx, batch, scope)
+
+    def _confirmed(self, tx: duckdb.DuckDBPyConnection, batch: str, scope: list[str]) -> None:
+        """TikTok answered for these members: whatever was unconfirmed about them is settled."""
+        tx.execute(
+            f"delete from {self._table('tiktok_sync_unconfirmed_changes')} "
+            "where audience_key = ? and audience_id = ? and id_type = ? "
+            f"and id_hash in (select id_hash from {batch})",
+            scope,
+        )
 
     def record_replaced(
         self,
@@ -477,6 +568,12 @@ class Warehouse:
         state = self._table("tiktok_sync_acknowledged_members")
         members = self._table("tiktok_audience_members")
         with self._transaction() as tx:
+            # TikTok now holds exactly what the files held: nothing about it is unconfirmed.
+            tx.execute(
+                f"delete from {self._table('tiktok_sync_unconfirmed_changes')} "
+                "where audience_key = ? and (audience_id = ? or audience_id is null)",
+                [audience_key, audience_id],
+            )
             if not keep_acknowledged:
                 tx.execute(
                     f"delete from {state} where audience_key = ? and audience_id = ?",
@@ -524,13 +621,27 @@ class Warehouse:
                 "and created_by_run_id = ?",
                 [audience_key, run_id],
             )
+            tx.execute(
+                f"delete from {self._table('tiktok_sync_unconfirmed_changes')} "
+                "where audience_key = ? and audience_id is null and run_id = ?",
+                [audience_key, run_id],
+            )
 
     def register_created(self, audience_key: str, audience_id: str) -> None:
-        """Record TikTok's id for the audience, immediately after the create returned it."""
+        """Record TikTok's id for the audience, immediately after the create returned it.
+
+        The members a customer-file create carried are unconfirmed until the create is
+        recorded as done; from now on they belong to this id.
+        """
         registry = self._table("tiktok_sync_audience_registry")
         with self._transaction() as tx:
             tx.execute(
                 f"update {registry} set audience_id = ? where audience_key = ?",
+                [audience_id, audience_key],
+            )
+            tx.execute(
+                f"update {self._table('tiktok_sync_unconfirmed_changes')} set audience_id = ? "
+                "where audience_key = ? and audience_id is null",
                 [audience_id, audience_key],
             )
 

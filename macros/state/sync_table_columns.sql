@@ -23,6 +23,10 @@
       ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('id_type', s),
       ('id_hash', s), ('acknowledged_at', ts), ('run_id', s),
     ],
+    'tiktok_sync_unconfirmed_changes': [
+      ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('id_type', s),
+      ('id_hash', s), ('action', s), ('sent_at', ts), ('run_id', s),
+    ],
     'tiktok_sync_audience_registry': [
       ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('api', s),
       ('audience_name', s), ('created_at', ts), ('created_by_run_id', s),

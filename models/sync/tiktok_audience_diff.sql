@@ -2,7 +2,15 @@
     acknowledged for the audience's current TikTok id. A view, so it always
     reflects the state at read time: once the sync job records a batch, the
     batch is gone from here. add_only audiences never remove; audiences whose
-    model was deleted are not here at all (see tiktok_orphaned_audiences). -#}
+    model was deleted are not here at all (see tiktok_orphaned_audiences).
+
+    Changes sent without an answer (tiktok_sync_unconfirmed_changes) may or
+    may not have been applied, so they count both ways: an unconfirmed add is
+    removed if the member has left the audience meanwhile (add_only: sent
+    again, since it never removes), and a member with an unconfirmed remove is
+    added again if it is still wanted. Without that,
+    a change TikTok applied but never acknowledged (a timeout, a dropped
+    connection, a crash) would stay in TikTok for good. -#}
 {{ config(materialized='view') }}
 
 with
@@ -17,6 +25,10 @@ members as (
 
 acknowledged as (
     select * from {{ source('tiktok_sync_state', 'tiktok_sync_acknowledged_members') }}
+),
+
+unconfirmed as (
+    select * from {{ source('tiktok_sync_state', 'tiktok_sync_unconfirmed_changes') }}
 ),
 
 desired as (
@@ -40,6 +52,31 @@ acknowledged_for_current_audience as (
         and acknowledged.audience_id = targets.audience_id
 ),
 
+unconfirmed_for_current_audience as (
+    select distinct
+        unconfirmed.audience_key,
+        unconfirmed.id_type,
+        unconfirmed.id_hash,
+        unconfirmed.action
+    from unconfirmed
+    inner join targets
+        on unconfirmed.audience_key = targets.audience_key
+        and unconfirmed.audience_id = targets.audience_id
+),
+
+maybe_removed as (
+    select audience_key, id_type, id_hash
+    from unconfirmed_for_current_audience
+    where action = 'remove'
+),
+
+maybe_added as (
+    select audience_key, id_type, id_hash
+    from unconfirmed_for_current_audience
+    where action = 'add'
+),
+
+-- desired and not surely in TikTok: never acknowledged, or a remove of it is unconfirmed
 adds as (
     select
         desired.audience_key,
@@ -51,9 +88,39 @@ adds as (
         on desired.audience_key = acknowledged.audience_key
         and desired.id_type = acknowledged.id_type
         and desired.id_hash = acknowledged.id_hash
+    left join maybe_removed
+        on desired.audience_key = maybe_removed.audience_key
+        and desired.id_type = maybe_removed.id_type
+        and desired.id_hash = maybe_removed.id_hash
     where acknowledged.id_hash is null
+        or maybe_removed.id_hash is not null
+
+    union all
+
+    -- add_only never removes: an unconfirmed add of a member that has left is finished
+    -- instead, so the state ends up saying what TikTok holds
+    select
+        maybe_added.audience_key,
+        maybe_added.id_type,
+        maybe_added.id_hash,
+        'add' as action
+    from maybe_added
+    inner join targets
+        on maybe_added.audience_key = targets.audience_key
+    left join desired
+        on maybe_added.audience_key = desired.audience_key
+        and maybe_added.id_type = desired.id_type
+        and maybe_added.id_hash = desired.id_hash
+    left join acknowledged_for_current_audience as acknowledged
+        on maybe_added.audience_key = acknowledged.audience_key
+        and maybe_added.id_type = acknowledged.id_type
+        and maybe_added.id_hash = acknowledged.id_hash
+    where desired.id_hash is null
+        and acknowledged.id_hash is null
+        and targets.mode = 'add_only'
 ),
 
+-- possibly in TikTok and no longer desired: acknowledged, or an add of it is unconfirmed
 removes as (
     select
         acknowledged.audience_key,
@@ -68,6 +135,28 @@ removes as (
         and acknowledged.id_type = desired.id_type
         and acknowledged.id_hash = desired.id_hash
     where desired.id_hash is null
+        and targets.mode = 'mirror'
+
+    union all
+
+    select
+        maybe_added.audience_key,
+        maybe_added.id_type,
+        maybe_added.id_hash,
+        'remove' as action
+    from maybe_added
+    inner join targets
+        on maybe_added.audience_key = targets.audience_key
+    left join desired
+        on maybe_added.audience_key = desired.audience_key
+        and maybe_added.id_type = desired.id_type
+        and maybe_added.id_hash = desired.id_hash
+    left join acknowledged_for_current_audience as acknowledged
+        on maybe_added.audience_key = acknowledged.audience_key
+        and maybe_added.id_type = acknowledged.id_type
+        and maybe_added.id_hash = acknowledged.id_hash
+    where desired.id_hash is null
+        and acknowledged.id_hash is null
         and targets.mode = 'mirror'
 ),
 
