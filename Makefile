@@ -12,7 +12,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)/.dbt
 export TIKTOK_SYNC_DUCKDB_PATH ?= $(CURDIR)/tiktok_sync.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 
-.PHONY: venv profile build demo test lint typecheck unit clean bench
+.PHONY: venv profile build demo test lint typecheck unit clean bench soak
 
 venv: $(VENV)/.installed
 
@@ -45,6 +45,12 @@ typecheck: venv
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# The long variants behind the `slow` marker: the fault-injection soak over many runs
+# (tests/test_soak.py; SOAK_RUNS=N, default 300; TIKTOK_SYNC_SOAK_SEED picks the faults).
+SOAK_RUNS ?= 300
+soak: venv
+	$(BIN)/pytest -m slow -s --soak-runs $(SOAK_RUNS)
 
 # Benchmarks (bench/README.md): 1M and 10M identifiers, warehouse build, the 1%
 # incremental case, tiktok-sync against the emulator and the pandas baseline;

@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures and options."""
 
 from __future__ import annotations
 
@@ -8,6 +8,25 @@ from pathlib import Path
 import pytest
 
 from tests.dbt_support import DbtProject, make_dbt_project
+from tests.reporting import summaries
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak-runs",
+        type=int,
+        default=None,
+        help="Runs of the long soak (tests/test_soak.py, marked slow; default 300, or "
+        "TIKTOK_SYNC_SOAK_RUNS). Select it with -m slow, as `make soak` does.",
+    )
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    for text in summaries(config):
+        terminalreporter.write_sep("-", "summary")
+        terminalreporter.write_line(text)
 
 
 @pytest.fixture

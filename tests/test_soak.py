@@ -1,0 +1,419 @@
+"""Soak: many runs against an unreliable TikTok while the audiences keep changing.
+
+The promise under test (issue 5, DESIGN "Semantics" 2 and 4): whatever TikTok or the network
+does, the audience in TikTok ends up exactly as the SQL defines it, nothing is lost, and no
+audience is created twice. A throwaway copy of the project holds three audiences of tens of
+thousands of identifiers that read a table of people (`soak_people`); between runs the test
+changes who is in which audience and rebuilds the audience models with real dbt (a long-lived
+dbt process, `tests/dbt_worker.py`, so a rebuild costs about a second). Every run meets random
+faults from the emulator, drawn from a seed: throttling, busy codes, 50000-class codes, HTTP 5xx
+pages, answers slower than the client's read timeout, dropped connections, changes applied and
+then failed or dropped, and customer-file processing locks.
+
+After every run and every rebuild the test checks the invariant that makes convergence
+possible: TikTok's members with the pending diff applied are exactly the desired members. After
+the faults stop, one clean run must leave TikTok = desired = state.
+
+Most runs use the library with a client of short timeouts and backoffs; every tenth goes
+through the `tiktok-sync run` CLI. `pytest --soak-runs N` (or TIKTOK_SYNC_SOAK_RUNS) sets the
+length of the long variant, marked slow (`make soak`); the default one runs 30.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from sync.emulator import Emulator, EmulatorConfig
+from tests.dbt_support import PROJECT_DIR, DbtProject, DbtWorker, make_dbt_project
+from tests.reporting import add_summary
+from tests.sync_support import MEMBERSHIP_PATHS, SyncEnv
+
+CONTACTS = "soak_contacts"  # streaming, mirror: email + phone
+DEVICES = "soak_devices"  # streaming, add_only: idfa / gaid
+NEWSLETTER = "soak_newsletter"  # customer file, mirror: email_sha256
+MIRROR = (CONTACTS, NEWSLETTER)
+AUDIENCES = (CONTACTS, DEVICES, NEWSLETTER)
+
+SOAK_MODELS = {
+    CONTACTS: (
+        {"audience_name": "Soak contacts", "api": "streaming", "mode": "mirror"},
+        "select email, phone, country_code from main.soak_people where in_contacts",
+    ),
+    DEVICES: (
+        {"audience_name": "Soak app devices", "api": "streaming", "mode": "add_only"},
+        "select case when platform = 'ios' then device_id end as idfa, "
+        "case when platform = 'android' then device_id end as gaid "
+        "from main.soak_people where in_devices",
+    ),
+    NEWSLETTER: (
+        {"audience_name": "Soak newsletter", "api": "customer_file", "mode": "mirror"},
+        "select email_sha256 from main.soak_people where in_newsletter",
+    ),
+}
+
+PEOPLE = 30_000
+FLIP_SHARE = 0.01  # of all people, per audience and run: ~0.5% of its members in, 0.5% out
+READ_TIMEOUT = 0.25  # the client's, in the library runs
+SLOW = READ_TIMEOUT + 0.15  # a slow answer arrives after the client gave up, and is applied
+PROCESSING_SECONDS = 0.1  # customer-file lock after each change
+# How long a run waits a lock out before leaving the change pending: half the runs do not wait.
+PROCESSING_WAITS = (0.0, 0.15)
+CLI_EVERY = 10
+
+
+def soak_runs(config: pytest.Config) -> int:
+    option = config.getoption("--soak-runs")
+    return int(option or os.environ.get("TIKTOK_SYNC_SOAK_RUNS") or 300)
+
+
+# --- the project and its data ------------------------------------------------------------------
+
+
+def soak_project(destination: Path) -> Path:
+    """The project with the soak audiences in place of the demo ones."""
+    destination.mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "dbt_project.yml", destination / "dbt_project.yml")
+    for name in ("macros", "seeds"):
+        shutil.copytree(PROJECT_DIR / name, destination / name)
+    shutil.copytree(
+        PROJECT_DIR / "models", destination / "models", ignore=shutil.ignore_patterns("demo")
+    )
+    for key, (meta, sql) in SOAK_MODELS.items():
+        model = f"{{{{ config(meta={{'tiktok': {meta!r}}}) }}}}\n\n{sql}\n"
+        (destination / "models" / "audiences" / f"{key}.sql").write_text(model)
+    return destination
+
+
+def create_people(db_path: Path, rng: random.Random) -> None:
+    """The soak's source table: who is in which audience is drawn from the soak's seed."""
+    shares = {CONTACTS: 0.5, DEVICES: 0.4, NEWSLETTER: 0.4}
+    flags = {
+        f"in_{key.removeprefix('soak_')}": [rng.random() < share for _ in range(PEOPLE)]
+        for key, share in shares.items()
+    }
+    people = pa.table(
+        {
+            "person_id": list(range(PEOPLE)),
+            "phone": [f"+44 7700 {p:06d}" for p in range(PEOPLE)],
+            "platform": ["ios" if p % 3 else "android" for p in range(PEOPLE)],
+            "device_id": [str(uuid.UUID(int=(p + 1) * 0x9E3779B97F4A7C15)) for p in range(PEOPLE)],
+            **flags,
+        }
+    )
+    with duckdb.connect(str(db_path)) as con:
+        con.register("people", people)
+        con.execute(
+            "create table main.soak_people as select *, 'GB' as country_code, 0 as email_version, "
+            "'soak.user' || person_id || '.v0@example.com' as email, "
+            "sha256('soak.user' || person_id || '.v0@example.com') as email_sha256 from people"
+        )
+        con.execute(
+            "create table main.soak_ever_desired_devices (id_type varchar, id_hash varchar)"
+        )
+
+
+def change_people(db_path: Path, rng: random.Random) -> None:
+    """Someone joins or leaves each audience; a few people change their email address."""
+    flips = int(PEOPLE * FLIP_SHARE)
+    with duckdb.connect(str(db_path)) as con:
+        for key in AUDIENCES:
+            column = f"in_{key.removeprefix('soak_')}"
+            con.execute(
+                f"update main.soak_people set {column} = not {column} "
+                "where list_contains(?, person_id)",
+                [rng.sample(range(PEOPLE), flips)],
+            )
+        con.execute(
+            "update main.soak_people set email_version = email_version + 1, "
+            "email = 'soak.user' || person_id || '.v' || (email_version + 1) || '@example.com', "
+            "email_sha256 = sha256('soak.user' || person_id || '.v' || (email_version + 1) "
+            "|| '@example.com') where list_contains(?, person_id)",
+            [rng.sample(range(PEOPLE), flips // 5)],
+        )
+
+
+def remember_desired_devices(env: SyncEnv) -> None:
+    """add_only never removes: TikTok may end up holding anything it was ever asked to hold."""
+    env.query(
+        "insert into main.soak_ever_desired_devices select id_type, id_hash "
+        "from tiktok_audience_members where audience_key = ?",
+        [DEVICES],
+    )
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+# (kind, extra rule fields): every kind of failure the emulator can inject, with the codes the
+# client must treat as transient.
+FAULTS: list[tuple[str, dict[str, Any]]] = [
+    ("throttle", {}),
+    ("busy", {}),
+    ("busy", {"code": 40202}),
+    ("server_error", {}),
+    ("server_error", {"code": 50002}),
+    ("server_error", {"code": 51021}),
+    ("http_5xx", {}),
+    ("http_5xx", {"code": 503}),
+    ("slow", {"delay": SLOW}),
+    ("drop", {}),
+    ("applied_then_error", {}),
+    ("applied_then_error", {"code": 50000}),
+    ("applied_then_drop", {}),
+]
+FAULT_PATHS = [
+    "",
+    "segment/mapping/",
+    "segment/audience/",
+    "dmp/custom_audience/",
+    "dmp/custom_audience/update/",
+    "dmp/custom_audience/file/upload/",
+]
+
+
+def draw_faults(rng: random.Random, *, cli: bool) -> list[dict[str, Any]]:
+    """A random set of fault rules for one run; CLI runs keep their real 30 s timeout, so no
+    slow answers there, and fewer faults since their backoff is real seconds."""
+    kinds = [f for f in FAULTS if not (cli and f[0] == "slow")]
+    rules = []
+    for kind, extra in rng.sample(kinds, rng.randint(3, 6)):
+        rate = rng.uniform(0.02, 0.05) if cli else rng.uniform(0.05, 0.25)
+        rules.append(
+            {"kind": kind, "path": rng.choice(FAULT_PATHS), "rate": round(rate, 3), **extra}
+        )
+    return rules
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def flat(members: dict[str, set[str]] | None) -> set[tuple[str, str]]:
+    return {(t, h) for t, hashes in (members or {}).items() for h in hashes}
+
+
+def tiktok_table(env: SyncEnv) -> pa.Table:
+    """What TikTok holds for every registered audience, as (audience_key, id_type, id_hash)."""
+    rows: dict[str, list[str]] = {"audience_key": [], "id_type": [], "id_hash": []}
+    for key, members in env.tiktok().items():
+        for id_type, hashes in members.items():
+            rows["audience_key"] += [key] * len(hashes)
+            rows["id_type"] += [id_type] * len(hashes)
+            rows["id_hash"] += list(hashes)
+    return pa.table(rows, schema=pa.schema([(name, pa.string()) for name in rows]))
+
+
+def assert_converges(env: SyncEnv, when: str) -> None:
+    """The invariant: TikTok's members with the pending diff applied are the desired members.
+
+    If it holds, a clean run reaches the desired state; if it breaks, something TikTok holds
+    (or lacks) is in no table the next run reads: lost for good. add_only audiences only need
+    every desired member.
+    """
+    with duckdb.connect(str(env.db_path)) as con:
+        con.register("tiktok", tiktok_table(env))
+        rows = con.execute(
+            """
+            with after_next_run as (
+                (select audience_key, id_type, id_hash from tiktok
+                 union
+                 select audience_key, id_type, id_hash from tiktok_audience_diff
+                 where action = 'add')
+                except
+                select audience_key, id_type, id_hash from tiktok_audience_diff
+                where action = 'remove'
+            ),
+            desired as (
+                select audience_key, id_type, id_hash from tiktok_audience_members
+            ),
+            missing as (select * from desired except select * from after_next_run),
+            extra as (
+                select * from after_next_run except select * from desired
+            )
+            select 'missing', audience_key, count(*) from missing group by all
+            union all
+            select 'extra', audience_key, count(*) from extra
+            where audience_key in (select audience_key from tiktok_audience_targets
+                                   where mode = 'mirror')
+            group by all
+            """
+        ).fetchall()
+    assert not rows, f"{when}: the next clean run would leave {sorted(rows)} members"
+
+
+def settle(env: SyncEnv, slow_before: int) -> None:
+    """Slow answers land after the client gave up: wait until they are applied."""
+    if env.emulator.faults()["counts"].get("slow", 0) > slow_before:
+        time.sleep(SLOW + 0.1)
+
+
+def identifiers_sent(requests: list[dict[str, Any]]) -> int:
+    """Identifiers in every membership request that reached TikTok, retries included."""
+    total = 0
+    for entry in requests:
+        endpoint = str(entry["path"]).removeprefix("/open_api/v1.3/")
+        if endpoint == "segment/mapping/" and isinstance(entry["body"], dict):
+            total += len(entry["body"].get("batch_data") or [])
+        elif endpoint == "dmp/custom_audience/file/upload/" and isinstance(entry["body"], dict):
+            for upload in (entry["body"].get("files") or {}).values():
+                total += int(upload["size"]) // 65  # 64 hex characters and a newline each
+    return total
+
+
+# --- the soak ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Totals:
+    runs: int = 0
+    cli_runs: int = 0
+    exit_codes: Counter[int] = field(default_factory=Counter)
+    sent: int = 0
+    acknowledged: int = 0
+    membership_requests: int = 0
+    locked: int = 0
+
+    def report(self, faults: dict[str, int], audiences: int) -> str:
+        resent = self.sent - self.acknowledged
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(faults.items()))
+        return (
+            f"soak: {self.runs} runs ({self.cli_runs} through the CLI) + 1 clean run; exit codes "
+            f"{dict(sorted(self.exit_codes.items()))}\n"
+            f"soak: faults injected {sum(faults.values())}: {kinds}; and {self.locked} "
+            "customer-file updates refused while TikTok was processing\n"
+            f"soak: {self.membership_requests} membership requests carrying {self.sent:,} "
+            f"identifiers; {self.acknowledged:,} acknowledged and recorded; {resent:,} resent "
+            f"(retries and re-sends after faults)\n"
+            f"soak: {audiences} audiences at TikTok, each created once"
+        )
+
+
+@pytest.fixture
+def soak_env(tmp_path: Path) -> Iterator[tuple[SyncEnv, DbtWorker]]:
+    project_dir = soak_project(tmp_path / "project")
+    project = make_dbt_project(tmp_path / "dbt")
+    config = EmulatorConfig(qps=0, processing_seconds=PROCESSING_SECONDS)
+    with Emulator(config) as emulator, DbtWorker(project, project_dir) as dbt:
+        yield SyncEnv(DbtProject(project.workdir), emulator), dbt
+        assert emulator.internal_errors() == []
+
+
+def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
+    rng = random.Random(seed)
+    create_people(env.db_path, rng)
+    dbt.run("seed", "--select", "country_calling_codes")
+    dbt.run("run", "--select", "path:models/audiences", "path:models/sync")
+    sizes = {k: len(flat(v)) for k, v in env.desired().items()}
+    assert set(sizes) == set(AUDIENCES) and min(sizes.values()) > 10_000, sizes
+    rejected = env.query("select count(*) from tiktok_rejected_identifiers")[0][0]
+    assert rejected == 0  # every generated identifier is valid: all of them must arrive
+    remember_desired_devices(env)
+    totals = Totals()
+    client = env.client(
+        connect_timeout=1,
+        read_timeout=READ_TIMEOUT,
+        max_attempts=3,
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        mapping_batch_limit=500,
+        # The client's floor of 1 s before retrying a throttled call is TikTok's, not ours to
+        # wait out here: the soak tests outcomes, not pacing.
+        sleep=lambda seconds: time.sleep(min(seconds, 0.02)),
+    )
+    with client:
+        for number in range(1, runs + 1):
+            if number > 1:
+                change_people(env.db_path, rng)
+                dbt.run("run", "-q", "--no-write-json", "--select", "path:models/audiences")
+                remember_desired_devices(env)
+            use_cli = number % CLI_EVERY == CLI_EVERY // 2
+            processing_wait = rng.choice(PROCESSING_WAITS)
+            slow_before = env.emulator.faults()["counts"].get("slow", 0)
+            env.emulator.set_faults(draw_faults(rng, cli=use_cli), seed=seed * 100_000 + number)
+            if use_cli:
+                outcome = env.cli(
+                    "run", "--json", "--processing-wait", str(processing_wait), "--debug"
+                )
+                assert "Traceback" not in outcome.output, outcome.output
+                report = json.loads(outcome.stdout)
+                code = outcome.exit_code
+                acknowledged = sum(a["adds_sent"] + a["removes_sent"] for a in report["audiences"])
+                totals.cli_runs += 1
+            else:
+                result = env.run_engine(client, processing_wait=processing_wait)
+                code = result.exit_code
+                acknowledged = sum(a.sent for a in result.audiences)
+            env.emulator.clear_faults()
+            assert code in (0, 1), f"run {number} exited {code}: refused or unauthorised"
+            settle(env, slow_before)
+            requests = env.emulator.requests()
+            env.emulator.clear_requests()  # the log keeps bodies: do not let it grow for hours
+            totals.runs += 1
+            totals.exit_codes[code] += 1
+            totals.acknowledged += acknowledged
+            totals.sent += identifiers_sent(requests)
+            totals.locked += sum(
+                1 for r in requests if r["code"] == 40002 and "processing" in str(r["message"])
+            )
+            totals.membership_requests += sum(
+                1
+                for r in requests
+                if str(r["path"]).removeprefix("/open_api/v1.3/") in MEMBERSHIP_PATHS
+            )
+            assert_converges(env, f"after run {number}")
+            names = Counter(a["name"] for a in env.emulator.audiences())
+            assert all(n == 1 for n in names.values()), f"run {number}: duplicates {names}"
+
+        final = env.run_engine(client, processing_wait=5)
+    assert final.exit_code == 0, [a.error for a in final.audiences]
+    totals.acknowledged += sum(a.sent for a in final.audiences)
+    totals.sent += identifiers_sent(env.emulator.requests())
+
+    # TikTok = desired (mirror) and TikTok = state, with nothing pending and one audience each.
+    tiktok, desired, state = env.tiktok(), env.desired(), env.acknowledged()
+    assert env.pending() == {}
+    for key in MIRROR:
+        assert tiktok[key] == desired[key], key
+    ever_desired = {
+        (str(t), str(h)) for t, h in env.query("select * from soak_ever_desired_devices")
+    }
+    assert flat(desired[DEVICES]) <= flat(tiktok[DEVICES]) <= ever_desired
+    assert tiktok == state
+    audiences = env.emulator.audiences()
+    assert sorted(a["name"] for a in audiences) == sorted(
+        m[0]["audience_name"] for m in SOAK_MODELS.values()
+    )
+    assert {a["audience_id"] for a in audiences} == set(env.registry().values())
+    faults = dict(env.emulator.faults()["counts"])
+    # Not a vacuous soak: faults of most kinds, more than one per run on average.
+    assert sum(faults.values()) > runs and len(faults) >= min(6, runs), faults
+    return totals.report(faults, len(audiences))
+
+
+def test_soak_under_faults_ends_with_tiktok_exactly_as_the_sql_defines_it(
+    soak_env: tuple[SyncEnv, DbtWorker], pytestconfig: pytest.Config
+) -> None:
+    env, dbt = soak_env
+    add_summary(pytestconfig, soak(env, dbt, runs=30, seed=5))
+
+
+@pytest.mark.slow
+def test_long_soak_under_faults(
+    soak_env: tuple[SyncEnv, DbtWorker], pytestconfig: pytest.Config
+) -> None:
+    env, dbt = soak_env
+    runs = soak_runs(pytestconfig)
+    seed = int(os.environ.get("TIKTOK_SYNC_SOAK_SEED") or 55)
+    add_summary(pytestconfig, soak(env, dbt, runs=runs, seed=seed))
