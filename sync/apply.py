@@ -16,9 +16,11 @@ Create once (DESIGN "Semantics" 4, reference §7: TikTok has no idempotency keys
 duplicate names): a registry row with no audience id is written before the create call and gets
 the id as soon as TikTok returns it. A row still without an id means an earlier run may have
 created the audience and crashed before recording it; so does an `AmbiguousWriteError` (timeout,
-dropped connection or 5xx after sending a create). Either way the run first lists the
-advertiser's audiences and adopts one of that exact name and type created since the pending row,
-and creates only if none is there.
+dropped connection or 5xx after sending a create). Either way the run lists the advertiser's
+audiences and adopts one of that exact name and type created since the pending row. After a
+crash it creates only if none is there; after an ambiguous create it does not create again in the
+same run, since a create TikTok answers after the client's timeout may still be applied: the row
+stays pending and the next run looks again.
 """
 
 from __future__ import annotations
@@ -403,38 +405,34 @@ def _create_once(
         # Written before the create: if its outcome is never known, the audience it may have
         # made holds these members, and they must be removed should they leave the SQL.
         ctx.warehouse.record_sending_members(key, ap.advertiser_id, ap.id_types[0], ctx.run_id)
-    ambiguous = False
-    for attempt in (1, 2):
-        try:
-            audience_id = _create(ctx, ap, file_paths)
-        except AmbiguousWriteError as error:
-            ambiguous = True
-            ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
-            found = _find_created(ctx, ap, pending.created_at)
-            if found is not None:
-                return _adopt(ctx, ap, result, found), False
-            if attempt == 2:
-                raise  # the pending row stays: the next run looks again before creating
-            continue
-        except TikTokError:
-            # Any other error means TikTok surely did not create it (the client turns every
-            # doubtful failure of a create into AmbiguousWriteError): unless an earlier attempt
-            # was doubtful, the next run need not look for it.
-            if not ambiguous:
-                ctx.warehouse.drop_pending(key, ctx.run_id)
-            raise
-        ctx.warehouse.register_created(key, audience_id)
-        ctx.taken_ids.add(audience_id)
-        result.audience_id = audience_id
-        result.notes.append(f"created TikTok audience {audience_id}")
-        if ap.api == "streaming":
-            return audience_id, False
-        # The files held every desired member: TikTok now has exactly that set.
-        id_type = ap.id_types[0]
-        ctx.warehouse.record_replaced(key, audience_id, ap.advertiser_id, id_type, ctx.run_id)
-        result.adds_sent += ap.desired_size
-        return audience_id, True
-    raise AssertionError("unreachable")  # pragma: no cover
+    try:
+        audience_id = _create(ctx, ap, file_paths)
+    except AmbiguousWriteError as error:
+        ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
+        found = _find_created(ctx, ap, pending.created_at)
+        if found is not None:
+            return _adopt(ctx, ap, result, found), False
+        # Not there (yet): a create TikTok answered too late may still be applied, and creating
+        # again now would make a second audience. The pending row stays; the next run looks
+        # again before creating.
+        raise
+    except TikTokError:
+        # Any other error means TikTok surely did not create it (the client turns every
+        # doubtful failure of a create into AmbiguousWriteError): unless an earlier run left
+        # the row pending, the next run need not look for it.
+        ctx.warehouse.drop_pending(key, ctx.run_id)
+        raise
+    ctx.warehouse.register_created(key, audience_id)
+    ctx.taken_ids.add(audience_id)
+    result.audience_id = audience_id
+    result.notes.append(f"created TikTok audience {audience_id}")
+    if ap.api == "streaming":
+        return audience_id, False
+    # The files held every desired member: TikTok now has exactly that set.
+    id_type = ap.id_types[0]
+    ctx.warehouse.record_replaced(key, audience_id, ap.advertiser_id, id_type, ctx.run_id)
+    result.adds_sent += ap.desired_size
+    return audience_id, True
 
 
 def _create(ctx: _Context, ap: AudiencePlan, file_paths: list[str]) -> str:
