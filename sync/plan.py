@@ -208,12 +208,21 @@ def plan_audience(
         )
 
     if removes_total and not options.allow_mass_removal:
-        limit = options.max_removal_share * acknowledged
-        if removes_total > limit:
-            share = removes_total / acknowledged if acknowledged else 1.0
+        # What TikTok may hold: the acknowledged members, and adds sent without an answer
+        # (removing those after their member left is routine, not a mass removal).
+        unconfirmed = sum(counts.unconfirmed_adds.values())
+        held = acknowledged + unconfirmed
+        if removes_total > options.max_removal_share * held:
+            share = removes_total / held if held else 1.0
+            of = f"{held:,} acknowledged members"
+            if unconfirmed:
+                of = (
+                    f"{held:,} members TikTok may hold ({acknowledged:,} acknowledged, "
+                    f"{unconfirmed:,} sent without an answer)"
+                )
             refusals.append(
-                f"would remove {removes_total:,} of {acknowledged:,} acknowledged members "
-                f"({share:.0%}), more than --max-removal-share {options.max_removal_share:.0%}; "
+                f"would remove {removes_total:,} of {of} ({share:.0%}), more than "
+                f"--max-removal-share {options.max_removal_share:.0%}; "
                 "check the model's output, then pass --allow-mass-removal"
             )
 

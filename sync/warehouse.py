@@ -33,7 +33,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,8 @@ class AudienceCounts:
     pending_adds: dict[str, int]  # tiktok_audience_diff
     pending_removes: dict[str, int]
     rejected: int  # tiktok_rejected_identifiers
+    # Added without an answer and not acknowledged: TikTok may hold them too.
+    unconfirmed_adds: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
     def empty() -> AudienceCounts:
@@ -287,6 +289,20 @@ class Warehouse:
             + "group by all",
             params,
         )
+        unconfirmed_adds = self._grouped(
+            "select maybe.audience_key, maybe.id_type, count(distinct maybe.id_hash) "
+            f"from {self._table('tiktok_sync_unconfirmed_changes')} as maybe "
+            f"inner join {self._table('tiktok_audience_targets')} as targets "
+            "on maybe.audience_key = targets.audience_key "
+            "and maybe.audience_id = targets.audience_id "
+            f"anti join {self._table('tiktok_sync_acknowledged_members')} as state "
+            "on state.audience_key = maybe.audience_key and state.audience_id = maybe.audience_id "
+            "and state.id_type = maybe.id_type and state.id_hash = maybe.id_hash "
+            "where maybe.action = 'add' "
+            + ("" if keys is None else "and list_contains(?, maybe.audience_key) ")
+            + "group by all",
+            params,
+        )
         diff_rows = self._con.execute(
             f"select audience_key, action, id_type, count(*) from "
             f"{self._table('tiktok_audience_diff')} {where} group by all",
@@ -310,6 +326,7 @@ class Warehouse:
                 pending_adds=adds.get(key, {}),
                 pending_removes=removes.get(key, {}),
                 rejected=rejected.get(key, 0),
+                unconfirmed_adds=unconfirmed_adds.get(key, {}),
             )
             for key in everything
         }
