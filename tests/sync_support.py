@@ -66,6 +66,29 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     return _templates["demo"]
 
 
+def demo_day1_members(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tiktok_audience_members` as `dbt run` writes it at demo_day 1, as Parquet; once per session.
+
+    For tests that change the audiences between runs several times: `SyncEnv.use_members` puts
+    these rows (or the template's day-0 ones) in place, which is what `env.rebuild(1)` does to
+    the tables the sync job reads, without paying for a dbt run each time.
+    """
+    if "day1" not in _templates:
+        template = demo_template(tmp_path_factory)
+        project = make_dbt_project(tmp_path_factory.getbasetemp() / "sync-day1")
+        shutil.copy(template.db_path, project.db_path)
+        project.run("run", "--select", AUDIENCES_DIR, vars={"demo_day": 1})
+        with duckdb.connect(str(project.db_path)) as con:
+            con.execute(f"attach '{template.db_path}' as day0 (read_only)")
+            for day, table in (("0", "day0.main"), ("1", "main")):
+                con.execute(
+                    f"copy (select * from {table}.tiktok_audience_members) "
+                    f"to '{project.workdir}/members_day{day}.parquet'"
+                )
+        _templates["day1"] = project
+    return _templates["day1"].workdir
+
+
 @dataclass
 class SyncEnv:
     """One test's warehouse copy, the emulator, and ways to drive and inspect both."""
@@ -104,6 +127,15 @@ class SyncEnv:
     def rebuild(self, demo_day: int) -> None:
         """What a `dbt build` changes for the sync job: the audience models' member slices."""
         self.project.run("run", "--select", AUDIENCES_DIR, vars={"demo_day": demo_day})
+
+    def use_members(self, members_dir: Path, demo_day: int) -> None:
+        """The desired members of `demo_day` (0 or 1) from `demo_day1_members`, as a rebuild."""
+        parquet = members_dir / f"members_day{demo_day}.parquet"
+        with duckdb.connect(str(self.db_path)) as con:
+            con.execute("begin transaction")
+            con.execute("delete from tiktok_audience_members")
+            con.execute(f"insert into tiktok_audience_members select * from '{parquet}'")
+            con.execute("commit")
 
     def run_engine(
         self,
@@ -171,6 +203,37 @@ class SyncEnv:
                 if hashes
             }
         return out
+
+    def unconfirmed(self) -> int:
+        """Rows of changes sent without an answer yet (tiktok_sync_unconfirmed_changes)."""
+        return int(self.query("select count(*) from tiktok_sync_unconfirmed_changes")[0][0])
+
+    def assert_converged(self) -> None:
+        """TikTok holds exactly the desired members (add_only: at least them), the state says
+        exactly what TikTok holds, nothing is pending or unconfirmed, each audience exists once."""
+        tiktok, desired, modes = self.tiktok(), self.desired(), self.modes()
+        for key, mode in modes.items():
+            held = {(t, h) for t, hs in tiktok.get(key, {}).items() for h in hs}
+            wanted = {(t, h) for t, hs in desired.get(key, {}).items() for h in hs}
+            if mode == "mirror":
+                assert held == wanted, (
+                    f"{key}: {len(wanted - held)} missing, {len(held - wanted)} extra"
+                )
+            else:
+                assert wanted <= held, f"{key}: {len(wanted - held)} missing"
+        assert tiktok == self.acknowledged()
+        assert self.pending() == {}
+        assert self.unconfirmed() == 0
+        names = [a["name"] for a in self.emulator.audiences()]
+        assert sorted(names) == sorted(set(names)), f"an audience was created twice: {names}"
+        assert {a["audience_id"] for a in self.emulator.audiences()} == set(
+            self.registry().values()
+        )
+
+    def modes(self) -> dict[str, str]:
+        return {
+            str(k): str(m) for k, m in self.query("select audience_key, mode from tiktok_audiences")
+        }
 
     def pending(self) -> dict[str, int]:
         rows = self.query("select audience_key, count(*) from tiktok_audience_diff group by all")
