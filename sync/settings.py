@@ -36,7 +36,9 @@ class WarehouseSettings:
     target: str
 
     def table(self, name: str) -> str:
-        return f'"{self.schema}"."{name}"'
+        """`"schema"."name"`, each part a quoted identifier (a quote in it doubled), so nothing
+        in a profile's schema can end the identifier and run as SQL."""
+        return ".".join('"' + part.replace('"', '""') + '"' for part in (self.schema, name))
 
 
 @dataclass(frozen=True)
