@@ -34,6 +34,7 @@ from sync.credentials import (
 from sync.errors import ConfigError, WarehouseError
 from sync.settings import TikTokSettings, WarehouseSettings, load_tiktok, load_warehouse
 from sync.tiktok import AudienceDetails, NotFoundError, RetryableError, TikTokClient, TikTokError
+from sync.warehouse import connect as connect_warehouse
 from sync.warehouse import utc_now
 
 MIN_AUDIENCE_SIZE = 1_000  # TikTok targets only audiences of 1,000+ matched users (ref §3.8)
@@ -98,7 +99,7 @@ def connect(warehouse: WarehouseSettings, *, read_only: bool) -> Iterator[Any]:
     if problem is not None:
         raise WarehouseUnavailable(problem)
     try:
-        connection = duckdb.connect(str(warehouse.path), read_only=read_only)
+        connection = connect_warehouse(warehouse, read_only=read_only)
     except duckdb.Error as exc:
         raise WarehouseUnavailable(_open_failure(warehouse, exc)) from None
     try:

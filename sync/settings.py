@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,20 @@ DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
 
 @dataclass(frozen=True)
 class WarehouseSettings:
-    """A DuckDB file and the schema dbt builds into."""
+    """A DuckDB file and the schema dbt builds into.
+
+    `config_options` and `settings` are the target's, as dbt-duckdb applies them: the first
+    when the database is opened, the second with SET on every connection (memory_limit,
+    threads, temp_directory, ...), so the sync job runs under the limits dbt runs under.
+    """
 
     type: str
     path: Path
     schema: str
     profile: str
     target: str
+    config_options: tuple[tuple[str, str], ...] = ()
+    settings: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def table(self, name: str) -> str:
         """`"schema"."name"`, each part a quoted identifier (a quote in it doubled), so nothing
@@ -148,7 +156,28 @@ def load_warehouse(
         schema=str(output.get("schema") or "main"),
         profile=profile_name,
         target=str(target_name),
+        config_options=_duckdb_options(
+            output, "config_options", f"target '{target_name}' of {path}"
+        ),
+        settings=_duckdb_options(output, "settings", f"target '{target_name}' of {path}"),
     )
+
+
+_SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _duckdb_options(output: dict[str, Any], key: str, where: str) -> tuple[tuple[str, str], ...]:
+    """A target's `settings` or `config_options` as (name, text) pairs, names checked."""
+    raw = output.get(key) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {key} must be a mapping of DuckDB setting: value")
+    pairs = []
+    for name, value in raw.items():
+        if not isinstance(name, str) or not _SETTING_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: {key} has {name!r}, not a DuckDB setting name")
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        pairs.append((name, text))
+    return tuple(pairs)
 
 
 def read_credentials_file(path: Path) -> dict[str, str]:

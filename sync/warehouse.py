@@ -42,7 +42,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from sync.errors import WarehouseError
+from sync.errors import ConfigError, WarehouseError
 from sync.settings import WarehouseSettings
 
 # Relations the sync job reads or writes; `dbt build` creates every one of them.
@@ -167,10 +167,9 @@ class Warehouse:
                 f"(profile '{settings.profile}', target '{settings.target}')"
             )
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = connect(settings, read_only=read_only)
         except duckdb.IOException as exc:
             raise _open_error(path, exc) from None
-        con.execute("SET enable_progress_bar = false")
         warehouse = cls(con, settings)
         try:
             warehouse._check_relations()
@@ -694,6 +693,39 @@ class Warehouse:
                     for r in rows
                 ],
             )
+
+
+def connect(settings: WarehouseSettings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the target's file with the profile's DuckDB settings, as dbt-duckdb
+    applies them: `config_options` when opening, `settings` with SET (names were checked when
+    the profile was read; values go in as quoted literals). IOException (a lock) propagates."""
+    options: dict[str, str | bool | int | float | list[str]] = dict(settings.config_options)
+    try:
+        con = duckdb.connect(str(settings.path), read_only=read_only, config=options)
+    except duckdb.IOException:
+        raise
+    except duckdb.Error as exc:
+        raise _settings_error(settings, "config_options", exc) from None
+    try:
+        con.execute("SET enable_progress_bar = false")
+        for name, value in settings.settings:
+            con.execute(f"SET {name} = '{value.replace(chr(39), chr(39) * 2)}'")
+    except duckdb.Error as exc:
+        con.close()
+        raise _settings_error(settings, "settings", exc) from None
+    return con
+
+
+def _settings_error(settings: WarehouseSettings, key: str, exc: duckdb.Error) -> ConfigError:
+    # Values can be credentials (an S3 secret, a MotherDuck token): never echo them.
+    text = str(exc).splitlines()[0]
+    for _, value in (*settings.config_options, *settings.settings):
+        if value:
+            text = text.replace(value, "[value]")
+    return ConfigError(
+        f"the DuckDB {key} of target '{settings.target}' (profile '{settings.profile}') cannot "
+        f"be applied: {text}; fix them in profiles.yml"
+    )
 
 
 def _open_error(path: Path, exc: duckdb.IOException) -> WarehouseError:

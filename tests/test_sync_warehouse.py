@@ -16,8 +16,9 @@ import duckdb
 import pytest
 
 from sync.errors import WarehouseError
-from sync.settings import WarehouseSettings
+from sync.settings import WarehouseSettings, load_warehouse
 from sync.warehouse import Warehouse
+from tests.dbt_support import PROJECT_DIR
 from tests.sync_support import SyncEnv, sync_env
 
 HIGH_VALUE = "demo_high_value_customers"
@@ -95,3 +96,58 @@ def test_the_diff_streams_in_exact_batches_while_batches_are_recorded(env: SyncE
     assert sizes == [100] * (len(expected) // 100) + [len(expected) % 100]
     assert "EMAIL_SHA256" not in left.pending_adds
     assert left.acknowledged["EMAIL_SHA256"] == len(expected)
+
+
+def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
+    (tmp_path / "profiles").mkdir(exist_ok=True)
+    (tmp_path / "profiles" / "profiles.yml").write_text(
+        "tiktok_sync:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: '{db_path}'\n{extra}"
+    )
+    return tmp_path / "profiles"
+
+
+def test_the_profiles_duckdb_settings_apply_to_the_sync_connection(
+    env: SyncEnv, tmp_path: Path
+) -> None:
+    # The limits dbt runs under (profiles.yml `settings`, `config_options`) bind the sync job
+    # too: a memory_limit set for a small CI runner must not be ignored by tiktok-sync run.
+    profiles = _profile(
+        tmp_path,
+        env.db_path,
+        "      config_options:\n        threads: 1\n"
+        "      settings:\n        memory_limit: 123MB\n        preserve_insertion_order: false\n",
+    )
+    settings = load_warehouse(PROJECT_DIR, profiles)
+
+    with Warehouse.open(settings) as warehouse:
+        values = warehouse._con.execute(
+            "select current_setting('threads'), current_setting('memory_limit'), "
+            "current_setting('preserve_insertion_order')"
+        ).fetchone()
+
+    assert values == (1, "117.3 MiB", False)
+    assert env.cli("plan", "--profiles-dir", str(profiles)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('      settings:\n        memory_limit: "1GB\'; drop table x; --"\n', "settings"),
+        ("      settings:\n        no_such_setting: 1\n", "no_such_setting"),
+        ('      settings:\n        "threads = 1; drop table x; --": 1\n', "not a DuckDB setting"),
+        ("      config_options:\n        threads: many\n", "config_options"),
+    ],
+)
+def test_bad_duckdb_settings_in_the_profile_are_a_configuration_error(
+    env: SyncEnv, tmp_path: Path, extra: str, message: str
+) -> None:
+    profiles = _profile(tmp_path, env.db_path, extra)
+
+    result = env.cli("plan", "--profiles-dir", str(profiles))
+
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "profiles.yml" in result.output
+    assert "1GB'; drop" not in result.output  # a value (it may be a credential) is not echoed
+    assert "Traceback" not in result.output
+    assert env.query("select count(*) from tiktok_audiences")[0][0] == 3
