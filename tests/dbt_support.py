@@ -42,12 +42,18 @@ class DbtProject:
         vars: dict[str, object] | None = None,
         check: bool = True,
         project_dir: Path = PROJECT_DIR,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         cmd = [DBT, *args, "--project-dir", str(project_dir)]
         if vars:
             cmd += ["--vars", json.dumps(vars)]
         proc = subprocess.run(
-            cmd, env=self.env(), capture_output=True, text=True, cwd=project_dir, timeout=600
+            cmd,
+            env={**self.env(), **(env or {})},
+            capture_output=True,
+            text=True,
+            cwd=project_dir,
+            timeout=600,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

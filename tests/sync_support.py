@@ -10,6 +10,8 @@ HTTP to the emulator, dbt runs for real.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -268,6 +270,28 @@ class SyncEnv:
         with duckdb.connect(str(self.db_path)) as con:
             relation = con.sql("select * from tiktok_sync_run_history order by started_at")
             return relation.to_dicts()
+
+
+@contextmanager
+def warehouse_held_by_another_process(path: Path) -> Iterator[None]:
+    """A DuckDB connection to `path` in another process (as a running dbt build holds it)."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.communicate("", timeout=10)
 
 
 @contextmanager
