@@ -54,7 +54,7 @@ soak: venv
 
 # Benchmarks (bench/README.md): 1M and 10M identifiers, warehouse build, the 1%
 # incremental case, tiktok-sync against the emulator and the pandas baseline;
-# about half an hour on 2 cores. Not part of `make test`, which runs a 100k
+# about 35 minutes on 2 cores. Not part of `make test`, which runs a 100k
 # version (tests/test_bench_smoke.py). Options: make bench BENCH_ARGS="--sizes 1M --runs 3".
 bench: venv
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -59,7 +60,13 @@ def _walk(node: dict[str, Any], out: list[OperatorTime]) -> None:
 def profile(warehouse: Path, run_sql: str, threads: int = 2) -> tuple[float, list[OperatorTime]]:
     """Wall seconds of the query and its operators, most expensive first."""
     query = identifiers_query(run_sql)
-    with tempfile.TemporaryDirectory() as tmp, duckdb.connect(str(warehouse)) as con:
+    # dbt qualifies names with the catalog, which DuckDB names after the file it built: attach
+    # the warehouse under that name, whatever the file is called now
+    named = re.search(r'"([^"]+)"\."main"\.', query)
+    catalog = named.group(1) if named else warehouse.stem
+    with tempfile.TemporaryDirectory() as tmp, duckdb.connect() as con:
+        con.execute(f"attach '{warehouse}' as \"{catalog}\"")
+        con.execute(f'use "{catalog}"')
         output = Path(tmp) / "profile.json"
         con.execute(f"set threads = {int(threads)}")
         con.execute("set enable_progress_bar = false")
