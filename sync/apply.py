@@ -232,6 +232,20 @@ class _Context:
     sleep: Callable[[float], None]
     clock: Callable[[], float]
     taken_ids: set[str]  # audience ids registered to some audience_key: never adopted
+    deadline: float | None = None  # a clock() value: --max-duration
+
+
+class _OutOfTime(Exception):
+    """The run reached --max-duration: nothing new starts; what is left stays pending."""
+
+
+def _check_time(ctx: _Context) -> None:
+    if ctx.deadline is not None and ctx.clock() >= ctx.deadline:
+        raise _OutOfTime
+
+
+def _out_of_time(ctx: _Context) -> bool:
+    return ctx.deadline is not None and ctx.clock() >= ctx.deadline
 
 
 def sync_audiences(
@@ -243,8 +257,17 @@ def sync_audiences(
     progress: Progress | None = None,
     processing_wait: float = DEFAULT_PROCESSING_WAIT,
     requests_per_second: float | None = 10,
+    max_duration: float | None = None,
 ) -> RunResult:
-    """`tiktok-sync run`: plan, refuse or apply, record. The warehouse is held for the whole run."""
+    """`tiktok-sync run`: plan, refuse or apply, record. The warehouse is held for the whole run.
+
+    `max_duration` (seconds, counted from this call) bounds the run's wall time: after it no
+    create, batch, retry or processing wait starts and a request in flight gets at most
+    `MIN_READ_TIMEOUT` more to answer (plus connecting); the rest stays pending (exit 1).
+    """
+    if max_duration is not None and max_duration <= 0:
+        raise ConfigError(f"--max-duration must be more than 0 seconds, got {max_duration}")
+    deadline = None if max_duration is None else time.monotonic() + max_duration
     with Warehouse.open(warehouse_settings) as warehouse:
         plan = plan_from_warehouse(warehouse, tiktok, options)
         if not plan.refused and not tiktok.access_token:
@@ -261,6 +284,7 @@ def sync_audiences(
                 run_id=run_id or new_run_id(),
                 progress=progress,
                 processing_wait=processing_wait,
+                deadline=deadline,
             )
 
 
@@ -274,12 +298,38 @@ def run(
     processing_wait: float = DEFAULT_PROCESSING_WAIT,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
 ) -> RunResult:
-    """Apply `plan` (built on this `warehouse`); one run-history row per audience."""
+    """Apply `plan` (built on this `warehouse`); one run-history row per audience.
+
+    `deadline` (a `clock()` value, which must be time.monotonic's for the client to honour it
+    too) ends the run early: see `sync_audiences`' max_duration.
+    """
     if plan.refused:
         refused = _refused(plan)
         warehouse.append_run_history([_history(run_id, r) for r in refused])
         return RunResult(run_id, False, refused, plan.orphans, True, list(plan.notes))
+    previous_deadline = client.deadline
+    client.deadline = deadline
+    try:
+        return _run(
+            plan, client, warehouse, run_id, progress, processing_wait, sleep, clock, deadline
+        )
+    finally:
+        client.deadline = previous_deadline
+
+
+def _run(
+    plan: Plan,
+    client: TikTokClient,
+    warehouse: Warehouse,
+    run_id: str,
+    progress: Progress | None,
+    processing_wait: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    deadline: float | None,
+) -> RunResult:
     ctx = _Context(
         client=client,
         warehouse=warehouse,
@@ -289,18 +339,46 @@ def run(
         sleep=sleep,
         clock=clock,
         taken_ids={e.audience_id for e in warehouse.registry().values() if e.audience_id},
+        deadline=deadline,
     )
     results: list[AudienceResult] = []
     stopped: AudienceResult | None = None
+    notes = list(plan.notes)
     for ap in plan.audiences:
         if stopped is not None:
             results.append(_not_attempted(ap, stopped))
+            continue
+        if _out_of_time(ctx):
+            results.append(_not_attempted_in_time(ap))
             continue
         result = _apply_audience(ctx, ap)
         results.append(result)
         if result.stops_run:
             stopped = result
-    return RunResult(run_id, False, results, plan.orphans, False, list(plan.notes))
+    if _out_of_time(ctx) and any(a.adds_pending or a.removes_pending for a in results):
+        notes.append(
+            "the run stopped at --max-duration; what it did not send stays pending and goes "
+            "out on the next run"
+        )
+    return RunResult(run_id, False, results, plan.orphans, False, notes)
+
+
+def _not_attempted_in_time(ap: AudiencePlan) -> AudienceResult:
+    now = utc_now()
+    result = AudienceResult(
+        plan=ap,
+        audience_id=ap.audience_id,
+        started_at=now,
+        finished_at=now,
+        adds_pending=ap.pending_adds,
+        removes_pending=ap.pending_removes,
+    )
+    if ap.adds_total or ap.removes_total or ap.audience_id is None:
+        result.error = ErrorInfo(
+            None, "not attempted: the run reached --max-duration; its changes stay pending", None
+        )
+    result.settle()
+    return result
 
 
 def _not_attempted(ap: AudiencePlan, stopped: AudienceResult) -> AudienceResult:
@@ -336,8 +414,16 @@ def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
                 _sync_segment(ctx, ap, audience_id, result)
             elif not created_now:  # a customer-file create already carried every member
                 _sync_customer_file(ctx, ap, audience_id, result)
+    except _OutOfTime:
+        result.error = ErrorInfo(
+            None, "stopped at --max-duration; the rest of its changes stay pending", None
+        )
     except TikTokError as error:
         result.error = ErrorInfo.of(error)
+        if _out_of_time(ctx):
+            result.error = ErrorInfo(
+                error.code, f"stopped at --max-duration during a request: {error}", error.request_id
+            )
         result.stops_run = isinstance(error, AuthError)
         logger.info("%s: stopped: %s", ap.audience_key, error)
     # Pending is what is still in the diff, read back rather than computed: it is the truth
@@ -388,6 +474,7 @@ def _create_once(
     if ap.api == "customer_file" and ap.desired_size == 0:
         result.notes.append("not created: a customer-file audience needs members")
         return None, False
+    _check_time(ctx)
     pending = ap.pending_create
     if pending is not None:
         found = _find_created(ctx, ap, pending.created_at)
@@ -406,6 +493,7 @@ def _create_once(
         # made holds these members, and they must be removed should they leave the SQL.
         ctx.warehouse.record_sending_members(key, ap.advertiser_id, ap.id_types[0], ctx.run_id)
     try:
+        _check_time(ctx)
         audience_id = _create(ctx, ap, file_paths)
     except AmbiguousWriteError as error:
         ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
@@ -512,6 +600,7 @@ def _sync_segment(
         # closing(): a failed batch ends the loop, and the reader must not outlive it.
         with closing(adds) as batches:
             for batch in batches:
+                _check_time(ctx)
                 ctx.warehouse.record_sending(
                     key, audience_id, ap.advertiser_id, id_type, batch, "add", ctx.run_id
                 )
@@ -531,6 +620,7 @@ def _sync_segment(
     for id_type in sorted(ap.removes):
         with closing(ctx.warehouse.diff_batches(key, "remove", id_type, limit)) as batches:
             for batch in batches:
+                _check_time(ctx)
                 ctx.warehouse.record_sending(
                     key, audience_id, ap.advertiser_id, id_type, batch, "remove", ctx.run_id
                 )
@@ -588,6 +678,7 @@ def _upload_members(
     )
     with closing(members) as batches:
         for batch in batches:
+            _check_time(ctx)
             paths.append(_upload(ctx, ap, id_type, batch))
             ctx.progress.sent(ap.audience_key, len(batch))
     return paths
@@ -607,6 +698,7 @@ def _sync_customer_file(
         if not paths:
             result.notes.append("full refresh skipped: no members to replace the audience with")
             return
+        _check_time(ctx)
         ctx.warehouse.record_sending_diff(key, audience_id, ap.advertiser_id, ctx.run_id)
         _acknowledged(ctx, result, _update(ctx, ap, audience_id, paths, "REPLACE"))
         ctx.warehouse.record_replaced(
@@ -619,6 +711,7 @@ def _sync_customer_file(
     for action, diff_action in (("APPEND", "add"), ("REMOVE", "remove")):
         with closing(ctx.warehouse.diff_batches(key, diff_action, id_type, per_file)) as batches:
             for batch in batches:
+                _check_time(ctx)
                 path = _upload(ctx, ap, id_type, batch)
                 ctx.warehouse.record_sending(
                     key, audience_id, ap.advertiser_id, id_type, batch, diff_action, ctx.run_id
@@ -650,6 +743,8 @@ def _update(
     pending for the next run.
     """
     deadline = ctx.clock() + ctx.processing_wait
+    if ctx.deadline is not None:
+        deadline = min(deadline, ctx.deadline)
     delay = FIRST_POLL
     while True:
         try:

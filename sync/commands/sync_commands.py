@@ -79,6 +79,17 @@ RequestsPerSecond = Annotated[
     ),
 ]
 
+MaxDuration = Annotated[
+    float | None,
+    typer.Option(
+        "--max-duration",
+        min=0.1,
+        help="Stop after this many seconds: no create, batch, retry or processing wait starts "
+        "later, and a request in flight gets at most 1 s more to answer (plus connecting). "
+        "What is left stays pending for the next run (exit 1).",
+    ),
+]
+
 _ENVIRONMENT = (
     "Environment: TIKTOK_ACCESS_TOKEN, TIKTOK_ADVERTISER_ID, TIKTOK_API_BASE, "
     "TIKTOK_CREDENTIALS_FILE, DBT_PROJECT_DIR, DBT_PROFILES_DIR, DBT_TARGET, DBT_PROFILE."
@@ -100,6 +111,7 @@ def run(
     full_refresh: FullRefresh = False,
     processing_wait: ProcessingWait = DEFAULT_PROCESSING_WAIT,
     requests_per_second: RequestsPerSecond = 10.0,
+    max_duration: MaxDuration = None,
     json_output: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -112,6 +124,7 @@ def run(
     tiktok_sync_run_history. Guards refuse the whole run, before anything is sent, when an
     audience would lose more than --max-removal-share of its members or a customer-file
     audience would be created under 1,000; `tiktok-sync plan` shows the verdicts first.
+    --max-duration bounds the run's wall time, leaving what it did not send pending.
 
     Exit codes: 0 everything applied; 1 some batches failed or are pending (the next run sends
     them); 2 configuration, authorisation, a warehouse held by another process, or a guard
@@ -137,6 +150,7 @@ def run(
                 progress=progress,
                 processing_wait=processing_wait,
                 requests_per_second=requests_per_second,
+                max_duration=max_duration,
             )
         typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
         raise typer.Exit(result.exit_code)

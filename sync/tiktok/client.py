@@ -78,6 +78,7 @@ CUSTOM_AUDIENCE_NAME_MAX = 128  # reference §3.3
 # would then no longer match the one we look up after an ambiguous create, so refuse them.
 SEGMENT_NAME_MAX = 70
 DEFAULT_MAPPING_BATCH_LIMIT = 10_000  # project default, reference "Streaming mapping batch"
+MIN_READ_TIMEOUT = 1.0  # seconds a request still gets when the deadline is (nearly) reached
 
 
 def authorization_url(app_id: str, redirect_uri: str, state: str) -> str:
@@ -115,6 +116,9 @@ class TikTokClient:
         self._access_token = access_token or None
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = (connect_timeout, read_timeout)
+        # A time.monotonic() value after which no retry starts and a request's read timeout is
+        # cut to what is left (at least MIN_READ_TIMEOUT): how `run --max-duration` bounds a run.
+        self.deadline: float | None = None
         self.mapping_batch_limit = mapping_batch_limit
         self._policy = RetryPolicy(
             max_attempts=max_attempts,
@@ -404,7 +408,9 @@ class TikTokClient:
                 cause = err
             raise AmbiguousWriteError.after(cause, ambiguous_step) from cause
 
-        return call_with_retry(attempt, policy=self._policy, sleep=self._sleep)
+        return call_with_retry(
+            attempt, policy=self._policy, sleep=self._sleep, deadline=self.deadline
+        )
 
     def _send(
         self,
@@ -420,6 +426,10 @@ class TikTokClient:
         endpoint = f"{method} {path}"
         self._limiter.acquire()
         started = time.monotonic()
+        timeout = self.timeout
+        if self.deadline is not None:
+            left = max(self.deadline - started, MIN_READ_TIMEOUT)
+            timeout = (timeout[0], min(timeout[1], left))
         try:
             response = self._session.request(
                 method,
@@ -429,7 +439,7 @@ class TikTokClient:
                 data=form,
                 files=files,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=timeout,
                 # A redirect would carry the Access-Token header (requests strips only
                 # `Authorization`) to wherever it points; TikTok's API never redirects.
                 allow_redirects=False,
@@ -437,7 +447,7 @@ class TikTokClient:
         except requests.RequestException as exc:
             # The exception's text holds the full URL (with `secret` on oauth2/advertiser/get/)
             # and its request holds the headers: describe it in our own words, chain nothing.
-            failure = transport_failure(exc, endpoint, self.timeout)
+            failure = transport_failure(exc, endpoint, timeout)
         else:
             return read_envelope(response, endpoint, time.monotonic() - started, secrets)
         logger.debug("%s -> %s after %.3f s", endpoint, failure.message, time.monotonic() - started)

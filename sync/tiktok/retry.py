@@ -58,11 +58,14 @@ def call_with_retry(
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
     random: Callable[[], float] = _random.random,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Run `call` until it returns, raises a non-retryable error, or the policy is spent.
 
     When the policy is spent, the last `RetryableError` is raised with `attempts` set, so its
-    message says how many attempts were made.
+    message says how many attempts were made. `deadline` (a `clock()` value) also ends the
+    retries: no backoff runs past it.
     """
     attempt = 1
     waited = 0.0
@@ -74,7 +77,8 @@ def call_with_retry(
         # Handled outside the `except` block so the next attempt's error is not chained to
         # this one (keeps tracebacks short; each error is self-contained).
         delay = policy.delay(attempt, error, random)
-        if attempt >= policy.max_attempts or waited + delay > policy.max_total_wait:
+        out_of_time = deadline is not None and clock() + delay >= deadline
+        if attempt >= policy.max_attempts or waited + delay > policy.max_total_wait or out_of_time:
             error.attempts = attempt
             logger.info(
                 "giving up on %s after %d attempts (%.2f s of backoff): code %s, request_id %s",
