@@ -30,20 +30,29 @@ import secrets
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import polars as pl
 
 from sync.errors import ConfigError
-from sync.plan import AudiencePlan, Plan, PlanOptions, plan_from_warehouse
+from sync.plan import (
+    TIKTOK_MIN_AUDIENCE_SIZE,
+    AudiencePlan,
+    Plan,
+    PlanOptions,
+    plan_from_warehouse,
+)
 from sync.settings import TikTokSettings, WarehouseSettings
 from sync.tiktok import (
     AmbiguousWriteError,
     ApiResponse,
     AudienceBusyError,
     AuthError,
+    FatalError,
+    NotFoundError,
+    RequestError,
     TikTokClient,
     TikTokError,
 )
@@ -97,6 +106,7 @@ class AudienceResult:
     error: ErrorInfo | None = None
     notes: list[str] = field(default_factory=list)
     stops_run: bool = False  # an authorisation error: no other audience is tried
+    needs_action: bool = False  # a person must act (e.g. the audience was deleted at TikTok)
 
     @property
     def sent(self) -> int:
@@ -140,8 +150,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 everything applied; 1 something failed or is pending; 2 refused or unauthorised."""
-        if self.refused or self.stopped_by_auth:
+        """0 everything applied; 1 something failed or is pending (the next run may fix it);
+        2 refused, unauthorised, or an audience needs a person (deleted at TikTok)."""
+        if self.refused or self.stopped_by_auth or any(a.needs_action for a in self.audiences):
             return 2
         return 0 if self.status == "success" else 1
 
@@ -233,6 +244,8 @@ class _Context:
     clock: Callable[[], float]
     taken_ids: set[str]  # audience ids registered to some audience_key: never adopted
     deadline: float | None = None  # a clock() value: --max-duration
+    recreate_missing: bool = False  # create again an audience deleted at TikTok
+    force: bool = False  # --force: also under 1,000 identifiers
 
 
 class _OutOfTime(Exception):
@@ -258,6 +271,7 @@ def sync_audiences(
     processing_wait: float = DEFAULT_PROCESSING_WAIT,
     requests_per_second: float | None = 10,
     max_duration: float | None = None,
+    recreate_missing: bool = False,
 ) -> RunResult:
     """`tiktok-sync run`: plan, refuse or apply, record. The warehouse is held for the whole run.
 
@@ -285,6 +299,7 @@ def sync_audiences(
                 progress=progress,
                 processing_wait=processing_wait,
                 deadline=deadline,
+                recreate_missing=recreate_missing,
             )
 
 
@@ -299,6 +314,7 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     deadline: float | None = None,
+    recreate_missing: bool = False,
 ) -> RunResult:
     """Apply `plan` (built on this `warehouse`); one run-history row per audience.
 
@@ -313,7 +329,16 @@ def run(
     client.deadline = deadline
     try:
         return _run(
-            plan, client, warehouse, run_id, progress, processing_wait, sleep, clock, deadline
+            plan,
+            client,
+            warehouse,
+            run_id,
+            progress,
+            processing_wait,
+            sleep,
+            clock,
+            deadline,
+            recreate_missing,
         )
     finally:
         client.deadline = previous_deadline
@@ -329,6 +354,7 @@ def _run(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
     deadline: float | None,
+    recreate_missing: bool,
 ) -> RunResult:
     ctx = _Context(
         client=client,
@@ -340,6 +366,8 @@ def _run(
         clock=clock,
         taken_ids={e.audience_id for e in warehouse.registry().values() if e.audience_id},
         deadline=deadline,
+        recreate_missing=recreate_missing,
+        force=plan.options.force,
     )
     results: list[AudienceResult] = []
     stopped: AudienceResult | None = None
@@ -406,14 +434,21 @@ def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
     result = AudienceResult(plan=ap, audience_id=ap.audience_id, started_at=utc_now())
     ctx.progress.audience_started(ap)
     try:
-        audience_id, created_now = ap.audience_id, False
-        if audience_id is None:
-            audience_id, created_now = _create_once(ctx, ap, result)
-        if audience_id is not None:
-            if ap.api == "streaming":
-                _sync_segment(ctx, ap, audience_id, result)
-            elif not created_now:  # a customer-file create already carried every member
-                _sync_customer_file(ctx, ap, audience_id, result)
+        try:
+            _sync_audience(ctx, ap, result)
+        except (RequestError, FatalError) as error:
+            # Refused for good: was the audience deleted at TikTok (in Ads Manager, say)?
+            if ap.audience_id is None or not _deleted_at_tiktok(ctx, ap):
+                raise
+            fresh = _recreatable(ctx, ap, result, error)
+            if fresh is not None:
+                ctx.warehouse.forget_audience(ap.audience_key, ap.audience_id)
+                result.notes.append(
+                    f"TikTok audience {ap.audience_id} was deleted at TikTok: created it again "
+                    "(--recreate-missing)"
+                )
+                result.audience_id = None
+                _sync_audience(ctx, fresh, result)
     except _OutOfTime:
         result.error = ErrorInfo(
             None, "stopped at --max-duration; the rest of its changes stay pending", None
@@ -437,6 +472,68 @@ def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
     ctx.warehouse.append_run_history([_history(ctx.run_id, result)])
     ctx.progress.audience_finished(result)
     return result
+
+
+def _sync_audience(ctx: _Context, ap: AudiencePlan, result: AudienceResult) -> None:
+    audience_id, created_now = ap.audience_id, False
+    if audience_id is None:
+        audience_id, created_now = _create_once(ctx, ap, result)
+    if audience_id is not None:
+        if ap.api == "streaming":
+            _sync_segment(ctx, ap, audience_id, result)
+        elif not created_now:  # a customer-file create already carried every member
+            _sync_customer_file(ctx, ap, audience_id, result)
+
+
+def _deleted_at_tiktok(ctx: _Context, ap: AudiencePlan) -> bool:
+    """TikTok says it has no audience of this id under the advertiser (one read)."""
+    assert ap.audience_id is not None
+    try:
+        found = ctx.client.get_custom_audiences(ap.advertiser_id, [ap.audience_id])
+    except NotFoundError:
+        return True
+    except TikTokError:
+        return False  # cannot tell: the original error stands
+    return all(details.audience_id != ap.audience_id for details in found)
+
+
+def _recreatable(
+    ctx: _Context, ap: AudiencePlan, result: AudienceResult, error: TikTokError
+) -> AudiencePlan | None:
+    """The plan to create a deleted audience again, or None with the reason in `result`.
+
+    Never on its own: a deleted audience may have been deleted on purpose, and recreating it
+    gives it a new id that campaigns do not target yet; `--recreate-missing` says so.
+    """
+    key, old = ap.audience_key, ap.audience_id
+    where = f"TikTok has no audience {old} under advertiser {ap.advertiser_id} any more"
+    fix: str | None = None
+    if ap.audience_id_configured:
+        fix = (
+            f"correct meta.tiktok.audience_id of model {key}, or remove it to let the sync "
+            "create the audience"
+        )
+    elif not ctx.recreate_missing:
+        fix = (
+            f"if it was deleted on purpose, delete model {key} too; to create it again and send "
+            f"its {ap.desired_size:,} members, run with --recreate-missing"
+        )
+    elif ap.api == "customer_file" and ap.desired_size < TIKTOK_MIN_AUDIENCE_SIZE and not ctx.force:
+        fix = (
+            f"it would be created again from {ap.desired_size:,} identifiers, under TikTok's "
+            f"{TIKTOK_MIN_AUDIENCE_SIZE:,}; grow the audience, or pass --force as well"
+        )
+    if fix is not None:
+        result.error = ErrorInfo(error.code, f"{where} (deleted in Ads Manager?): {fix}", None)
+        result.needs_action = True
+        return None
+    return replace(
+        ap,
+        audience_id=None,
+        pending_create=None,
+        adds=dict(ap.desired),
+        removes={},
+    )
 
 
 def _history(run_id: str, result: AudienceResult) -> HistoryRow:

@@ -12,8 +12,8 @@ app = typer.Typer(
     name="tiktok-sync",
     help="Keep TikTok Custom Audiences exactly in step with audiences defined as dbt models.\n\n"
     "Exit codes: 0 everything applied; 1 some batches failed or are pending (the next run "
-    "sends them); 2 configuration, authorisation, a warehouse held by another process, or a "
-    "guard refused the run (nothing sent).",
+    "sends them); 2 configuration, authorisation, a warehouse held by another process, a "
+    "guard refused the run (nothing sent), or an audience was deleted at TikTok.",
     no_args_is_help=True,
     add_completion=False,
     # Rich tracebacks print local variables, which can hold the access token;

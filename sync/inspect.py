@@ -483,8 +483,8 @@ def _audience_check(
             )
         else:
             fix = (
-                "if it was deleted in TikTok, delete its row from tiktok_sync_audience_registry "
-                "so the next run creates it again; if it is another advertiser's, set "
+                "if it was deleted in TikTok, run `tiktok-sync run --recreate-missing` to create "
+                "it again (or delete the model); if it is another advertiser's, set "
                 "meta.tiktok.advertiser_id in the model"
             )
         return Check(

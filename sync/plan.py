@@ -74,6 +74,7 @@ class AudiencePlan:
     rejected_identifiers: int
     full_refresh: bool
     pending_create: RegistryEntry | None = None  # a create a crashed run may have made
+    audience_id_configured: bool = False  # meta.tiktok.audience_id, not created by the sync
     refusals: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -279,6 +280,7 @@ def plan_audience(
         rejected_identifiers=counts.rejected,
         full_refresh=options.full_refresh,
         pending_create=pending_create,
+        audience_id_configured=target.is_audience_id_configured,
         refusals=tuple(refusals),
         warnings=tuple(warnings),
     )

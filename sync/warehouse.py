@@ -661,6 +661,22 @@ class Warehouse:
                 [audience_id, audience_key],
             )
 
+    def forget_audience(self, audience_key: str, audience_id: str) -> None:
+        """The audience was deleted at TikTok: drop its registry row and its state, so the
+        audience is created again and the state says what TikTok holds (nothing, under that
+        id)."""
+        with self._transaction() as tx:
+            tx.execute(
+                f"delete from {self._table('tiktok_sync_audience_registry')} "
+                "where audience_key = ? and audience_id = ?",
+                [audience_key, audience_id],
+            )
+            for table in ("tiktok_sync_acknowledged_members", "tiktok_sync_unconfirmed_changes"):
+                tx.execute(
+                    f"delete from {self._table(table)} where audience_key = ? and audience_id = ?",
+                    [audience_key, audience_id],
+                )
+
     def append_run_history(self, rows: Sequence[HistoryRow]) -> None:
         if not rows:
             return

@@ -157,7 +157,7 @@ FAILURES: list[tuple[str, Setup, str, list[str]]] = [
         "audience-id-unknown-to-tiktok",
         _missing_audience,
         f"audience {AUDIENCE}",
-        ["7100000000000099999", "tiktok_sync_audience_registry"],
+        ["7100000000000099999", "tiktok-sync run --recreate-missing"],
     ),
     ("warehouse-not-built", _warehouse_not_built, "warehouse", ["no warehouse at", "dbt build"]),
     (

@@ -79,6 +79,15 @@ RequestsPerSecond = Annotated[
     ),
 ]
 
+RecreateMissing = Annotated[
+    bool,
+    typer.Option(
+        "--recreate-missing",
+        help="Create again, with all its members, an audience the sync created that no longer "
+        "exists at TikTok (deleted in Ads Manager); it gets a new id. Without it such an audience "
+        "fails the run with exit 2.",
+    ),
+]
 MaxDuration = Annotated[
     float | None,
     typer.Option(
@@ -112,6 +121,7 @@ def run(
     processing_wait: ProcessingWait = DEFAULT_PROCESSING_WAIT,
     requests_per_second: RequestsPerSecond = 10.0,
     max_duration: MaxDuration = None,
+    recreate_missing: RecreateMissing = False,
     json_output: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -127,8 +137,8 @@ def run(
     --max-duration bounds the run's wall time, leaving what it did not send pending.
 
     Exit codes: 0 everything applied; 1 some batches failed or are pending (the next run sends
-    them); 2 configuration, authorisation, a warehouse held by another process, or a guard
-    refused the run (nothing sent).
+    them); 2 configuration, authorisation, a warehouse held by another process, a guard
+    refused the run (nothing sent), or an audience was deleted at TikTok (--recreate-missing).
     """
     with command(debug):
         warehouse = load_warehouse(project_dir, profiles_dir, target)
@@ -151,6 +161,7 @@ def run(
                 processing_wait=processing_wait,
                 requests_per_second=requests_per_second,
                 max_duration=max_duration,
+                recreate_missing=recreate_missing,
             )
         typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
         raise typer.Exit(result.exit_code)
