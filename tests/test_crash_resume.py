@@ -166,7 +166,7 @@ def test_killed_between_create_and_registry_write_creates_no_duplicate(
 def test_killed_at_random_points_then_resumed_converges(env: SyncEnv, members: Path) -> None:
     rng = random.Random(20)
     kills = 0
-    for attempt in range(5):
+    for attempt in range(4):
         # TikTok is slow on 40% of the requests, so kills land in every kind of window.
         env.emulator.set_faults(
             [{"kind": "slow", "path": "", "rate": 0.4, "delay": 0.4}], seed=attempt
@@ -187,7 +187,7 @@ def test_killed_at_random_points_then_resumed_converges(env: SyncEnv, members: P
             assert process.returncode in (0, 1)
         time.sleep(0.5)  # slow requests still land after their client died
         env.emulator.clear_faults()
-    assert kills >= 3
+    assert kills >= 2
 
     result = env.cli("run")
 

@@ -67,8 +67,8 @@ SOAK_MODELS = {
 
 PEOPLE = 30_000
 FLIP_SHARE = 0.01  # of all people, per audience and run: ~0.5% of its members in, 0.5% out
-READ_TIMEOUT = 0.25  # the client's, in the library runs
-SLOW = READ_TIMEOUT + 0.15  # a slow answer arrives after the client gave up, and is applied
+READ_TIMEOUT = 0.15  # the client's, in the library runs
+SLOW = READ_TIMEOUT + 0.1  # a slow answer arrives after the client gave up, and is applied
 PROCESSING_SECONDS = 0.1  # customer-file lock after each change
 # How long a run waits a lock out before leaving the change pending: half the runs do not wait.
 PROCESSING_WAITS = (0.0, 0.15)
@@ -256,7 +256,7 @@ def assert_converges(env: SyncEnv, when: str) -> None:
 def settle(env: SyncEnv, slow_before: int) -> None:
     """Slow answers land after the client gave up: wait until they are applied."""
     if env.emulator.faults()["counts"].get("slow", 0) > slow_before:
-        time.sleep(SLOW + 0.1)
+        time.sleep(SLOW + 0.05)
 
 
 def identifiers_sent(requests: list[dict[str, Any]]) -> int:
