@@ -449,7 +449,8 @@ class Warehouse:
             tx.execute(
                 f"insert into {unconfirmed} (audience_key, audience_id, advertiser_id, id_type, "
                 "id_hash, action, sent_at, run_id) "
-                f"select distinct ?, ?, ?, ?, sent.id_hash, ?, ?, ? from {batch} as sent",
+                # A batch holds each hash once (it comes from the diff or the member table).
+                f"select ?, ?, ?, ?, sent.id_hash, ?, ?, ? from {batch} as sent",
                 [audience_key, audience_id, advertiser_id, id_type, action, utc_now(), run_id],
             )
 
@@ -528,6 +529,7 @@ class Warehouse:
                     ).fetchall()
                 ]
                 if again:
+                    # Re-sent because a remove of them was unconfirmed: still in the state.
                     tx.execute(
                         f"delete from {state} where audience_key = ? and audience_id = ? "
                         "and id_type = ? and list_contains(?, id_hash)",
@@ -536,7 +538,8 @@ class Warehouse:
             tx.execute(
                 f"insert into {state} (audience_key, audience_id, advertiser_id, id_type, "
                 "id_hash, acknowledged_at, run_id) "
-                f"select distinct ?, ?, ?, ?, sent.id_hash, ?, ? from {batch} as sent{new_only}",
+                f"select{'' if from_diff else ' distinct'} ?, ?, ?, ?, sent.id_hash, ?, ? "
+                f"from {batch} as sent{new_only}",
                 values,
             )
             self._confirmed(tx, batch, scope)
