@@ -313,6 +313,22 @@ def test_a_hostile_audience_setting_fails_the_build_naming_model_and_fix(
     assert "Traceback" not in output
 
 
+def test_a_hostile_dbt_var_fails_the_build_naming_the_var(refused: DbtWorker) -> None:
+    country = "GB'; drop table tiktok_audience_members; --"
+
+    reply = refused.run(
+        "run",
+        "--select",
+        "hostile_phone",
+        vars={"tiktok_sync_default_phone_country": country},
+        check=False,
+    )
+
+    assert not reply["success"]
+    output = " ".join(reply["failures"]) + str(reply["error"])
+    assert "tiktok_sync_default_phone_country must be an ISO-3166 alpha-2 code" in output, reply
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
