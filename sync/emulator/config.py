@@ -22,6 +22,7 @@ DEMO_AUTH_CODE = "emulator-auth-code"
 RUNTIME_FIELDS = (
     "qps",
     "processing_seconds",
+    "segment_ready_seconds",
     "mapping_batch_limit",
     "max_audiences",
     "min_customer_file_size",
@@ -68,6 +69,9 @@ class EmulatorConfig:
     """Rows per /segment/mapping/ request (ref §0 decisions, §4.2 Braze's 10k users)."""
     processing_seconds: float = 0.0
     """How long a customer-file audience stays locked after create/update (ref §3.4, §7)."""
+    segment_ready_seconds: float = 0.0
+    """How long a new segment audience answers /segment/mapping/ with a plain HTTP 400 (ref §4.1:
+    "usually 1-2 minutes after creation"). 0 in tests and the demo, which would only wait."""
     max_audiences: int = 400
     """Audiences per advertiser, all kinds counted (ref §3.8)."""
     min_customer_file_size: int = 1000
@@ -145,7 +149,7 @@ class EmulatorConfig:
     @staticmethod
     def check_limits(values: dict[str, Any], source: str = "config") -> None:
         """Validate any subset of RUNTIME_FIELDS (shared with the control API)."""
-        for name in ("qps", "processing_seconds", "auth_code_ttl_seconds"):
+        for name in ("qps", "processing_seconds", "segment_ready_seconds", "auth_code_ttl_seconds"):
             if name in values:
                 value = values[name]
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

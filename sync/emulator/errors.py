@@ -44,6 +44,15 @@ MSG_PROCESSING = "The audience is processing, please try again later."
 MSG_NOT_EDITABLE = "Audience is not editable, please check audience status"  # ref §3.8, verbatim
 
 
+class HttpError(Exception):
+    """A failure TikTok answers before its API logic: plain HTTP `status`, no envelope."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text}")
+        self.status = status
+        self.text = text
+
+
 class ApiError(Exception):
     """A TikTok-style failure: answered as HTTP 200 with this `code` and `message`."""
 

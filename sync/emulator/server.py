@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 from sync.emulator import control, errors, faults, requestlog
 from sync.emulator.config import EmulatorConfig, EmulatorConfigError
 from sync.emulator.endpoints import ENDPOINTS
-from sync.emulator.errors import ApiError
+from sync.emulator.errors import ApiError, HttpError
 from sync.emulator.params import ApiRequest
 from sync.emulator.state import State
 
@@ -229,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
             code, message, data = errors.OK, errors.MSG_OK, endpoint.handler(state, request)
         except ApiError as exc:
             code, message, data = exc.code, exc.message, {}
+        except HttpError as exc:
+            return _Response.text(exc.status, exc.text)
         except Exception:
             # An emulator bug must be loud: HTTP 500 and the traceback in the log, never a
             # retryable-looking envelope that a client would quietly retry.

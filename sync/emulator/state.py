@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from sync.emulator import errors
 from sync.emulator.config import EmulatorConfig
-from sync.emulator.errors import ApiError
+from sync.emulator.errors import ApiError, HttpError
 from sync.emulator.faults import FaultPlan, FaultRule
 from sync.emulator.identifiers import PARTNER_CALCULATE_TYPE, canonical_calculate_type
 
@@ -56,6 +56,7 @@ class Audience:
     retention_in_days: int | None = None
     audience_sub_type: str = "NORMAL"
     processing_until: float = 0.0  # time.monotonic() deadline
+    ready_at: float = 0.0  # time.monotonic(): a new segment takes no mappings before (ref §4.1)
     editable: bool = True
     history: list[HistoryEntry] = field(default_factory=list)
 
@@ -392,6 +393,7 @@ class State:
                 members={},
                 create_time=now,
                 modify_time=now,
+                ready_at=time.monotonic() + self._config.segment_ready_seconds,
                 history=[HistoryEntry("CREATE", "segment API", now)],
             )
             return audience_id
@@ -437,6 +439,9 @@ class State:
                             f"(batch_data[{entry.row}][{entry.column}]).",
                         )
                     targets[audience_id] = audience
+            if any(time.monotonic() < audience.ready_at for audience in targets.values()):
+                # ref §4.1: a segment just created answers HTTP 400 until it is ready
+                raise HttpError(400, "400 Bad Request")
             for entry in entries:
                 for audience_id in entry.audience_ids:
                     members = targets[audience_id].members.setdefault(entry.id_type, set())

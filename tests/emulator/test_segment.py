@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -279,3 +280,35 @@ def test_default_batch_limit_is_10000_rows(api: Api) -> None:
     audience_id = api.partner()
     assert api.map(audience_id, shas(0, 10_000))["code"] == 0
     assert api.map(audience_id, shas(0, 10_001))["code"] == 40011
+
+
+# --- a new segment is not ready at once (ref §4.1) ---------------------------------------
+
+
+def test_new_segment_answers_mappings_with_plain_http_400_until_ready(
+    make_emulator: EmulatorFactory,
+) -> None:
+    emulator = make_emulator(segment_ready_seconds=0.4)
+    api = Api(emulator)
+    audience_id = api.partner("fresh")
+    early = api.session.post(
+        api.base + MAPPING, json=api.mapping_body(audience_id, shas(0, 3)), headers=api.headers()
+    )
+    assert early.status_code == 400
+    assert "code" not in early.text  # no envelope: the request never reached the API logic
+    assert emulator.members(audience_id) == {}  # nothing applied
+    time.sleep(0.45)
+    assert api.map(audience_id, shas(0, 3))["code"] == 0
+    assert emulator.members(audience_id) == {"EMAIL_SHA256": set(shas(0, 3))}
+
+
+def test_segment_ready_window_can_change_at_run_time(make_emulator: EmulatorFactory) -> None:
+    emulator = make_emulator()
+    api = Api(emulator)
+    assert api.map(api.partner("ready at once"), shas(0, 1))["code"] == 0  # the default: 0 s
+    emulator.configure(segment_ready_seconds=60)
+    fresh = api.partner("waits")
+    reply = api.session.post(
+        api.base + MAPPING, json=api.mapping_body(fresh, shas(0, 1)), headers=api.headers()
+    )
+    assert reply.status_code == 400
