@@ -463,10 +463,7 @@ def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
         logger.info("%s: stopped: %s", ap.audience_key, error)
     # Pending is what is still in the diff, read back rather than computed: it is the truth
     # the next run starts from.
-    counts = ctx.warehouse.counts([ap.audience_key]).get(ap.audience_key)
-    if counts is not None:
-        result.adds_pending = sum(counts.pending_adds.values())
-        result.removes_pending = sum(counts.pending_removes.values())
+    result.adds_pending, result.removes_pending = ctx.warehouse.pending(ap.audience_key)
     result.finished_at = utc_now()
     result.settle()
     ctx.warehouse.append_run_history([_history(ctx.run_id, result)])

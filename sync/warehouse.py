@@ -330,6 +330,18 @@ class Warehouse:
             for key in everything
         }
 
+    def pending(self, audience_key: str) -> tuple[int, int]:
+        """(adds, removes) still in the diff for one audience: what the next run starts from.
+
+        Reads only the diff, not the member and state counts `counts` adds up."""
+        row = self._con.execute(
+            "select count(*) filter (where action = 'add'), "
+            "count(*) filter (where action = 'remove') "
+            f"from {self._table('tiktok_audience_diff')} where audience_key = ?",
+            [audience_key],
+        ).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
     def _grouped(self, query: str, params: list[Any]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for key, id_type, n in self._con.execute(query, params).fetchall():
