@@ -25,14 +25,38 @@ from sync.tiktok import DEFAULT_BASE_URL
 
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
 
+# DuckDB's memory limit on the sync job's own connection. The diff is a view: reading it runs a
+# join of every desired member against every acknowledged one inside this process, which without
+# a limit holds ~0.5 GB per million members (4.3 GB at 10M). Under this limit DuckDB spills the
+# join to its temp directory instead, for a few percent more time, and the whole process stays
+# under ~400 MB (bench/README.md). The profile's memory_limit is sized for `dbt build` and does
+# not apply here.
+DEFAULT_SYNC_MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
+# Below this DuckDB cannot run the sync's queries at all (it fails every statement).
+MIN_SYNC_MEMORY_BYTES = 64 * 1000**2
+_MEMORY_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", re.IGNORECASE)
+_MEMORY_UNITS = {
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
 
 @dataclass(frozen=True)
 class WarehouseSettings:
     """A DuckDB file and the schema dbt builds into.
 
     `config_options` and `settings` are the target's, as dbt-duckdb applies them: the first
-    when the database is opened, the second with SET on every connection (memory_limit,
-    threads, temp_directory, ...), so the sync job runs under the limits dbt runs under.
+    when the database is opened, the second with SET on every connection (threads,
+    temp_directory, ...), so the sync job runs under the limits dbt runs under. Except the
+    memory limit: `memory_limit` is the sync job's own (`--memory-limit`,
+    TIKTOK_SYNC_MEMORY_LIMIT) and wins over the profile's, which is sized for dbt builds.
     """
 
     type: str
@@ -42,6 +66,7 @@ class WarehouseSettings:
     target: str
     config_options: tuple[tuple[str, str], ...] = ()
     settings: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    memory_limit: str = DEFAULT_SYNC_MEMORY_LIMIT
 
     def table(self, name: str) -> str:
         """`"schema"."name"`, each part a quoted identifier (a quote in it doubled), so nothing
@@ -111,12 +136,38 @@ def project_profile_name(project_dir: Path) -> str:
     return name
 
 
+def sync_memory_limit(value: str | None = None) -> str:
+    """The sync job's DuckDB memory limit: `value` (--memory-limit), else
+    TIKTOK_SYNC_MEMORY_LIMIT, else the default; checked here, because DuckDB takes a malformed
+    or tiny value and then fails every statement of the connection."""
+    source = "--memory-limit"
+    if value is None:
+        value, source = os.environ.get(MEMORY_LIMIT_ENV), MEMORY_LIMIT_ENV
+    if value is None:
+        return DEFAULT_SYNC_MEMORY_LIMIT
+    match = _MEMORY_SIZE.fullmatch(value)
+    if match is None:
+        raise ConfigError(
+            f"{source} must be a size such as 256MB or 1GiB (units KB, MB, GB, TB, KiB, MiB, "
+            f"GiB, TiB), got {value!r}"
+        )
+    size = float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
+    if size < MIN_SYNC_MEMORY_BYTES:
+        raise ConfigError(
+            f"{source} is {value.strip()}, too little for DuckDB to read the diff; give it at "
+            f"least 64MB (default {DEFAULT_SYNC_MEMORY_LIMIT})"
+        )
+    return f"{match.group(1)}{match.group(2)}"
+
+
 def load_warehouse(
     project_dir: str | os.PathLike[str] = ".",
     profiles_dir: str | os.PathLike[str] | None = None,
     target: str | None = None,
+    memory_limit: str | None = None,
 ) -> WarehouseSettings:
-    """The warehouse of the dbt profile, as dbt would pick it."""
+    """The warehouse of the dbt profile, as dbt would pick it, and the sync's memory limit."""
+    limit = sync_memory_limit(memory_limit)
     project = Path(project_dir)
     profile_name = os.environ.get("DBT_PROFILE") or project_profile_name(project)
     path = profiles_path(profiles_dir)
@@ -160,6 +211,7 @@ def load_warehouse(
             output, "config_options", f"target '{target_name}' of {path}"
         ),
         settings=_duckdb_options(output, "settings", f"target '{target_name}' of {path}"),
+        memory_limit=limit,
     )
 
 

@@ -43,7 +43,7 @@ import polars as pl
 import pyarrow as pa
 
 from sync.errors import ConfigError, WarehouseError
-from sync.settings import WarehouseSettings
+from sync.settings import MEMORY_LIMIT_ENV, WarehouseSettings
 
 # Relations the sync job reads or writes; `dbt build` creates every one of them.
 REQUIRED_RELATIONS = (
@@ -729,7 +729,10 @@ class Warehouse:
 def connect(settings: WarehouseSettings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A connection to the target's file with the profile's DuckDB settings, as dbt-duckdb
     applies them: `config_options` when opening, `settings` with SET (names were checked when
-    the profile was read; values go in as quoted literals). IOException (a lock) propagates."""
+    the profile was read; values go in as quoted literals). IOException (a lock) propagates.
+
+    Then the sync job's own memory limit, over the profile's, and a temp directory to spill
+    to under it (DuckDB's default, next to the file, unless the profile names one)."""
     options: dict[str, str | bool | int | float | list[str]] = dict(settings.config_options)
     try:
         con = duckdb.connect(str(settings.path), read_only=read_only, config=options)
@@ -744,6 +747,20 @@ def connect(settings: WarehouseSettings, *, read_only: bool) -> duckdb.DuckDBPyC
     except duckdb.Error as exc:
         con.close()
         raise _settings_error(settings, "settings", exc) from None
+    try:
+        # Checked by settings.sync_memory_limit: digits and a unit, nothing to quote.
+        con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        spill = con.execute("select current_setting('temp_directory')").fetchone()
+        if spill is None or not spill[0]:
+            # An empty temp_directory turns spilling off: the diff's join would then fail
+            # with an out-of-memory error instead of spilling.
+            con.execute("SET temp_directory = ?", [f"{settings.path}.tmp"])
+    except duckdb.Error as exc:
+        con.close()
+        raise ConfigError(
+            f"cannot apply the sync's DuckDB memory limit {settings.memory_limit}: "
+            f"{str(exc).splitlines()[0]}; set --memory-limit or {MEMORY_LIMIT_ENV}"
+        ) from None
     return con
 
 

@@ -107,27 +107,91 @@ def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
     return tmp_path / "profiles"
 
 
+def _current(warehouse: Warehouse, *names: str) -> tuple[object, ...]:
+    row = warehouse._con.execute(
+        "select " + ", ".join(f"current_setting('{name}')" for name in names)
+    ).fetchone()
+    assert row is not None
+    return row
+
+
 def test_the_profiles_duckdb_settings_apply_to_the_sync_connection(
     env: SyncEnv, tmp_path: Path
 ) -> None:
     # The limits dbt runs under (profiles.yml `settings`, `config_options`) bind the sync job
-    # too: a memory_limit set for a small CI runner must not be ignored by tiktok-sync run.
+    # too: threads set for a small CI runner must not be ignored by tiktok-sync run.
     profiles = _profile(
         tmp_path,
         env.db_path,
         "      config_options:\n        threads: 1\n"
-        "      settings:\n        memory_limit: 123MB\n        preserve_insertion_order: false\n",
+        "      settings:\n        preserve_insertion_order: false\n",
     )
     settings = load_warehouse(PROJECT_DIR, profiles)
 
     with Warehouse.open(settings) as warehouse:
-        values = warehouse._con.execute(
-            "select current_setting('threads'), current_setting('memory_limit'), "
-            "current_setting('preserve_insertion_order')"
-        ).fetchone()
+        values = _current(warehouse, "threads", "preserve_insertion_order")
 
-    assert values == (1, "117.3 MiB", False)
+    assert values == (1, False)
     assert env.cli("plan", "--profiles-dir", str(profiles)).exit_code == 0
+
+
+def test_the_sync_has_its_own_memory_limit_over_the_profiles(
+    env: SyncEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The profile's memory_limit is sized for dbt builds; the diff's join in the sync process
+    # is bounded by the sync's own limit (default 256MB), spilling to a temp directory beyond
+    # it, even when the profile turned spilling off.
+    profiles = _profile(
+        tmp_path,
+        env.db_path,
+        "      settings:\n        memory_limit: 4GB\n        temp_directory: ''\n",
+    )
+    monkeypatch.delenv("TIKTOK_SYNC_MEMORY_LIMIT", raising=False)
+
+    with Warehouse.open(load_warehouse(PROJECT_DIR, profiles)) as warehouse:
+        assert _current(warehouse, "memory_limit", "temp_directory") == (
+            "244.1 MiB",
+            f"{env.db_path}.tmp",
+        )
+    monkeypatch.setenv("TIKTOK_SYNC_MEMORY_LIMIT", "300MB")
+    with Warehouse.open(load_warehouse(PROJECT_DIR, profiles), read_only=True) as warehouse:
+        assert _current(warehouse, "memory_limit") == ("286.1 MiB",)
+    with Warehouse.open(load_warehouse(PROJECT_DIR, profiles, memory_limit="1GiB")) as warehouse:
+        assert _current(warehouse, "memory_limit") == ("1.0 GiB",)  # the option wins
+
+
+def test_a_temp_directory_named_in_the_profile_is_kept(env: SyncEnv, tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    profiles = _profile(
+        tmp_path, env.db_path, f"      settings:\n        temp_directory: '{spill}'\n"
+    )
+
+    with Warehouse.open(load_warehouse(PROJECT_DIR, profiles)) as warehouse:
+        assert _current(warehouse, "temp_directory") == (str(spill),)
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "message"),
+    [
+        (["--memory-limit", "lots"], None, "--memory-limit must be a size such as 256MB"),
+        (["--memory-limit", "256"], None, "--memory-limit must be a size such as 256MB"),
+        (["--memory-limit", "256MB'; drop table x; --"], None, "must be a size"),
+        ([], "10%", "TIKTOK_SYNC_MEMORY_LIMIT must be a size such as 256MB"),
+        ([], "1MB", "TIKTOK_SYNC_MEMORY_LIMIT is 1MB, too little"),
+        (["--memory-limit", "0GB"], "1GB", "--memory-limit is 0GB, too little"),
+    ],
+    ids=["word", "no-unit", "sql", "percent", "tiny", "zero"],
+)
+def test_a_bad_sync_memory_limit_is_a_configuration_error(
+    env: SyncEnv, option: list[str], variable: str | None, message: str
+) -> None:
+    for command in ("plan", "run"):
+        result = env.cli(command, *option, env={"TIKTOK_SYNC_MEMORY_LIMIT": variable})
+
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr and "Traceback" not in result.output
+    assert env.emulator.requests() == []  # nothing was sent
+    assert env.query("select count(*) from tiktok_audiences")[0][0] == 3
 
 
 @pytest.mark.parametrize(

@@ -53,3 +53,12 @@ Audiences = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Verbose logs (never secrets) on stderr.")]
+MemoryLimit = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="DuckDB memory limit of the sync's own connection, e.g. 256MB (env "
+        "TIKTOK_SYNC_MEMORY_LIMIT; default 256MB); over it DuckDB spills the diff to disk. "
+        "Replaces the profile's memory_limit, which is sized for dbt builds.",
+    ),
+]

@@ -20,6 +20,7 @@ from sync.commands.options import (
     CredentialsFile,
     Debug,
     Json,
+    MemoryLimit,
     ProfilesDir,
     ProjectDir,
     Target,
@@ -101,7 +102,8 @@ MaxDuration = Annotated[
 
 _ENVIRONMENT = (
     "Environment: TIKTOK_ACCESS_TOKEN, TIKTOK_ADVERTISER_ID, TIKTOK_API_BASE, "
-    "TIKTOK_CREDENTIALS_FILE, DBT_PROJECT_DIR, DBT_PROFILES_DIR, DBT_TARGET, DBT_PROFILE."
+    "TIKTOK_CREDENTIALS_FILE, TIKTOK_SYNC_MEMORY_LIMIT, DBT_PROJECT_DIR, DBT_PROFILES_DIR, "
+    "DBT_TARGET, DBT_PROFILE."
 )
 
 
@@ -122,6 +124,7 @@ def run(
     requests_per_second: RequestsPerSecond = 10.0,
     max_duration: MaxDuration = None,
     recreate_missing: RecreateMissing = False,
+    memory_limit: MemoryLimit = None,
     json_output: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -141,7 +144,7 @@ def run(
     refused the run (nothing sent), or an audience was deleted at TikTok (--recreate-missing).
     """
     with command(debug):
-        warehouse = load_warehouse(project_dir, profiles_dir, target)
+        warehouse = load_warehouse(project_dir, profiles_dir, target, memory_limit)
         tiktok = load_tiktok(
             api_base=api_base, advertiser_id=advertiser_id, credentials_file=credentials_file
         )
@@ -180,6 +183,7 @@ def plan(
     max_removal_share: MaxRemovalShare = DEFAULT_MAX_REMOVAL_SHARE,
     force: Force = False,
     full_refresh: FullRefresh = False,
+    memory_limit: MemoryLimit = None,
     json_output: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -195,7 +199,7 @@ def plan(
     """
     del api_base  # accepted so `plan` takes the same options as `run`; nothing is sent
     with command(debug):
-        warehouse = load_warehouse(project_dir, profiles_dir, target)
+        warehouse = load_warehouse(project_dir, profiles_dir, target, memory_limit)
         tiktok = load_tiktok(advertiser_id=advertiser_id, credentials_file=credentials_file)
         options = PlanOptions(
             audiences=audience,
