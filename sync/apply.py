@@ -699,7 +699,7 @@ def _sync_segment(
                     key, audience_id, ap.advertiser_id, id_type, batch, "add", ctx.run_id
                 )
                 response = ctx.client.map_segment(
-                    ap.advertiser_id, audience_id, "add", id_type, batch.to_list()
+                    ap.advertiser_id, audience_id, "add", id_type, batch
                 )
                 ctx.warehouse.record_added(
                     key,
@@ -719,7 +719,7 @@ def _sync_segment(
                     key, audience_id, ap.advertiser_id, id_type, batch, "remove", ctx.run_id
                 )
                 response = ctx.client.map_segment(
-                    ap.advertiser_id, audience_id, "delete", id_type, batch.to_list()
+                    ap.advertiser_id, audience_id, "delete", id_type, batch
                 )
                 ctx.warehouse.record_removed(key, audience_id, id_type, batch)
                 _acknowledged(ctx, result, response, removes=len(batch))

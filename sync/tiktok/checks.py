@@ -6,8 +6,9 @@ oversized batch or an out-of-range option never reaches TikTok (nor its rate bud
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
+
+import polars as pl
 
 from sync.tiktok.errors import RequestError
 from sync.tiktok.models import CALCULATE_TYPES, MAPPING_ACTIONS, SEGMENT_ID_SCHEMA, hash_length
@@ -15,13 +16,14 @@ from sync.tiktok.models import CALCULATE_TYPES, MAPPING_ACTIONS, SEGMENT_ID_SCHE
 MAX_FILE_PATHS = 500  # create/update `file_paths` (reference §3.3)
 MAX_FILE_BYTES = 50 * 1024 * 1024  # project default, reference "Customer file"
 
-_HEX = {32: re.compile(r"[0-9a-f]{32}"), 64: re.compile(r"[0-9a-f]{64}")}
+_HEX = {32: "^[0-9a-f]{32}$", 64: "^[0-9a-f]{64}$"}
 
 
 def check_mapping(
-    action: str, id_type: str, hashes: Sequence[str], limit: int, endpoint: str
-) -> str:
-    """Check one /segment/mapping/ batch; return the segment API's `id_schema` for `id_type`."""
+    action: str, id_type: str, hashes: Sequence[str] | pl.Series, limit: int, endpoint: str
+) -> tuple[str, pl.Series]:
+    """Check one /segment/mapping/ batch; return the segment API's `id_schema` for `id_type`
+    and the batch as a String series (checked: every value a hash of the type's length)."""
     if action not in MAPPING_ACTIONS:
         raise refused(endpoint, f"action must be 'add' or 'delete', got {action!r}")
     schema = SEGMENT_ID_SCHEMA.get(id_type)
@@ -29,12 +31,11 @@ def check_mapping(
         raise refused(
             endpoint, f"id type must be one of {sorted(SEGMENT_ID_SCHEMA)}, got {id_type!r}"
         )
-    if not hashes:
+    if len(hashes) == 0:
         raise refused(endpoint, "the batch is empty")
     if len(hashes) > limit:
         raise refused(endpoint, f"the batch has {len(hashes)} ids, over the limit of {limit}")
-    check_hashes(hashes, id_type, endpoint)
-    return schema
+    return schema, check_hashes(hashes, id_type, endpoint)
 
 
 def check_upload(content: bytes, file_name: str, endpoint: str) -> str:
@@ -49,15 +50,31 @@ def check_upload(content: bytes, file_name: str, endpoint: str) -> str:
     return "text/csv" if suffix == "csv" else "text/plain"
 
 
-def check_hashes(hashes: Sequence[str], id_type: str, endpoint: str) -> None:
+def check_hashes(hashes: Sequence[str] | pl.Series, id_type: str, endpoint: str) -> pl.Series:
+    """The batch as a String series, every value lowercase hex of the type's hash length.
+
+    One vectorised regex over the whole batch (the sync passes the Polars series it read from
+    the warehouse); a plain sequence is first checked to hold only strings, so nothing is
+    turned into one by the conversion.
+    """
     length = hash_length(id_type)
-    pattern = _HEX[length]
-    for index, value in enumerate(hashes):
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            # The value itself stays out of the message: it is a hashed personal identifier.
-            raise refused(
-                endpoint, f"id #{index} is not {length} lowercase hex characters ({id_type})"
-            )
+    if not isinstance(hashes, pl.Series):
+        for index, value in enumerate(hashes):
+            if not isinstance(value, str):
+                raise _not_a_hash(endpoint, index, length, id_type)
+        hashes = pl.Series("id_hash", list(hashes), dtype=pl.String)
+    elif hashes.dtype != pl.String:
+        raise refused(endpoint, f"ids must be strings, got a series of {hashes.dtype}")
+    # Rust's regex: `$` is the end of the value, never before a trailing newline.
+    bad = ~hashes.str.contains(_HEX[length]).fill_null(False)
+    if bad.any():
+        raise _not_a_hash(endpoint, int(bad.arg_max() or 0), length, id_type)
+    return hashes
+
+
+def _not_a_hash(endpoint: str, index: int, length: int, id_type: str) -> RequestError:
+    # The value itself stays out of the message: it is a hashed personal identifier.
+    return refused(endpoint, f"id #{index} is not {length} lowercase hex characters ({id_type})")
 
 
 def check_name(name: str, limit: int, endpoint: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import polars as pl
 import pytest
 
 from sync.tiktok import (
@@ -19,6 +20,7 @@ from sync.tiktok import (
     TikTokClient,
     authorization_url,
 )
+from sync.tiktok.client import mapping_body
 
 from .conftest import MakeClient
 from .scripted import ADVERTISER, APP_ID, APP_SECRET, AUTH_CODE, TOKEN, ScriptedServer, ok
@@ -326,6 +328,78 @@ def test_refusal_names_the_bad_id_by_position_not_by_value(client: TikTokClient)
     with pytest.raises(RequestError) as raised:
         client.map_segment(ADVERTISER, "a", "add", "EMAIL_SHA256", [H1, UPPER])
     assert "id #1" in str(raised.value) and UPPER not in str(raised.value)
+
+
+# The sync hands over the Polars column it read from the warehouse, not a list.
+SERIES_REFUSALS = {
+    "uppercase": [H1, UPPER],
+    "json-breakout": [H1, H2[:60] + '"}]]'],
+    "trailing-newline": [H1[:63] + "\n"],
+    "hash-then-newline": [H1 + "\n"],
+    "null": [H1, None],
+    "md5-length": [M1],
+}
+
+
+@pytest.mark.parametrize("values", SERIES_REFUSALS.values(), ids=SERIES_REFUSALS.keys())
+def test_a_bad_value_in_a_series_batch_never_travels(
+    server: ScriptedServer, client: TikTokClient, values: list[str | None]
+) -> None:
+    batch = pl.Series("id_hash", values, dtype=pl.String)
+    with pytest.raises(RequestError, match=r"refused before sending: id #\d+ is not 64") as raised:
+        client.map_segment(ADVERTISER, "a", "add", "EMAIL_SHA256", batch)
+    assert server.requests == []
+    assert f"id #{len(values) - 1} " in str(raised.value)  # the first bad one, by position
+
+
+def test_a_series_that_is_not_strings_never_travels(
+    server: ScriptedServer, client: TikTokClient
+) -> None:
+    with pytest.raises(RequestError, match="ids must be strings"):
+        client.map_segment(ADVERTISER, "a", "add", "EMAIL_SHA256", pl.Series([1, 2]))
+    with pytest.raises(RequestError, match="id #1 is not 64"):
+        client.map_segment(ADVERTISER, "a", "add", "EMAIL_SHA256", [H1, 1])  # type: ignore[list-item]
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("advertiser", "audience", "hashes"),
+    [
+        (ADVERTISER, "aud-1", [H1]),
+        (ADVERTISER, "1800000000000000001", [H1, H2, H1]),
+        ('7"0\\1', 'a"}], [{"x": "', [M1, M1[::-1]]),  # quotes in ids are escaped, not spliced
+        ("ä7", "ü", [H2]),
+    ],
+)
+def test_the_mapping_body_built_from_the_column_is_what_json_dumps_writes(
+    advertiser: str, audience: str, hashes: list[str]
+) -> None:
+    body = mapping_body(advertiser, audience, "delete", "AAID_MD5", pl.Series(hashes))
+
+    assert (
+        body
+        == json.dumps(  # requests' own encoding of json=..., byte for byte
+            {
+                "advertiser_ids": [advertiser],
+                "action": "delete",
+                "id_schema": ["AAID_MD5"],
+                "batch_data": [[{"id": h, "audience_ids": [audience]}] for h in hashes],
+            }
+        ).encode()
+    )
+
+
+def test_a_series_batch_sends_the_same_request_as_a_list(
+    server: ScriptedServer, client: TikTokClient
+) -> None:
+    server.script(ok(), ok())
+    client.map_segment(ADVERTISER, "aud-1", "add", "EMAIL_SHA256", [H1, H2])
+    client.map_segment(ADVERTISER, "aud-1", "add", "EMAIL_SHA256", pl.Series([H1, H2]))
+
+    as_list, as_series = server.requests
+    assert as_series.body == as_list.body
+    assert as_series.headers["Content-Type"] == "application/json"
+    assert as_series.json() == SHAPES["map_segment-add-email"].json
 
 
 def test_batch_limit_is_exposed_and_exactly_the_limit_is_accepted(
