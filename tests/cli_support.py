@@ -47,7 +47,8 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject(workdir)
     if not (workdir / "built").exists():
         project = make_dbt_project(workdir)
-        project.run("build")
+        # dbt's unit tests do not depend on the data; tests/test_warehouse_build.py runs them.
+        project.run("build", "--exclude-resource-type", "unit_test")
         (workdir / "built").touch()
     return project
 

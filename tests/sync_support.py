@@ -64,7 +64,8 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     """The demo project built by dbt at demo_day 0, once per session for every module."""
     if "demo" not in _templates:
         project = make_dbt_project(tmp_path_factory.getbasetemp() / "sync-template")
-        project.run("build", vars={"demo_day": 0})
+        # dbt's unit tests do not depend on the data; tests/test_warehouse_build.py runs them.
+        project.run("build", "--exclude-resource-type", "unit_test", vars={"demo_day": 0})
         _templates["demo"] = project
     return _templates["demo"]
 

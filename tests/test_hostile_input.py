@@ -189,6 +189,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DbtProject
             "path:models/sync",
             "source:tiktok_sync_outputs",
             "source:tiktok_sync_state",
+            "--exclude-resource-type",
+            "unit_test",
         )
     yield project, project_dir
 
