@@ -302,11 +302,16 @@ class Warehouse:
             + "group by all",
             params,
         )
-        diff_rows = self._con.execute(
-            f"select audience_key, action, id_type, count(*) from "
-            f"{self._table('tiktok_audience_diff')} {where} group by all",
-            params,
-        ).fetchall()
+        # One audience at a time: the diff's join over every audience at once needs more than
+        # the sync's memory limit allows (at 10M acknowledged members, 200MB fails for the
+        # whole diff and suffices per audience).
+        diff_rows = []
+        for key in keys if keys is not None else [t.audience_key for t in self.targets()]:
+            diff_rows += self._reading(
+                f"select audience_key, action, id_type, count(*) from "
+                f"{self._table('tiktok_audience_diff')} where audience_key = ? group by all",
+                [key],
+            ).fetchall()
         rejected_rows = self._con.execute(
             f"select audience_key, count(*) from {self._table('tiktok_rejected_identifiers')} "
             f"{where} group by all",
@@ -334,13 +339,27 @@ class Warehouse:
         """(adds, removes) still in the diff for one audience: what the next run starts from.
 
         Reads only the diff, not the member and state counts `counts` adds up."""
-        row = self._con.execute(
+        row = self._reading(
             "select count(*) filter (where action = 'add'), "
             "count(*) filter (where action = 'remove') "
             f"from {self._table('tiktok_audience_diff')} where audience_key = ?",
             [audience_key],
         ).fetchone()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def _reading(self, query: str, params: list[Any]) -> duckdb.DuckDBPyConnection:
+        """Run a query over the diff, whose join is what needs the sync's memory limit."""
+        try:
+            return self._con.execute(query, params)
+        except duckdb.OutOfMemoryException:
+            raise self._out_of_memory() from None
+
+    def _out_of_memory(self) -> WarehouseError:
+        return WarehouseError(
+            f"DuckDB needs more than the sync's memory limit ({self._settings.memory_limit}) to "
+            f"read tiktok_audience_diff in {self.path}; nothing more was sent. Raise "
+            f"--memory-limit or {MEMORY_LIMIT_ENV}"
+        )
 
     def _grouped(self, query: str, params: list[Any]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -395,7 +414,10 @@ class Warehouse:
         cursor = self._con.cursor()
         self._readers.add(cursor)
         try:
-            reader = cursor.sql(query, params=params).to_arrow_reader(batch_size)
+            try:
+                reader = cursor.sql(query, params=params).to_arrow_reader(batch_size)
+            except duckdb.OutOfMemoryException:
+                raise self._out_of_memory() from None
             # DuckDB's record batches only approximate batch_size; re-cut them exactly, since the
             # batch size is TikTok's per-request limit.
             held: list[pl.Series] = []

@@ -139,7 +139,7 @@ def test_the_sync_has_its_own_memory_limit_over_the_profiles(
     env: SyncEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The profile's memory_limit is sized for dbt builds; the diff's join in the sync process
-    # is bounded by the sync's own limit (default 256MB), spilling to a temp directory beyond
+    # is bounded by the sync's own limit (default 200MB), spilling to a temp directory beyond
     # it, even when the profile turned spilling off.
     profiles = _profile(
         tmp_path,
@@ -150,7 +150,7 @@ def test_the_sync_has_its_own_memory_limit_over_the_profiles(
 
     with Warehouse.open(load_warehouse(PROJECT_DIR, profiles)) as warehouse:
         assert _current(warehouse, "memory_limit", "temp_directory") == (
-            "244.1 MiB",
+            "190.7 MiB",
             f"{env.db_path}.tmp",
         )
     monkeypatch.setenv("TIKTOK_SYNC_MEMORY_LIMIT", "300MB")

@@ -58,7 +58,7 @@ MemoryLimit = Annotated[
     typer.Option(
         "--memory-limit",
         help="DuckDB memory limit of the sync's own connection, e.g. 256MB (env "
-        "TIKTOK_SYNC_MEMORY_LIMIT; default 256MB); over it DuckDB spills the diff to disk. "
+        "TIKTOK_SYNC_MEMORY_LIMIT; default 200MB); over it DuckDB spills the diff to disk. "
         "Replaces the profile's memory_limit, which is sized for dbt builds.",
     ),
 ]
