@@ -1,5 +1,8 @@
 """Read the whole diff the way the sync job does: Arrow batches of 10,000 from the view.
 
+DuckDB runs under the sync job's default memory limit, as in `tiktok-sync run`: the view's join
+spills past it instead of holding every member in memory.
+
     python -m bench.read_diff WAREHOUSE
 
 Prints a JSON object of row counts per action. Run as its own process so its time and peak
@@ -14,15 +17,20 @@ from collections import Counter
 
 import duckdb
 
+from sync.settings import DEFAULT_SYNC_MEMORY_LIMIT
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("warehouse")
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--memory-limit", default=DEFAULT_SYNC_MEMORY_LIMIT)
     args = parser.parse_args()
     counts: Counter[str] = Counter()
     with duckdb.connect(args.warehouse, read_only=True) as con:
         con.execute("set enable_progress_bar = false")
+        con.execute(f"set memory_limit = '{args.memory_limit}'")
+        con.execute(f"set temp_directory = '{args.warehouse}.tmp'")
         reader = con.sql(
             "select audience_key, id_type, id_hash, action from tiktok_audience_diff"
         ).to_arrow_reader(args.batch_size)

@@ -84,7 +84,7 @@ def rows_for(label: str, size: dict[str, Any], results: dict[str, Any]) -> list[
         ]
     )
     for key, title in (
-        ("data_tests_seconds", "... data tests (members, diff)"),
+        ("data_tests_seconds", "... data tests (members and state tables)"),
         ("dbt_overhead_seconds", "... dbt start-up, parsing, other nodes"),
     ):
         stat = dict(build[key])
