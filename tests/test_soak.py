@@ -350,13 +350,23 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
                 report = json.loads(outcome.stdout)
                 code = outcome.exit_code
                 acknowledged = sum(a["adds_sent"] + a["removes_sent"] for a in report["audiences"])
+                pending = {
+                    a["audience_key"]: a["adds_pending"] + a["removes_pending"]
+                    for a in report["audiences"]
+                }
                 totals.cli_runs += 1
             else:
                 result = env.run_engine(client, processing_wait=processing_wait)
                 code = result.exit_code
                 acknowledged = sum(a.sent for a in result.audiences)
+                pending = {
+                    a.plan.audience_key: a.adds_pending + a.removes_pending
+                    for a in result.audiences
+                }
             env.emulator.clear_faults()
             assert code in (0, 1), f"run {number} exited {code}: refused or unauthorised"
+            # What a run reports pending is what its diff still holds, read back or not.
+            assert {k: n for k, n in pending.items() if n} == env.pending(), f"run {number}"
             settle(env, slow_before)
             requests = env.emulator.requests()
             env.emulator.clear_requests()  # the log keeps bodies: do not let it grow for hours
