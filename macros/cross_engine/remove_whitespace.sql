@@ -5,5 +5,16 @@
     ASCII-only validation and are rejected with a reason, instead of being
     removed on one engine and kept on another. -#}
 {% macro remove_whitespace(expr) -%}
+  {{ return(adapter.dispatch('remove_whitespace', 'tiktok_sync')(expr)) }}
+{%- endmacro %}
+
+{% macro default__remove_whitespace(expr) -%}
   {{ tiktok_sync.regex_replace_all(expr, '[\\t\\n\\v\\f\\r ]', '') }}
+{%- endmacro %}
+
+{#- Java's `\v` is the class of vertical whitespace, which inside a character
+    class also matches U+0085, U+2028 and U+2029: those must stay (and be
+    rejected), so Spark spells the vertical tab `\x0B`. -#}
+{% macro spark__remove_whitespace(expr) -%}
+  {{ tiktok_sync.regex_replace_all(expr, '[\\t\\n\\x0B\\f\\r ]', '') }}
 {%- endmacro %}
