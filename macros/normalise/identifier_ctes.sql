@@ -56,34 +56,7 @@
 {%- elif spec.kind == 'email' %}
 
 {{ column }}__identifiers as (
-    select
-        '{{ column }}' as source_column,
-        'EMAIL_SHA256' as id_type,
-        reason_code,
-        case
-            when reason_code is not null then null
-            when is_sha256 then cleaned
-            else {{ tiktok_sync.sha256_hex(tiktok_sync.normalize_email('cleaned')) }}
-        end as id_hash,
-        raw_value
-    from (
-        select
-            raw_value,
-            cleaned,
-            is_sha256,
-            case
-                when is_sha256 then {{ tiktok_sync.hash_rejection_reason('cleaned', 64) }}
-                else {{ tiktok_sync.email_rejection_reason('cleaned', 'compact_value') }}
-            end as reason_code
-        from (
-            select
-                raw_value,
-                compact_value,
-                cleaned,
-                {{ tiktok_sync.is_hex_hash('cleaned', 64) }} as is_sha256
-            from {{ column }}__non_empty
-        ) shaped
-    ) checked
+    {{ tiktok_sync.email_identifiers_select(column, column ~ '__values', column ~ '__non_empty') }}
 )
 {%- elif spec.kind == 'maid' %}
 

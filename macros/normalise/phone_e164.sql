@@ -31,52 +31,15 @@
 {%- endmacro %}
 
 {#- Engine differences live in the cross_engine primitives this calls; an engine
-    that ever needs more gets its own `<adapter>__phone_normalised_select`. -#}
+    that ever needs more gets its own `<adapter>__phone_normalised_select`, as
+    DuckDB has for speed (phone_e164_duckdb.sql: same rows, less work). -#}
 {% macro default__phone_normalised_select(input_cte, calling_codes) -%}
 {%- set string_type = dbt.type_string() -%}
-{%- set default_country = var('tiktok_sync_default_phone_country', none) -%}
-{%- if default_country is not none and (default_country | string | trim) != '' -%}
-  {%- set default_country = default_country | string | trim | upper -%}
-  {%- if default_country | length != 2 or not (default_country[0] in 'ABCDEFGHIJKLMNOPQRSTUVWXYZ' and default_country[1] in 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') -%}
-    {{ exceptions.raise_compiler_error("var tiktok_sync_default_phone_country must be an ISO-3166 alpha-2 code such as GB, got '" ~ default_country ~ "'") }}
-  {%- endif -%}
-  {%- set default_sql = "'" ~ default_country ~ "'" -%}
-{%- else -%}
-  {%- set default_sql = 'cast(null as ' ~ string_type ~ ')' -%}
-{%- endif -%}
-select
-    input_id,
-    case when reason_code is null then calling_code || national_number end as e164_digits,
-    reason_code
-from (
+{%- set default_sql = tiktok_sync._phone_default_country_sql() -%}
+{%- call tiktok_sync._phone_result() %}
     select
         stripped.*,
-        case
-            when not has_allowed_characters then 'phone_invalid_characters'
-            when digits = '' then 'phone_too_short'
-            when is_international and calling_code is null then 'phone_unknown_calling_code'
-            when not is_international and country_code is null then 'phone_no_country'
-            when not is_international and region_country_code is null then 'phone_unknown_country'
-            -- 011 in the US, 810 in RU, 0011 in AU, or 00 where 00 is not how the country
-            -- dials abroad: libphonenumber may read the digits as international
-            when not is_international and {{ tiktok_sync._phone_has_listed_prefix('digits', 'region_international_prefixes') }} then 'phone_ambiguous_prefix'
-            when not is_international and not region_national_format_supported then 'phone_national_format_unsupported'
-            when has_code_ambiguity then 'phone_ambiguous_prefix'
-            when {{ tiktok_sync._phone_has_listed_prefix('candidate', 'rule_special_prefixes', with_length=true) }} then 'phone_national_format_unsupported'
-            when has_trunk_ambiguity then 'phone_ambiguous_prefix'
-            when national_number is null then 'phone_invalid_length'
-            -- the calling code was written in national format: the number goes through
-            -- libphonenumber's trunk rule a second time, with the main country's rules
-            when includes_calling_code and (
-                {{ tiktok_sync._phone_starts_with('national_number', 'main_trunk_prefix') }}
-                or {{ tiktok_sync._phone_has_listed_prefix('national_number', 'main_special_prefixes', with_length=true) }}
-            ) then 'phone_ambiguous_prefix'
-            when length(national_number) < main_national_min_length then 'phone_too_short'
-            when length(national_number) > main_national_max_length then 'phone_too_long'
-            when not {{ tiktok_sync._phone_length_in('national_number', 'main_national_possible_lengths') }} then 'phone_invalid_length'
-            when length(calling_code) + length(national_number) < 8 then 'phone_too_short'
-            when length(calling_code) + length(national_number) > 15 then 'phone_too_long'
-        end as reason_code
+        {{ tiktok_sync._phone_reason_code() }} as reason_code
     from (
         -- libphonenumber's trunk rule: a leading trunk prefix is dropped unless a
         -- national number of this length may itself start with those digits
@@ -89,20 +52,7 @@ from (
                 and {{ tiktok_sync._phone_length_in('substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }},
                 false
             ) as has_trunk_ambiguity,
-            case
-                when not coalesce({{ tiktok_sync._phone_starts_with('candidate', 'rule_trunk_prefix') }}, false)
-                    then candidate
-                when not {{ tiktok_sync._phone_has_listed_prefix('candidate', 'rule_trunk_lookalike_prefixes', with_length=true) }}
-                    then case
-                        -- libphonenumber keeps the prefix when the rest has no possible
-                        -- length (e.g. 0 + 8 digits in GB); that is garbage: null rejects it
-                        when {{ tiktok_sync._phone_length_in('substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }}
-                            or length(candidate) - length(rule_trunk_prefix) > rule_national_max_length
-                            then substr(candidate, length(rule_trunk_prefix) + 1)
-                    end
-                when not {{ tiktok_sync._phone_length_in('substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }}
-                    then candidate
-            end as national_number
+            {{ tiktok_sync._phone_national_number() }} as national_number
         from (
             -- the digits after the calling code, and whose rules apply to them: the main
             -- country of the calling code for international input, else the row's country
@@ -215,7 +165,104 @@ from (
                 and main_region.is_main_country_for_code
         ) as candidates
     ) as stripped
+{%- endcall %}
+{%- endmacro %}
+
+{#- What phone_normalised_select returns, from caller(): a query with input_id,
+    calling_code, national_number and reason_code. -#}
+{% macro _phone_result() -%}
+select
+    input_id,
+    case when reason_code is null then calling_code || national_number end as e164_digits,
+    reason_code
+from (
+    {{ caller() }}
 ) as checked
+{%- endmacro %}
+
+{#- The reason code of a row of phone_normalised_select, from the columns both
+    implementations compute under the same names (the order of the tests is
+    the rule). `duckdb`: look lists up as duckdb__phone_normalised_select
+    prepares them (phone_e164_duckdb.sql), same result. -#}
+{% macro _phone_reason_code(duckdb=false) -%}
+case
+    when not has_allowed_characters then 'phone_invalid_characters'
+    when digits = '' then 'phone_too_short'
+    when is_international and calling_code is null then 'phone_unknown_calling_code'
+    when not is_international and country_code is null then 'phone_no_country'
+    when not is_international and region_country_code is null then 'phone_unknown_country'
+    -- 011 in the US, 810 in RU, 0011 in AU, or 00 where 00 is not how the country
+    -- dials abroad: libphonenumber may read the digits as international
+    when not is_international and {{ tiktok_sync._phone_listed(duckdb, 'digits', 'region_international_prefixes') }} then 'phone_ambiguous_prefix'
+    when not is_international and not region_national_format_supported then 'phone_national_format_unsupported'
+    when has_code_ambiguity then 'phone_ambiguous_prefix'
+    when {{ tiktok_sync._phone_listed(duckdb, 'candidate', 'rule_special_prefixes', with_length=true) }} then 'phone_national_format_unsupported'
+    when has_trunk_ambiguity then 'phone_ambiguous_prefix'
+    when national_number is null then 'phone_invalid_length'
+    -- the calling code was written in national format: the number goes through
+    -- libphonenumber's trunk rule a second time, with the main country's rules
+    when includes_calling_code and (
+        {{ tiktok_sync._phone_starts_with('national_number', 'main_trunk_prefix') }}
+        or {{ tiktok_sync._phone_listed(duckdb, 'national_number', 'main_special_prefixes', with_length=true) }}
+    ) then 'phone_ambiguous_prefix'
+    when length(national_number) < main_national_min_length then 'phone_too_short'
+    when length(national_number) > main_national_max_length then 'phone_too_long'
+    when not {{ tiktok_sync._phone_lengths_in(duckdb, 'national_number', 'main_national_possible_lengths') }} then 'phone_invalid_length'
+    when length(calling_code) + length(national_number) < 8 then 'phone_too_short'
+    when length(calling_code) + length(national_number) > 15 then 'phone_too_long'
+end
+{%- endmacro %}
+
+{#- libphonenumber's trunk rule: the national number, null when the trunk
+    prefix cannot be dropped or kept (see phone_normalised_select). -#}
+{% macro _phone_national_number(duckdb=false) -%}
+case
+    when not coalesce({{ tiktok_sync._phone_starts_with('candidate', 'rule_trunk_prefix') }}, false)
+        then candidate
+    when not {{ tiktok_sync._phone_listed(duckdb, 'candidate', 'rule_trunk_lookalike_prefixes', with_length=true) }}
+        then case
+            -- libphonenumber keeps the prefix when the rest has no possible
+            -- length (e.g. 0 + 8 digits in GB); that is garbage: null rejects it
+            when {{ tiktok_sync._phone_lengths_in(duckdb, 'substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }}
+                or length(candidate) - length(rule_trunk_prefix) > rule_national_max_length
+                then substr(candidate, length(rule_trunk_prefix) + 1)
+        end
+    when not {{ tiktok_sync._phone_lengths_in(duckdb, 'substr(candidate, length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }}
+        then candidate
+end
+{%- endmacro %}
+
+{#- _phone_has_listed_prefix, or on DuckDB its faster twin. -#}
+{% macro _phone_listed(duckdb, expr, prefixes, with_length=false) -%}
+{%- if duckdb -%}
+{{ tiktok_sync._phone_duckdb_listed(expr, prefixes, with_length) }}
+{%- else -%}
+{{ tiktok_sync._phone_has_listed_prefix(expr, prefixes, with_length) }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- _phone_length_in, or on DuckDB its faster twin. -#}
+{% macro _phone_lengths_in(duckdb, expr, lengths) -%}
+{%- if duckdb -%}
+{{ tiktok_sync._phone_duckdb_length_in(expr, lengths) }}
+{%- else -%}
+{{ tiktok_sync._phone_length_in(expr, lengths) }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- The var tiktok_sync_default_phone_country as a SQL literal (null when unset);
+    compilation fails unless it is an ISO-3166 alpha-2 code. -#}
+{% macro _phone_default_country_sql() -%}
+{%- set default_country = var('tiktok_sync_default_phone_country', none) -%}
+{%- if default_country is not none and (default_country | string | trim) != '' -%}
+  {%- set default_country = default_country | string | trim | upper -%}
+  {%- if default_country | length != 2 or not (default_country[0] in 'ABCDEFGHIJKLMNOPQRSTUVWXYZ' and default_country[1] in 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') -%}
+    {{ exceptions.raise_compiler_error("var tiktok_sync_default_phone_country must be an ISO-3166 alpha-2 code such as GB, got '" ~ default_country ~ "'") }}
+  {%- endif -%}
+  {{ return("'" ~ default_country ~ "'") }}
+{%- else -%}
+  {{ return('cast(null as ' ~ dbt.type_string() ~ ')') }}
+{%- endif -%}
 {%- endmacro %}
 
 {#- (substr(expr, 1, length(prefix)) = prefix); null when prefix is null. -#}
