@@ -1,7 +1,8 @@
 """DuckDB's own normalisers against the portable SQL, row for row.
 
-On DuckDB, phones (`duckdb__phone_normalised_select`) and emails
-(`duckdb__email_identifiers_select`) are normalised by DuckDB-specific SQL;
+On DuckDB, phones (`duckdb__phone_normalised_select`), emails
+(`duckdb__email_identifiers_select`) and advertising ids
+(`duckdb__maid_shaped_select`) are normalised by DuckDB-specific SQL;
 Postgres, Snowflake, BigQuery and Spark run the portable `default__` SQL. Both
 must give the same hash or the same rejection reason for every value. The
 project is built twice on DuckDB, once with `tiktok_sync_portable_normalisation:
@@ -89,15 +90,16 @@ def hostile_emails() -> list[str]:
 
 def hostile_maids() -> list[str]:
     uuid = "5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25"
+    md5 = HASH[:32]
     values = [uuid, uuid.upper(), uuid.replace("-", ""), "00000000-0000-0000-0000-000000000000"]
-    values += [
-        f" {uuid}\t",
-        uuid[:-1],
-        uuid + "0",
-        HASH,
-        HASH.upper(),
-        "d41d8cd98f00b204e9800998ecf8427e",
-    ]
+    values += [f" {uuid}\t", uuid[:-1], uuid + "0", HASH, HASH.upper(), md5.upper(), f"{md5}\n"]
+    values += ["d41d8cd98f00b204e9800998ecf8427e", uuid.replace("f", "\u0192")]
+    rng = random.Random(7)
+    for _ in range(2000):
+        value = list(rng.choice([uuid, uuid.upper(), HASH, md5.upper()]))
+        for _ in range(rng.randint(0, 2)):
+            value.insert(rng.randint(0, len(value)), rng.choice(" \t-g0AF\u00e9\x0b"))
+        values.append("".join(value))
     return values
 
 
@@ -181,7 +183,10 @@ def test_each_build_ran_its_own_sql(builds: tuple[DbtProject, DbtProject]) -> No
     fast, portable = builds
     assert "phone_rule_sets" in run_sql(fast, "normalise_phone")
     assert "phone_rule_sets" not in run_sql(portable, "normalise_phone")
-    assert "given_shape" in run_sql(fast, "hostile_identifiers")
+    # the email column and both advertising-id columns take the DuckDB shapes
+    assert (
+        run_sql(fast, "hostile_identifiers").count("given_shape is not null then given_shape") == 3
+    )
     assert "given_shape" not in run_sql(portable, "hostile_identifiers")
 
 
@@ -215,3 +220,5 @@ def test_hostile_audience_exercises_every_outcome(builds: tuple[DbtProject, DbtP
     for reason in ("email_md5_not_supported", "hash_of_empty_string"):
         assert ("email", reason) in seen
     assert ("phone", None) in seen and ("idfa", "maid_zeroed") in seen
+    for reason in (None, "maid_invalid_format", "maid_zeroed", "hash_of_empty_string"):
+        assert ("gaid", reason) in seen

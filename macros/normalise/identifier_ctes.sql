@@ -85,15 +85,7 @@
                 else {{ tiktok_sync.maid_rejection_reason('cleaned') }}
             end as reason_code
         from (
-            select
-                raw_value,
-                cleaned,
-                case
-                    when {{ tiktok_sync.is_hex_hash('cleaned', 64) }} then 'sha256'
-                    when {{ tiktok_sync.is_hex_hash('cleaned', 32) }} then 'md5'
-                    else 'raw'
-                end as shape
-            from {{ column }}__non_empty
+            {{ tiktok_sync.maid_shaped_select(column ~ '__values', column ~ '__non_empty') | indent(12) }}
         ) shaped
     ) checked
 )
