@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -158,6 +158,47 @@ def test_the_sync_has_its_own_memory_limit_over_the_profiles(
         assert _current(warehouse, "memory_limit") == ("286.1 MiB",)
     with Warehouse.open(load_warehouse(PROJECT_DIR, profiles, memory_limit="1GiB")) as warehouse:
         assert _current(warehouse, "memory_limit") == ("1.0 GiB",)  # the option wins
+
+
+def test_running_out_of_the_memory_limit_says_to_raise_it(
+    env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A diff too large for the limit is one line with the fix, not an unexpected error.
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        monkeypatch.setattr(warehouse, "_con", _Failing(warehouse._con, out_of_memory))
+        for read in (
+            lambda: warehouse.counts(),
+            lambda: warehouse.pending(HIGH_VALUE),
+            lambda: next(warehouse.diff_batches(HIGH_VALUE, "add", "EMAIL_SHA256")),
+        ):
+            with pytest.raises(WarehouseError, match=r"memory limit \(200MB\).*--memory-limit"):
+                read()
+
+
+class _Failing:
+    """A connection whose queries over the diff fail as `fail` says."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, fail: Callable[..., None]) -> None:
+        self._real, self._fail = con, fail
+
+    def execute(self, query: str, *args: object) -> object:
+        if "tiktok_audience_diff" in query:
+            self._fail()
+        return self._real.execute(query, *args)
+
+    def cursor(self) -> _Failing:
+        return _Failing(self._real.cursor(), self._fail)
+
+    def sql(self, query: str, **kwargs: object) -> object:
+        if "tiktok_audience_diff" in query:
+            self._fail()
+        return self._real.sql(query, **kwargs)
+
+    def close(self) -> None:
+        self._real.close()
 
 
 def test_a_temp_directory_named_in_the_profile_is_kept(env: SyncEnv, tmp_path: Path) -> None:
