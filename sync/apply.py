@@ -62,12 +62,16 @@ from sync.warehouse import HistoryRow, Orphan, Warehouse, utc_now
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PROCESSING_WAIT = 120.0  # seconds to wait out a customer-file processing lock per update
+DEFAULT_PROCESSING_WAIT = 120.0  # seconds to wait out a processing lock or a new segment per batch
 FIRST_POLL = 2.0
 MAX_POLL = 15.0
 # TikTok's create_time has whole seconds and the two clocks differ a little: look back this far
 # before the pending row's created_at when adopting an audience.
 CLOCK_SKEW = timedelta(minutes=10)
+# TikTok answers HTTP 400 to mappings on a segment audience until it is ready, "usually 1-2
+# minutes after creation" (reference §4.1). Within this long of its create, an HTTP 400 is taken
+# for that and waited out; later it is what it says (a request TikTok refused).
+NEW_SEGMENT_WINDOW = timedelta(minutes=10)
 # `audience_type` in dmp/custom_audience/list/ (reference §3.6).
 AUDIENCE_TYPES = {"streaming": "Partner", "customer_file": "Customer File Audience"}
 
@@ -702,6 +706,12 @@ def _sync_segment(
     ctx: _Context, ap: AudiencePlan, audience_id: str, result: AudienceResult
 ) -> None:
     key, limit = ap.audience_key, ctx.client.mapping_batch_limit
+    registered = ctx.warehouse.registry().get(key)
+    created_at = (
+        registered.created_at
+        if registered is not None and registered.audience_id == audience_id
+        else None  # configured in the model: not created by this project
+    )
     for id_type in sorted(ap.adds):
         adds = (
             ctx.warehouse.member_batches(key, id_type, limit)
@@ -715,9 +725,7 @@ def _sync_segment(
                 ctx.warehouse.record_sending(
                     key, audience_id, ap.advertiser_id, id_type, batch, "add", ctx.run_id
                 )
-                response = ctx.client.map_segment(
-                    ap.advertiser_id, audience_id, "add", id_type, batch
-                )
+                response = _map(ctx, ap, audience_id, created_at, "add", id_type, batch)
                 ctx.warehouse.record_added(
                     key,
                     audience_id,
@@ -735,11 +743,55 @@ def _sync_segment(
                 ctx.warehouse.record_sending(
                     key, audience_id, ap.advertiser_id, id_type, batch, "remove", ctx.run_id
                 )
-                response = ctx.client.map_segment(
-                    ap.advertiser_id, audience_id, "delete", id_type, batch
-                )
+                response = _map(ctx, ap, audience_id, created_at, "delete", id_type, batch)
                 ctx.warehouse.record_removed(key, audience_id, id_type, batch)
                 _acknowledged(ctx, result, response, removes=len(batch))
+
+
+def _map(
+    ctx: _Context,
+    ap: AudiencePlan,
+    audience_id: str,
+    created_at: datetime | None,
+    action: str,
+    id_type: str,
+    batch: pl.Series,
+) -> ApiResponse:
+    """One mapping request; a segment audience created minutes ago gets time to be ready.
+
+    TikTok answers HTTP 400 until a new segment is ready (NEW_SEGMENT_WINDOW); re-sending the
+    batch is the poll, for up to `processing_wait` seconds, as for a customer-file processing
+    lock. After that the batch stays pending (already in tiktok_sync_unconfirmed_changes).
+    """
+    deadline: float | None = None
+    delay = FIRST_POLL
+    while True:
+        try:
+            return ctx.client.map_segment(ap.advertiser_id, audience_id, action, id_type, batch)
+        except TikTokError as error:
+            is_new = created_at is not None and utc_now() - created_at < NEW_SEGMENT_WINDOW
+            if error.http_status != 400 or not is_new:
+                raise
+            if deadline is None:
+                deadline = ctx.clock() + ctx.processing_wait
+                if ctx.deadline is not None:
+                    deadline = min(deadline, ctx.deadline)
+            remaining = deadline - ctx.clock()
+            if remaining <= 0:
+                raise AudienceBusyError(
+                    f"TikTok does not take members into the new audience {audience_id} yet "
+                    "(HTTP 400; TikTok readies a new segment audience within minutes of "
+                    "creating it)",
+                    endpoint=error.endpoint,
+                    http_status=error.http_status,
+                    request_id=error.request_id,
+                    next_step="its changes stay pending: run again in a few minutes",
+                ) from None
+            wait = min(delay, remaining)
+            note = f"TikTok is still readying the new audience; retrying in {wait:.0f} s"
+            ctx.progress.note(ap.audience_key, note)
+            ctx.sleep(wait)
+            delay = min(delay * 2, MAX_POLL)
 
 
 def _acknowledged(

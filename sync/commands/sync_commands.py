@@ -67,8 +67,9 @@ ProcessingWait = Annotated[
     typer.Option(
         "--processing-wait",
         min=0.0,
-        help="Seconds to wait out TikTok's processing lock on a customer-file audience before "
-        "leaving its changes pending.",
+        help="Seconds to wait, per batch, for TikTok to finish processing a customer-file "
+        "audience or to ready a segment audience created minutes ago, before leaving its "
+        "changes pending.",
     ),
 ]
 RequestsPerSecond = Annotated[
