@@ -15,6 +15,12 @@
   ({{ tiktok_sync.remove_whitespace(expr) }} <> '')
 {%- endmacro %}
 
+{#- Almost every value starts with something other than whitespace: its first
+    code point settles it, and only the rest take the regular expression. -#}
 {% macro duckdb__has_non_whitespace(expr) -%}
-  regexp_matches({{ expr }}, {{ tiktok_sync.regex_literal('[^\\t\\n\\v\\f\\r ]') }})
+  case
+    when {{ expr }} = '' then false
+    when ascii({{ expr }}) not in (9, 10, 11, 12, 13, 32) then true
+    else regexp_matches({{ expr }}, {{ tiktok_sync.regex_literal('[^\\t\\n\\v\\f\\r ]') }})
+  end
 {%- endmacro %}
