@@ -14,7 +14,6 @@ Both only read from TikTok: `dmp/custom_audience/list/` and `dmp/custom_audience
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,24 +33,20 @@ from sync.credentials import (
 from sync.errors import ConfigError, WarehouseError
 from sync.settings import TikTokSettings, WarehouseSettings, load_tiktok, load_warehouse
 from sync.tiktok import AudienceDetails, NotFoundError, RetryableError, TikTokClient, TikTokError
+from sync.warehouse import REQUIRED_RELATIONS as SYNC_RELATIONS
 from sync.warehouse import connect as connect_warehouse
-from sync.warehouse import utc_now
+from sync.warehouse import missing_relations as missing_of
+from sync.warehouse import missing_warehouse, open_failure, utc_now
 
 MIN_AUDIENCE_SIZE = 1_000  # TikTok targets only audiences of 1,000+ matched users (ref §3.8)
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
-# What `dbt build` leaves for the sync job (models/sync/, and the tables on-run-start creates).
+# What `check` and `audiences` read besides what a run needs.
 REQUIRED_RELATIONS = (
+    *SYNC_RELATIONS,
     "tiktok_audiences",
-    "tiktok_audience_targets",
     "tiktok_audience_summary",
-    "tiktok_audience_diff",
-    "tiktok_audience_members",
-    "tiktok_sync_acknowledged_members",
-    "tiktok_sync_unconfirmed_changes",
-    "tiktok_sync_audience_registry",
-    "tiktok_sync_run_history",
     "tiktok_sync_audience_size_history",
 )
 
@@ -95,55 +90,22 @@ class WarehouseUnavailable(WarehouseError):
 @contextmanager
 def connect(warehouse: WarehouseSettings, *, read_only: bool) -> Iterator[Any]:
     """A DuckDB connection to the dbt target's file, closed on exit; WarehouseError if not."""
-    problem = _missing_file(warehouse)
+    problem = missing_warehouse(warehouse)
     if problem is not None:
-        raise WarehouseUnavailable(problem)
+        raise WarehouseUnavailable(Diagnosis(WarehouseError, *problem))
     try:
         connection = connect_warehouse(warehouse, read_only=read_only)
     except duckdb.Error as exc:
-        raise WarehouseUnavailable(_open_failure(warehouse, exc)) from None
+        failure = open_failure(warehouse, exc)
+        raise WarehouseUnavailable(Diagnosis(WarehouseError, *failure)) from None
     try:
         yield connection
     finally:
         connection.close()
 
 
-def _missing_file(warehouse: WarehouseSettings) -> Diagnosis | None:
-    if warehouse.path.exists():
-        return None
-    return Diagnosis(
-        WarehouseError,
-        f"no warehouse at {warehouse.path} (profile {warehouse.profile}, target "
-        f"{warehouse.target})",
-        "run dbt build, or point --profiles-dir/--target at the warehouse dbt builds",
-    )
-
-
-def _open_failure(warehouse: WarehouseSettings, exc: duckdb.Error) -> Diagnosis:
-    text = str(exc)
-    if "lock" in text.lower():
-        pid = re.search(r"PID (\d+)", text)
-        holder = f"another process (PID {pid.group(1)})" if pid else "another process"
-        return Diagnosis(
-            WarehouseError,
-            f"the warehouse {warehouse.path} is locked by {holder} writing to it",
-            "wait for that dbt build or tiktok-sync run to finish (or close the DuckDB session "
-            "holding it), then retry",
-        )
-    return Diagnosis(
-        WarehouseError,
-        f"the warehouse {warehouse.path} cannot be opened ({type(exc).__name__})",
-        "check that it is the DuckDB file dbt builds; run dbt build to recreate it",
-    )
-
-
 def missing_relations(connection: Any, warehouse: WarehouseSettings) -> list[str]:
-    rows = connection.execute(
-        "select table_name from information_schema.tables where table_schema = ?",
-        [warehouse.schema],
-    ).fetchall()
-    present = {str(name) for (name,) in rows}
-    return [name for name in REQUIRED_RELATIONS if name not in present]
+    return missing_of(connection, warehouse, REQUIRED_RELATIONS)
 
 
 def read_audiences(connection: Any, warehouse: WarehouseSettings) -> list[WarehouseAudience]:

@@ -30,6 +30,7 @@ silently would never be undone when the member came back. Timestamps are naive U
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -159,17 +160,13 @@ class Warehouse:
 
     @classmethod
     def open(cls, settings: WarehouseSettings, *, read_only: bool = False) -> Warehouse:
-        path = settings.path
-        # Checked first: a read-write connect would create an empty database file instead.
-        if not path.exists():
-            raise WarehouseError(
-                f"the warehouse {path} does not exist; run `dbt build` first "
-                f"(profile '{settings.profile}', target '{settings.target}')"
-            )
+        problem = missing_warehouse(settings)
+        if problem is not None:
+            raise WarehouseError("; ".join(problem))
         try:
             con = connect(settings, read_only=read_only)
         except duckdb.IOException as exc:
-            raise _open_error(path, exc) from None
+            raise WarehouseError("; ".join(open_failure(settings, exc))) from None
         warehouse = cls(con, settings)
         try:
             warehouse._check_relations()
@@ -199,12 +196,7 @@ class Warehouse:
         return self._settings.table(name)
 
     def _check_relations(self) -> None:
-        rows = self._con.execute(
-            "select table_name from information_schema.tables where table_schema = ?",
-            [self._settings.schema],
-        ).fetchall()
-        present = {str(name) for (name,) in rows}
-        missing = [name for name in REQUIRED_RELATIONS if name not in present]
+        missing = missing_relations(self._con, self._settings)
         if missing:
             raise WarehouseError(
                 f"{self.path} (schema {self._settings.schema}) lacks {', '.join(missing)}; "
@@ -798,16 +790,49 @@ def _settings_error(settings: WarehouseSettings, key: str, exc: duckdb.Error) ->
     )
 
 
-def _open_error(path: Path, exc: duckdb.IOException) -> WarehouseError:
+def missing_warehouse(settings: WarehouseSettings) -> tuple[str, str] | None:
+    """(what, fix) if the target's DuckDB file does not exist. Checked before connecting: a
+    read-write connect would create an empty database file instead."""
+    if settings.path.exists():
+        return None
+    return (
+        f"no warehouse at {settings.path} (profile '{settings.profile}', target "
+        f"'{settings.target}')",
+        "run dbt build, or point --profiles-dir/--target at the warehouse dbt builds",
+    )
+
+
+def open_failure(settings: WarehouseSettings, exc: duckdb.Error) -> tuple[str, str]:
+    """(what, fix) for a warehouse file DuckDB would not open."""
     text = str(exc)
     if "lock" in text.lower():
         # DuckDB lets one process hold a file read-write and no one else in: a dbt build or
-        # another run is using it. Nothing was sent; waiting is the fix.
-        return WarehouseError(
-            f"another process (a running dbt build or tiktok-sync run) holds {path}; "
-            "wait for it and retry"
+        # a sync run is using it. Nothing was sent; waiting is the fix.
+        pid = re.search(r"PID (\d+)", text)
+        holder = f"another process (PID {pid.group(1)})" if pid else "another process"
+        return (
+            f"the warehouse {settings.path} is locked by {holder}: a dbt build, a tiktok-sync "
+            "run or a DuckDB session is writing to it",
+            "wait for it to finish, then retry",
         )
-    return WarehouseError(f"cannot open the warehouse {path}: {text}")
+    return (
+        f"the warehouse {settings.path} cannot be opened: {text.splitlines()[0]}",
+        "check that it is the DuckDB file dbt builds; run dbt build to recreate it",
+    )
+
+
+def missing_relations(
+    con: duckdb.DuckDBPyConnection,
+    settings: WarehouseSettings,
+    required: Sequence[str] = REQUIRED_RELATIONS,
+) -> list[str]:
+    """Which of `required` the target's schema lacks (dbt build creates them all)."""
+    rows = con.execute(
+        "select table_name from information_schema.tables where table_schema = ?",
+        [settings.schema],
+    ).fetchall()
+    present = {str(name) for (name,) in rows}
+    return [name for name in required if name not in present]
 
 
 def _opt_str(value: object) -> str | None:

@@ -219,7 +219,7 @@ def test_check_fails_while_another_process_writes_the_warehouse(cli: Cli) -> Non
     check = checks_of(result.stdout)["warehouse"]
     assert check["status"] == "FAIL"
     assert f"locked by another process (PID {holder.pid})" in str(check["detail"])
-    assert "wait for that dbt build or tiktok-sync run to finish" in str(check["fix"])
+    assert "wait for it to finish, then retry" in str(check["fix"])
 
 
 def test_check_text_says_what_to_fix_in_one_line(cli: Cli) -> None:

@@ -58,7 +58,7 @@ def test_two_runs_started_together_one_proceeds_the_other_refuses(env: SyncEnv) 
 
     assert sorted(code for code, _, _ in finished) == [0, 2], finished
     (_, _, refused_err) = next(f for f in finished if f[0] == 2)
-    assert "another process" in refused_err and "wait for it and retry" in refused_err
+    assert "another process" in refused_err and "wait for it to finish" in refused_err
     assert refused_err.count("\n") == 1 and "Traceback" not in refused_err
     # Nothing went twice: each identifier mapped once, each audience created once.
     sent = [
