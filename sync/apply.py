@@ -816,15 +816,8 @@ def _ids_per_file(id_type: str) -> int:
     return MAX_FILE_BYTES // (hash_length(id_type) + 1)
 
 
-def _file_content(hashes: pl.Series) -> bytes:
-    joined: str = hashes.str.join("\n").item()
-    return (joined + "\n").encode("ascii")
-
-
 def _upload(ctx: _Context, ap: AudiencePlan, id_type: str, hashes: pl.Series) -> str:
-    return ctx.client.upload_customer_file(
-        ap.advertiser_id, _file_content(hashes), id_type, f"{ap.audience_key}.csv"
-    )
+    return ctx.client.upload_hashes(ap.advertiser_id, hashes, id_type, f"{ap.audience_key}.csv")
 
 
 def _upload_members(

@@ -38,15 +38,16 @@ def check_mapping(
     return schema, check_hashes(hashes, id_type, endpoint)
 
 
-def check_upload(content: bytes, file_name: str, endpoint: str) -> str:
+def check_upload(content: bytes | bytearray | memoryview, file_name: str, endpoint: str) -> str:
     """Check a customer file before upload; return its content type."""
     suffix = file_name.rsplit(".", 1)[-1] if "." in file_name else ""
     if suffix not in ("csv", "txt"):  # TikTok accepts exactly .csv or .txt (§3.1)
         raise refused(endpoint, f"file name must end in .csv or .txt, got {file_name!r}")
-    if not content:  # TikTok would answer 40906 "file empty"
+    size = memoryview(content).nbytes
+    if not size:  # TikTok would answer 40906 "file empty"
         raise refused(endpoint, "the file is empty")
-    if len(content) > MAX_FILE_BYTES:
-        raise refused(endpoint, f"the file has {len(content)} bytes, over {MAX_FILE_BYTES}")
+    if size > MAX_FILE_BYTES:
+        raise refused(endpoint, f"the file has {size} bytes, over {MAX_FILE_BYTES}")
     return "text/csv" if suffix == "csv" else "text/plain"
 
 

@@ -36,11 +36,13 @@ from sync import __version__
 from sync.tiktok.checks import (
     check_calculate_type,
     check_file_paths,
+    check_hashes,
     check_mapping,
     check_name,
     check_upload,
     refused,
 )
+from sync.tiktok.customer_file import FormData, file_content
 from sync.tiktok.errors import AmbiguousWriteError, AuthError, FatalError, RetryableError
 from sync.tiktok.models import (
     UPDATE_ACTIONS,
@@ -49,6 +51,7 @@ from sync.tiktok.models import (
     AudienceDetails,
     AudienceSummary,
     TokenGrant,
+    hash_length,
 )
 from sync.tiktok.ratelimit import RateLimiter
 from sync.tiktok.redact import REDACTED, protect_urllib3_logs
@@ -183,7 +186,7 @@ class TikTokClient:
     def upload_customer_file(
         self,
         advertiser_id: str,
-        content: bytes,
+        content: bytes | bytearray | memoryview,
         calculate_type: str,
         file_name: str = "audience.csv",
     ) -> str:
@@ -193,19 +196,36 @@ class TikTokClient:
         """
         endpoint = f"POST {FILE_UPLOAD}"
         check_calculate_type(calculate_type, endpoint)
+        content = memoryview(content).cast("B")
         content_type = check_upload(content, file_name, endpoint)
-        response = self._call(
-            "POST",
-            FILE_UPLOAD,
-            form={
-                "advertiser_id": advertiser_id,
-                "calculate_type": calculate_type,
-                # Lowercase hex MD5 of exactly the bytes sent; TikTok checks it (40900, §3.1).
-                "file_signature": hashlib.md5(content).hexdigest(),
-            },
-            files={"file": (file_name, content, content_type)},
-        )
+        form = {
+            "advertiser_id": advertiser_id,
+            "calculate_type": calculate_type,
+            # Lowercase hex MD5 of exactly the bytes sent; TikTok checks it (40900, §3.1).
+            "file_signature": hashlib.md5(content).hexdigest(),
+        }
+        body = FormData(form, "file", file_name, content, content_type)
+        response = self._call("POST", FILE_UPLOAD, form_data=body)
         return _required_str(endpoint, response, "file_path")
+
+    def upload_hashes(
+        self,
+        advertiser_id: str,
+        hashes: Sequence[str] | pl.Series,
+        calculate_type: str,
+        file_name: str = "audience.csv",
+    ) -> str:
+        """Upload `hashes` as one customer file (one per line); return its `file_path`.
+
+        Every value is checked to be a hash of the type before the file is written, so nothing
+        else reaches TikTok (`check_hashes`).
+        """
+        endpoint = f"POST {FILE_UPLOAD}"
+        check_calculate_type(calculate_type, endpoint)
+        checked = check_hashes(hashes, calculate_type, endpoint)
+        content = file_content(checked, hash_length(calculate_type))
+        del checked  # the caller may drop its column now; the file is all the upload needs
+        return self.upload_customer_file(advertiser_id, content, calculate_type, file_name)
 
     def create_custom_audience(
         self,
@@ -376,8 +396,7 @@ class TikTokClient:
         params: Mapping[str, Any] | None = None,
         json_body: Mapping[str, Any] | None = None,
         json_bytes: bytes | None = None,
-        form: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        form_data: FormData | None = None,
         authenticated: bool = True,
         retry: _Retry = _Retry.ALWAYS,
         ambiguous_step: str | None = None,
@@ -385,7 +404,11 @@ class TikTokClient:
     ) -> ApiResponse:
         endpoint = f"{method} {path}"
         headers = {"User-Agent": f"tiktok-audience-sync/{__version__}"}
-        data: Mapping[str, str] | bytes | None = form
+        data: bytes | FormData | None = None
+        if form_data is not None:
+            # multipart/form-data built by us: the file goes out from its buffer, uncopied.
+            headers["Content-Type"] = form_data.content_type
+            data = form_data
         if json_bytes is not None:
             # A body already encoded (mapping batches, built from the column): sent as is.
             headers["Content-Type"] = "application/json"
@@ -398,9 +421,7 @@ class TikTokClient:
 
         def attempt() -> ApiResponse:
             try:
-                return self._send(
-                    method, path, params, json_body, data, files, headers, known_secrets
-                )
+                return self._send(method, path, params, json_body, data, headers, known_secrets)
             except RetryableError as err:
                 if retry is _Retry.ALWAYS or surely_not_applied(err):
                     raise
@@ -417,8 +438,7 @@ class TikTokClient:
         path: str,
         params: Mapping[str, Any] | None,
         json_body: Mapping[str, Any] | None,
-        data: Mapping[str, str] | bytes | None,
-        files: Mapping[str, tuple[str, bytes, str]] | None,
+        data: bytes | FormData | None,
         headers: Mapping[str, str],
         secrets: Sequence[str],
     ) -> ApiResponse:
@@ -436,7 +456,6 @@ class TikTokClient:
                 params=params,
                 json=json_body,
                 data=data,
-                files=files,
                 headers=headers,
                 timeout=timeout,
                 # A redirect would carry the Access-Token header (requests strips only
