@@ -6,7 +6,8 @@ On DuckDB, phones (`duckdb__phone_normalised_select`), emails
 Postgres, Snowflake, BigQuery and Spark run the portable `default__` SQL. Both
 must give the same hash or the same rejection reason for every value. The
 project is built twice on DuckDB, once with `tiktok_sync_portable_normalisation:
-true`, with every dbt unit test each time, plus an audience over hostile
+true` and every dbt unit test (the DuckDB path's run in
+tests/test_warehouse_build.py), plus an audience over hostile
 values (the phone corpus, generated emails and advertising ids), and every
 row of every audience table and of the phone wrapper must be equal.
 """
@@ -144,8 +145,13 @@ def project_with_hostile_audience(destination: Path, cases: Path) -> Path:
 
 def build(workdir: Path, project_dir: Path, portable: bool) -> DbtProject:
     project = make_dbt_project(workdir)
+    # The unit tests of the DuckDB path run in test_warehouse_build's fixture already.
+    skip = [] if portable else ["--exclude-resource-type", "unit_test"]
     project.run(
-        "build", project_dir=project_dir, vars={"tiktok_sync_portable_normalisation": portable}
+        "build",
+        *skip,
+        project_dir=project_dir,
+        vars={"tiktok_sync_portable_normalisation": portable},
     )
     return project
 
@@ -171,12 +177,12 @@ def run_sql(project: DbtProject, model: str) -> str:
     return next(folder.rglob(f"{model}.sql")).read_text()
 
 
-def test_both_builds_ran_every_unit_test(builds: tuple[DbtProject, DbtProject]) -> None:
-    for project in builds:
-        results = json.loads((project.workdir / "target" / "run_results.json").read_text())
-        unit = [r for r in results["results"] if r["unique_id"].startswith("unit_test.")]
-        assert len(unit) >= 39
-        assert {r["status"] for r in unit} == {"pass"}
+def test_the_portable_build_ran_every_unit_test(builds: tuple[DbtProject, DbtProject]) -> None:
+    _, portable = builds
+    results = json.loads((portable.workdir / "target" / "run_results.json").read_text())
+    unit = [r for r in results["results"] if r["unique_id"].startswith("unit_test.")]
+    assert len(unit) >= 39
+    assert {r["status"] for r in unit} == {"pass"}
 
 
 def test_each_build_ran_its_own_sql(builds: tuple[DbtProject, DbtProject]) -> None:

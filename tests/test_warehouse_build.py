@@ -69,6 +69,15 @@ def expected_outcomes(project: DbtProject, audience_key: str) -> dict[str, Count
     return outcomes
 
 
+def test_the_build_ran_every_dbt_unit_test_and_they_passed(built: DbtProject) -> None:
+    # The one build of the suite that runs them: the others exclude them (they do not
+    # depend on the data).
+    results = json.loads((built.workdir / "target" / "run_results.json").read_text())
+    unit = [r for r in results["results"] if r["unique_id"].startswith("unit_test.")]
+    assert len(unit) >= 43
+    assert {r["status"] for r in unit} == {"pass"}
+
+
 def test_demo_has_audiences_covering_every_identifier_column_and_both_apis(
     built: DbtProject,
 ) -> None:
