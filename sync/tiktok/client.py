@@ -224,7 +224,6 @@ class TikTokClient:
         check_calculate_type(calculate_type, endpoint)
         checked = check_hashes(hashes, calculate_type, endpoint)
         content = file_content(checked, hash_length(calculate_type))
-        del checked  # the caller may drop its column now; the file is all the upload needs
         return self.upload_customer_file(advertiser_id, content, calculate_type, file_name)
 
     def create_custom_audience(
