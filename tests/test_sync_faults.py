@@ -152,7 +152,7 @@ def test_a_second_run_while_one_is_running_exits_2_and_sends_nothing(env: SyncEn
         second = env.cli("run")
 
         assert second.exit_code == 2
-        assert "another process" in second.stderr and "wait for it and retry" in second.stderr
+        assert "another process" in second.stderr and "wait for it to finish" in second.stderr
         assert "Traceback" not in second.output
         assert first.poll() is None  # the refusal came while the first run was running
     finally:

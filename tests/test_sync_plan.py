@@ -129,7 +129,7 @@ def test_plan_text_lists_audiences_warnings_and_orphans(env: SyncEnv) -> None:
         pytest.param(
             ("run",),
             {"TIKTOK_SYNC_DUCKDB_PATH": "/nonexistent/warehouse.duckdb"},
-            "run `dbt build` first",
+            "; run dbt build",
             id="no-warehouse",
         ),
         pytest.param(
