@@ -398,39 +398,38 @@ def _run(
 
 
 def _not_attempted_in_time(ap: AudiencePlan) -> AudienceResult:
-    now = utc_now()
-    result = AudienceResult(
-        plan=ap,
-        audience_id=ap.audience_id,
-        started_at=now,
-        finished_at=now,
-        adds_pending=ap.pending_adds,
-        removes_pending=ap.pending_removes,
-    )
+    error = None
     if ap.adds_total or ap.removes_total or ap.audience_id is None:
-        result.error = ErrorInfo(
+        error = ErrorInfo(
             None, "not attempted: the run reached --max-duration; its changes stay pending", None
         )
-    result.settle()
-    return result
+    return _untouched(ap, error)
 
 
 def _not_attempted(ap: AudiencePlan, stopped: AudienceResult) -> AudienceResult:
-    now = utc_now()
     error = stopped.error
-    result = AudienceResult(
-        plan=ap,
-        audience_id=ap.audience_id,
-        started_at=now,
-        finished_at=now,
-        adds_pending=ap.pending_adds,
-        removes_pending=ap.pending_removes,
-        error=ErrorInfo(
+    return _untouched(
+        ap,
+        ErrorInfo(
             error.code if error else None,
             "not attempted: TikTok refused the authorisation while syncing "
             f"{stopped.plan.audience_key}; re-authorise with `tiktok-sync auth`",
             error.request_id if error else None,
         ),
+    )
+
+
+def _untouched(ap: AudiencePlan, error: ErrorInfo | None) -> AudienceResult:
+    """The result of an audience the run did not start: everything it planned stays pending."""
+    now = utc_now()
+    result = AudienceResult(
+        plan=ap,
+        audience_id=ap.audience_id,
+        started_at=now,
+        finished_at=now,
+        adds_pending=ap.pending_adds,
+        removes_pending=ap.pending_removes,
+        error=error,
     )
     result.settle()
     return result
