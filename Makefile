@@ -6,34 +6,35 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# dbt reads the generated copy of profiles.example.yml unless you point
-# DBT_PROFILES_DIR at your own profiles.yml.
-export DBT_PROFILES_DIR ?= $(CURDIR)/.dbt
+# The demo and the tests run in integration_tests/, a dbt project that installs this
+# repository's root as a package, as a user's project does. dbt and tiktok-sync read
+# its project and profile unless you point DBT_PROJECT_DIR / DBT_PROFILES_DIR elsewhere.
+IT := $(CURDIR)/integration_tests
+export DBT_PROJECT_DIR ?= $(IT)
+export DBT_PROFILES_DIR ?= $(IT)
 export TIKTOK_SYNC_DUCKDB_PATH ?= $(CURDIR)/tiktok_sync.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 
-.PHONY: venv profile build demo test lint typecheck unit clean bench soak
+.PHONY: venv deps build demo test lint typecheck unit clean bench soak
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
-profile: $(DBT_PROFILES_DIR)/profiles.yml
-
-$(CURDIR)/.dbt/profiles.yml: profiles.example.yml
-	@mkdir -p $(@D)
-	cp profiles.example.yml $@
+# `dbt deps` of the integration-test project: links the package (this repository's root).
+deps: venv
+	cd $(IT) && $(CURDIR)/$(BIN)/dbt deps --quiet
 
 # dbt build on the demo data: seeds, audiences, members, diff, data and unit tests.
-build: venv profile
+build: deps
 	$(BIN)/dbt build
 
-demo: venv profile
+demo: deps
 	$(BIN)/python scripts/demo.py
 
 lint: venv
@@ -43,7 +44,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck deps
 	$(BIN)/pytest
 
 # The long variants behind the `slow` marker: the fault-injection soak over many runs
@@ -57,8 +58,9 @@ soak: venv
 # about 35 minutes on 2 cores. Not part of `make test`, which runs a 100k
 # version (tests/test_bench_smoke.py). Options: make bench BENCH_ARGS="--sizes 1M --runs 3".
 bench: venv
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf target logs .dbt tiktok_sync.duckdb tiktok_sync.duckdb.wal .demo
+	rm -rf target logs tiktok_sync.duckdb tiktok_sync.duckdb.wal .demo \
+		$(IT)/target $(IT)/logs $(IT)/dbt_packages

@@ -1,14 +1,13 @@
-"""A throwaway copy of the dbt project whose audiences read the generated Parquet.
+"""A throwaway dbt project, set up as a user's, whose audiences read the generated Parquet.
 
-The bench never adds audiences to the user's project: it copies what a build needs
-(dbt_project.yml, macros, models/sync, models/sources, the calling-codes seed, the generic data
-tests) into a work directory and puts three bench audiences in `models/audiences/` in place of
-the demo ones. They read the files of `bench.generate` through `read_parquet` on the path in
-var `bench_data_dir`, so one copy serves every size and generation.
+It installs this repository as a package (packages.yml, `dbt deps`), as a project using
+tiktok_sync does, and holds three bench audiences in `models/audiences/`. They read the files
+of `bench.generate` through `read_parquet` on the path in var `bench_data_dir`, so one project
+serves every size and generation.
 
 The profile sets DuckDB's `threads` and `memory_limit` explicitly (reported with the results)
-and reads the database path from TIKTOK_SYNC_DUCKDB_PATH, as profiles.example.yml does, so
-`tiktok-sync` finds the same warehouse.
+and reads the database path from TIKTOK_SYNC_DUCKDB_PATH, as integration_tests/profiles.yml
+does, so `tiktok-sync` finds the same warehouse.
 """
 
 from __future__ import annotations
@@ -16,11 +15,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 AUDIENCES = {
@@ -58,8 +58,20 @@ final as (
 select * from final
 """
 
+_PROJECT = """\
+name: tiktok_sync_bench
+version: "1.0.0"
+config-version: 2
+profile: tiktok_sync_bench
+models:
+  tiktok_sync_bench:
+    audiences:
+      +materialized: tiktok_audience
+      +pre-hook: "{{ tiktok_sync.audience_dependencies() }}"
+"""
+
 _PROFILE = """\
-tiktok_sync:
+tiktok_sync_bench:
   target: bench
   outputs:
     bench:
@@ -125,7 +137,7 @@ class BenchProject:
         return {r["unique_id"]: float(r["execution_time"]) for r in results["results"]}
 
     def compiled_model_sql(self, model: str) -> str:
-        path = self.root / "target" / "compiled" / "tiktok_sync" / "models" / "audiences"
+        path = self.root / "target" / "compiled" / "tiktok_sync_bench" / "models" / "audiences"
         return (path / f"{model}.sql").read_text()
 
 
@@ -135,13 +147,8 @@ def make_project(root: Path, *, threads: int, memory_limit: str) -> BenchProject
     shutil.rmtree(project.project_dir, ignore_errors=True)
     target = project.project_dir
     target.mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "dbt_project.yml", target / "dbt_project.yml")
-    shutil.copytree(PROJECT_DIR / "macros", target / "macros")
-    for folder in ("models/sync", "models/sources", "tests/dbt"):
-        shutil.copytree(PROJECT_DIR / folder, target / folder)
-    (target / "seeds").mkdir()
-    for name in ("country_calling_codes.csv", "_seeds.yml"):
-        shutil.copy(PROJECT_DIR / "seeds" / name, target / "seeds" / name)
+    (target / "dbt_project.yml").write_text(_PROJECT)
+    (target / "packages.yml").write_text(f"packages:\n  - local: {json.dumps(str(ROOT))}\n")
     audiences = target / "models" / "audiences"
     audiences.mkdir(parents=True)
     for model, (source, columns, meta) in AUDIENCES.items():
@@ -155,4 +162,13 @@ def make_project(root: Path, *, threads: int, memory_limit: str) -> BenchProject
     (project.profiles_dir / "profiles.yml").write_text(
         _PROFILE.format(threads=threads, memory_limit=memory_limit)
     )
+    deps = subprocess.run(
+        [str(BIN / "dbt"), "deps", "--quiet", "--project-dir", str(target)],
+        env=project.env(root / "unused.duckdb"),
+        cwd=target,
+        capture_output=True,
+        text=True,
+    )
+    if deps.returncode != 0:
+        raise RuntimeError(f"dbt deps failed in {target}: {deps.stdout}{deps.stderr}")
     return project

@@ -24,11 +24,13 @@ from pathlib import Path
 
 import duckdb
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+# The demo audiences live in the integration-test project, which installs the root as a package.
+PROJECT_DIR = ROOT / "integration_tests"
 BIN = Path(sys.executable).parent
 DBT = str(BIN / "dbt")
 TIKTOK_SYNC = str(BIN / "tiktok-sync")
-DEMO_DIR = PROJECT_DIR / ".demo"
+DEMO_DIR = ROOT / ".demo"
 # Calls that change members: segment mappings, customer-file uploads and updates.
 MEMBERSHIP_PATHS = (
     "segment/mapping/",
@@ -42,7 +44,7 @@ def real_tiktok() -> bool:
 
 
 def warehouse_path() -> Path:
-    return Path(os.environ.get("TIKTOK_SYNC_DUCKDB_PATH", PROJECT_DIR / "tiktok_sync.duckdb"))
+    return Path(os.environ.get("TIKTOK_SYNC_DUCKDB_PATH", ROOT / "tiktok_sync.duckdb"))
 
 
 def dbt_build(demo_day: int) -> None:
@@ -50,7 +52,7 @@ def dbt_build(demo_day: int) -> None:
     cmd = [DBT, "build", "--vars", f"{{demo_day: {demo_day}}}", "--quiet"]
     proc = subprocess.run(cmd, cwd=PROJECT_DIR)
     if proc.returncode != 0:
-        sys.exit(f"dbt build failed (exit {proc.returncode}); see logs/dbt.log")
+        sys.exit(f"dbt build failed (exit {proc.returncode}); see integration_tests/logs/dbt.log")
 
 
 def query(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
@@ -140,6 +142,8 @@ def print_runs(first_requests: int | None, second_requests: int | None) -> None:
 
 
 def main() -> None:
+    # dbt and tiktok-sync read the integration-test project's profile unless told otherwise.
+    os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR))
     use_emulator = not real_tiktok()
     if use_emulator:
         shutil.rmtree(DEMO_DIR, ignore_errors=True)
@@ -154,7 +158,7 @@ def main() -> None:
         if load_warehouse(PROJECT_DIR).path.resolve() != warehouse_path().resolve():
             sys.exit(
                 "your dbt profile does not read TIKTOK_SYNC_DUCKDB_PATH; the demo needs a "
-                "throwaway warehouse for the emulator (see profiles.example.yml)"
+                "throwaway warehouse for the emulator (see integration_tests/profiles.yml)"
             )
     else:
         print(

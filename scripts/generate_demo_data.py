@@ -2,8 +2,9 @@
 
 Writes two dbt seeds, byte for byte the same on every run and every Python >= 3.11:
 
-* ``seeds/demo/demo_crm_customers.csv``: one row per CRM customer (6,000).
-* ``seeds/demo/demo_app_devices.csv``: one row per app install (about 4,000), linked to a customer.
+* ``integration_tests/seeds/demo/demo_crm_customers.csv``: one row per CRM customer (6,000).
+* ``integration_tests/seeds/demo/demo_app_devices.csv``: one row per app install (about 4,000),
+  linked to a customer.
 
 Why the mess: the project's whole point is that identifiers are normalised and hashed in the
 warehouse, so the demo must put into the warehouse what real CRMs and app backends deliver, not
@@ -82,7 +83,7 @@ ACTIVE_WINDOW_DAYS = 30
 N_DEVICES_SEEN_ON_DAY_1 = 80
 N_DEVICES_AT_WINDOW_EDGE = 60  # last_seen_day = 1 - ACTIVE_WINDOW_DAYS: drop out on day 1
 
-# Audience rules; the models in models/audiences/demo/ use the same numbers.
+# Audience rules; the models in integration_tests/models/audiences/demo/ use the same numbers.
 HIGH_VALUE_MIN_LIFETIME_VALUE = Decimal("500.00")
 
 CUSTOMER_COLUMNS = (
@@ -100,7 +101,7 @@ CUSTOMER_COLUMNS = (
 DEVICE_COLUMNS = ("device_id", "customer_id", "platform", "advertising_id", "last_seen_day")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SEED_DIR = REPO_ROOT / "seeds" / "demo"
+SEED_DIR = REPO_ROOT / "integration_tests" / "seeds" / "demo"
 
 
 class Dice:
@@ -913,7 +914,7 @@ def generate(seed: int = SEED) -> DemoData:
 
 
 # --------------------------------------------------------------------------------------------
-# The demo audiences, mirrored from models/audiences/demo/*.sql
+# The demo audiences, mirrored from integration_tests/models/audiences/demo/*.sql
 # --------------------------------------------------------------------------------------------
 
 _ASCII_WHITESPACE = re.compile(r"[\t\n\v\f\r ]")

@@ -1,6 +1,6 @@
-"""Generate seeds/test_corpora/phone_corpus.csv: messy phone numbers for the parity test.
+"""Write integration_tests/seeds/test_corpora/phone_corpus.csv: messy phones for the parity test.
 
-The corpus feeds models/unit_test_wrappers/normalise_phone.sql, and
+The corpus feeds integration_tests/models/unit_test_wrappers/normalise_phone.sql, and
 tests/test_phone_parity.py compares every row's SQL result with
 libphonenumber (the `phonenumbers` package, Apache-2.0, dev dependency only).
 Numbers come from libphonenumber's own example numbers (fixed line and mobile)
@@ -38,7 +38,13 @@ from phonenumbers import PhoneNumberFormat as Fmt
 from phonenumbers import PhoneNumberType
 from phonenumbers.phonenumberutil import SUPPORTED_REGIONS, region_code_for_country_code
 
-OUT = Path(__file__).resolve().parents[1] / "seeds" / "test_corpora" / "phone_corpus.csv"
+OUT = (
+    Path(__file__).resolve().parents[1]
+    / "integration_tests"
+    / "seeds"
+    / "test_corpora"
+    / "phone_corpus.csv"
+)
 HEADER = ["case_id", "raw_value", "country_code", "raw_value_escaped", "variant"]
 SEED = 20250601
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dbt_support import DbtProject, make_dbt_project
+from tests.dbt_support import PROJECT_DIR, DbtProject, install_package, make_dbt_project
 from tests.reporting import summaries
 
 
@@ -27,6 +27,12 @@ def pytest_terminal_summary(
     for text in summaries(config):
         terminalreporter.write_sep("-", "summary")
         terminalreporter.write_line(text)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _package_installed() -> None:
+    """integration_tests/ uses the package through `dbt deps` (make test runs it too)."""
+    install_package(PROJECT_DIR)
 
 
 @pytest.fixture

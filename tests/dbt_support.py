@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+# The dbt project the tests build: the demo and test material, with the repository's root
+# installed as a package (packages.yml, `dbt deps`), as a user's project installs it.
+PROJECT_DIR = ROOT / "integration_tests"
+PROJECT_NAME = "tiktok_sync_integration_tests"
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 
@@ -65,8 +69,38 @@ class DbtProject:
 
 def make_dbt_project(workdir: Path) -> DbtProject:
     workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_DIR / "profiles.example.yml", workdir / "profiles.yml")
+    shutil.copy(PROJECT_DIR / "profiles.yml", workdir / "profiles.yml")
     return DbtProject(workdir)
+
+
+def install_package(project_dir: Path) -> None:
+    """`dbt deps` in a project whose packages.yml names the package (once per project)."""
+    if (project_dir / "dbt_packages" / "tiktok_sync" / "dbt_project.yml").exists():
+        return
+    proc = subprocess.run(
+        [DBT, "deps", "--quiet", "--project-dir", str(project_dir)],
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True,
+        text=True,
+        cwd=project_dir,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"dbt deps failed in {project_dir}:\n{proc.stdout}\n{proc.stderr}")
+
+
+def copy_project(destination: Path, *, demo: bool = True) -> Path:
+    """A copy of the integration-test project to add models to (without the demo audiences
+    unless `demo`), installing the package from this checkout."""
+    destination.mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "dbt_project.yml", destination / "dbt_project.yml")
+    shutil.copytree(PROJECT_DIR / "seeds", destination / "seeds")
+    ignore = None if demo else shutil.ignore_patterns("demo")
+    shutil.copytree(PROJECT_DIR / "models", destination / "models", ignore=ignore)
+    (destination / "models" / "audiences").mkdir(exist_ok=True)
+    (destination / "packages.yml").write_text(f"packages:\n  - local: {json.dumps(str(ROOT))}\n")
+    install_package(destination)
+    return destination
 
 
 class DbtWorker:

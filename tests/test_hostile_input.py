@@ -26,7 +26,7 @@ import pytest
 
 from sync.emulator import Emulator, EmulatorConfig
 from sync.settings import WarehouseSettings
-from tests.dbt_support import PROJECT_DIR, DbtProject, DbtWorker, make_dbt_project
+from tests.dbt_support import DbtProject, DbtWorker, copy_project, make_dbt_project
 from tests.sync_support import SyncEnv
 
 # Raw values for the identifier columns, as SQL expressions (so NUL and long strings can be
@@ -137,14 +137,7 @@ def _model(meta: str, sql: str) -> str:
 
 
 def hostile_project(destination: Path) -> Path:
-    destination.mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "dbt_project.yml", destination / "dbt_project.yml")
-    for name in ("macros", "seeds"):
-        shutil.copytree(PROJECT_DIR / name, destination / name)
-    shutil.copytree(PROJECT_DIR / "tests" / "dbt", destination / "tests" / "dbt")
-    shutil.copytree(
-        PROJECT_DIR / "models", destination / "models", ignore=shutil.ignore_patterns("demo")
-    )
+    copy_project(destination, demo=False)
     audiences = destination / "models" / "audiences"
     # One audience per identifier column over the corpus; the values are data, never SQL.
     for column, expressions in CORPUS.items():
@@ -167,7 +160,7 @@ def hostile_project(destination: Path) -> Path:
 
 def refused_project(built_project: Path, destination: Path) -> Path:
     """The hostile project plus one model per setting the build must refuse."""
-    shutil.copytree(built_project, destination)
+    shutil.copytree(built_project, destination, symlinks=True)
     for key, (meta, _) in NAMES_REFUSED.items():
         sql = "select 'refused@example.com' as email"
         (destination / "models" / "audiences" / f"{key}.sql").write_text(_model(meta, sql))
@@ -186,7 +179,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DbtProject
             "--select",
             "country_calling_codes",
             "path:models/audiences",
-            "path:models/sync",
+            "tiktok_sync.sync",
             "source:tiktok_sync_outputs",
             "source:tiktok_sync_state",
             "--exclude-resource-type",

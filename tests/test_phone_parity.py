@@ -32,7 +32,7 @@ import duckdb
 import phonenumbers
 import pytest
 
-from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
+from tests.dbt_support import PROJECT_DIR, ROOT, DbtProject, make_dbt_project
 
 CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus.csv"
 ASCII_WHITESPACE = re.compile("[ \t\n\v\f\r]")
@@ -198,9 +198,9 @@ def test_corpus_generators_are_reproducible(tmp_path: Path) -> None:
 
     for script, csv_path in (
         ("generate_phone_corpus.py", CORPUS),
-        ("generate_country_calling_codes.py", PROJECT_DIR / "seeds" / "country_calling_codes.csv"),
+        ("generate_country_calling_codes.py", ROOT / "seeds" / "country_calling_codes.csv"),
     ):
-        spec = importlib.util.spec_from_file_location(script[:-3], PROJECT_DIR / "scripts" / script)
+        spec = importlib.util.spec_from_file_location(script[:-3], ROOT / "scripts" / script)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -26,8 +26,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
-from tests.test_warehouse_build import copy_project
+from tests.dbt_support import PROJECT_DIR, PROJECT_NAME, DbtProject, copy_project, make_dbt_project
 
 CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus.csv"
 HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -173,7 +172,7 @@ def rows(project: DbtProject, sql: str) -> Counter[tuple[object, ...]]:
 
 
 def run_sql(project: DbtProject, model: str) -> str:
-    folder = project.workdir / "target" / "run" / "tiktok_sync" / "models"
+    folder = project.workdir / "target" / "run" / PROJECT_NAME / "models"
     return next(folder.rglob(f"{model}.sql")).read_text()
 
 

@@ -88,7 +88,7 @@ def test_no_secret_appears_in_any_output_file_artifact_or_table(
         "build",
         "--select",
         AUDIENCES_DIR,
-        "path:models/sync",
+        "tiktok_sync.sync",
         "--exclude-resource-type",
         "unit_test",
         env=secret_env,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import time
 import uuid
 from collections import Counter
@@ -38,7 +37,7 @@ import pyarrow as pa
 import pytest
 
 from sync.emulator import Emulator, EmulatorConfig
-from tests.dbt_support import PROJECT_DIR, DbtProject, DbtWorker, make_dbt_project
+from tests.dbt_support import DbtProject, DbtWorker, copy_project, make_dbt_project
 from tests.reporting import add_summary
 from tests.sync_support import MEMBERSHIP_PATHS, SyncEnv
 
@@ -85,13 +84,7 @@ def soak_runs(config: pytest.Config) -> int:
 
 def soak_project(destination: Path) -> Path:
     """The project with the soak audiences in place of the demo ones."""
-    destination.mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "dbt_project.yml", destination / "dbt_project.yml")
-    for name in ("macros", "seeds"):
-        shutil.copytree(PROJECT_DIR / name, destination / name)
-    shutil.copytree(
-        PROJECT_DIR / "models", destination / "models", ignore=shutil.ignore_patterns("demo")
-    )
+    copy_project(destination, demo=False)
     for key, (meta, sql) in SOAK_MODELS.items():
         model = f"{{{{ config(meta={{'tiktok': {meta!r}}}) }}}}\n\n{sql}\n"
         (destination / "models" / "audiences" / f"{key}.sql").write_text(model)
@@ -314,7 +307,7 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
     rng = random.Random(seed)
     create_people(env.db_path, rng)
     dbt.run("seed", "--select", "country_calling_codes")
-    dbt.run("run", "--select", "path:models/audiences", "path:models/sync")
+    dbt.run("run", "--select", "path:models/audiences", "tiktok_sync.sync")
     sizes = {k: len(flat(v)) for k, v in env.desired().items()}
     assert set(sizes) == set(AUDIENCES) and min(sizes.values()) > 10_000, sizes
     rejected = env.query("select count(*) from tiktok_rejected_identifiers")[0][0]

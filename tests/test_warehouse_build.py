@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
+from tests.dbt_support import PROJECT_NAME, DbtProject, copy_project, make_dbt_project
 from tests.reference_normalisation import HASHED_COLUMNS, normalise
 
 IDENTIFIER_COLUMNS = ["email", "phone", "idfa", "gaid", *HASHED_COLUMNS]
@@ -42,8 +42,8 @@ def audiences(project: DbtProject) -> list[tuple[str, str, str]]:
 
 def compiled_audience_sql(project: DbtProject, audience_key: str) -> str:
     manifest = json.loads((project.workdir / "target" / "manifest.json").read_text())
-    node = manifest["nodes"][f"model.tiktok_sync.{audience_key}"]
-    path = project.workdir / "target" / "compiled" / "tiktok_sync" / node["original_file_path"]
+    node = manifest["nodes"][f"model.{PROJECT_NAME}.{audience_key}"]
+    path = project.workdir / "target" / "compiled" / PROJECT_NAME / node["original_file_path"]
     return path.read_text()
 
 
@@ -264,17 +264,3 @@ def test_bad_audience_config_fails_the_build_naming_model_and_fix(
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "bad_audience" in output and message in output, output[-3000:]
-
-
-def copy_project(destination: Path) -> Path:
-    import shutil
-
-    destination.mkdir(parents=True)
-    for name in ["dbt_project.yml", "macros", "models", "seeds"]:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name)
-        else:
-            shutil.copy(source, destination / name)
-    shutil.copytree(PROJECT_DIR / "tests" / "dbt", destination / "tests" / "dbt")
-    return destination
