@@ -103,7 +103,7 @@ def test_the_diff_streams_in_exact_batches_while_batches_are_recorded(env: SyncE
 def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
     (tmp_path / "profiles").mkdir(exist_ok=True)
     (tmp_path / "profiles" / "profiles.yml").write_text(
-        "tiktok_sync:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        "tiktok_sync_integration_tests:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
         f"      path: '{db_path}'\n{extra}"
     )
     return tmp_path / "profiles"
