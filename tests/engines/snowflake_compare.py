@@ -1,6 +1,6 @@
 """Build the project on DuckDB and, twice, on Snowflake (the fakesnow double); compare row for row.
 
-    .venv/bin/python tests/engines/snowflake_compare.py [--workdir DIR] [--threads N]
+    .venv/bin/python -m tests.engines.snowflake_compare [--workdir DIR] [--threads N]
 
 Prints the wall time of each `dbt build`, the rows per compared relation on each side and every
 difference; exits 1 on a failed build or any difference. Compared: each audience model's table,
@@ -23,10 +23,13 @@ from typing import Any
 import duckdb
 import yaml
 
+# Run as a file, this folder would come first on sys.path and snowflake.py here would shadow the
+# `snowflake` package (the connector): put the project root there instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.dbt_support import DbtProject, make_dbt_project
-from tests.engines import snowflake
+from tests.dbt_support import DbtProject, make_dbt_project  # noqa: E402
+from tests.engines import snowflake  # noqa: E402
 
 AUDIENCES = ("demo_high_value_customers", "demo_mobile_app_users", "demo_newsletter_subscribers")
 RELATIONS = (
