@@ -65,6 +65,8 @@ class SnowflakeEngine:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # fakesnow makes a stage directory with mkdtemp at import and never removes it.
+            env={**os.environ, "TMPDIR": str(self.dir)},
         )
         log.close()
         port_file = self.dir / "port"
