@@ -10,8 +10,34 @@
   '{{ pattern | replace("'", "''") }}'
 {%- endmacro %}
 
+{#- Snowflake: a single-quoted literal, not $$...$$. A $$ literal ends at the
+    first $$, so a pattern ending in `$` ($$^(...)$$$) or holding `$$` broke
+    the statement. In single quotes Snowflake reads backslash escapes
+    (docs.snowflake.com/en/sql-reference/data-types-text#escape-sequences-in-single-quoted-string-constants:
+    \t \n \f \r \xhh ..., an unknown `\v` becomes a bare `v`), so every
+    regex backslash is doubled and the quote escaped - except the whitespace
+    escapes \t \n \v \f \r, which become the SQL escapes of the characters
+    themselves (\v as \x0B). Snowflake documents its regex as POSIX ERE plus
+    \d \s \w \b (docs.snowflake.com/en/sql-reference/functions-regexp), and in
+    POSIX a backslash inside [...] is an ordinary character: `[\t ]` could
+    also delete every `t`. A literal tab inside [...] means a tab everywhere. -#}
 {% macro snowflake__regex_literal(pattern) -%}
-  $${{ pattern }}$$
+  {%- set control = {'t': '\\t', 'n': '\\n', 'v': '\\x0B', 'f': '\\f', 'r': '\\r'} -%}
+  {%- set out = [] -%}
+  {%- for token in modules.re.findall('\\\\.|.', pattern, modules.re.DOTALL) -%}
+    {%- if token | length == 2 and token[1] in control -%}
+      {%- do out.append(control[token[1]]) -%}
+    {%- elif token | length == 2 -%}
+      {%- do out.append('\\\\' ~ token[1]) -%}
+    {%- elif token == "'" -%}
+      {%- do out.append("\\'") -%}
+    {%- elif token == '\\' -%}
+      {%- do out.append('\\\\') -%}
+    {%- else -%}
+      {%- do out.append(token) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  '{{ out | join('') }}'
 {%- endmacro %}
 
 {% macro bigquery__regex_literal(pattern) -%}
