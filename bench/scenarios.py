@@ -25,6 +25,7 @@ from bench.dbt_log import last_invocation_statements
 from bench.measure import Measurement, measure
 from bench.project import AUDIENCES, BIN, BenchProject
 from sync.emulator import Emulator, EmulatorConfig
+from tests import ledger
 
 BASELINE_SCRIPT = Path(__file__).with_name("baseline_pandas.py")
 TOKEN = "emulator-token"
@@ -187,21 +188,19 @@ def _compare(warehouse: Path, ours: str, theirs: str) -> dict[str, Any]:
 
 
 def acknowledge_everything(warehouse: Path) -> int:
-    """Pretend TikTok took every member: registry rows and acknowledged members.
-
-    As tests/test_warehouse_build.py does; the sync job writes the same rows when it runs.
+    """Pretend TikTok took every member: registry events and acknowledged batches in the
+    ledger, as tests/test_warehouse_build.py does; the sync job appends the same when it runs.
     """
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            "insert into tiktok_sync_audience_registry "
-            "select audience_key, '100' || row_number() over (order by audience_key), "
-            f"'{ADVERTISER}', api, audience_name, now(), 'bench' from tiktok_audiences"
-        )
-        con.execute(
-            "insert into tiktok_sync_acknowledged_members "
-            "select m.audience_key, r.audience_id, r.advertiser_id, m.id_type, m.id_hash, "
-            "now(), 'bench' from tiktok_audience_members m "
-            "join tiktok_sync_audience_registry r using (audience_key)"
+        keys = con.execute("select audience_key, api from tiktok_audiences order by 1").fetchall()
+        for n, (key, api) in enumerate(keys, start=1):
+            ledger.register(con.execute, str(key), f"100{n}", ADVERTISER, str(api), run_id="bench")
+        ledger.acknowledge(
+            con.execute,
+            "select m.audience_key, r.audience_id, r.advertiser_id, m.id_type, m.id_hash "
+            "from tiktok_audience_members m "
+            "join tiktok_sync_audience_registry r using (audience_key)",
+            run_id="bench",
         )
         row = con.execute("select count(*) from tiktok_sync_acknowledged_members").fetchone()
         con.execute("checkpoint")

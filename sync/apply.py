@@ -58,7 +58,7 @@ from sync.tiktok import (
 )
 from sync.tiktok.checks import MAX_FILE_BYTES, MAX_FILE_PATHS
 from sync.tiktok.models import hash_length
-from sync.warehouse import HistoryRow, Orphan, Warehouse, utc_now
+from sync.warehouse import Freeze, HistoryRow, Orphan, Warehouse, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -288,7 +288,9 @@ def sync_audiences(
     if max_duration is not None and max_duration <= 0:
         raise ConfigError(f"--max-duration must be more than 0 seconds, got {max_duration}")
     deadline = None if max_duration is None else time.monotonic() + max_duration
-    with Warehouse.open(warehouse_settings) as warehouse:
+    run_id = run_id or new_run_id()
+    # The run holds the warehouse from before its first read to its end (one run at a time).
+    with Warehouse.open(warehouse_settings, lock_holder=run_id) as warehouse:
         plan = plan_from_warehouse(warehouse, tiktok, options)
         if not plan.refused and not tiktok.access_token:
             raise ConfigError(
@@ -301,7 +303,7 @@ def sync_audiences(
                 plan,
                 client,
                 warehouse,
-                run_id=run_id or new_run_id(),
+                run_id=run_id,
                 progress=progress,
                 processing_wait=processing_wait,
                 deadline=deadline,
@@ -327,6 +329,7 @@ def run(
     `deadline` (a `clock()` value, which must be time.monotonic's for the client to honour it
     too) ends the run early: see `sync_audiences`' max_duration.
     """
+    warehouse.begin_run(run_id)
     if plan.refused:
         refused = _refused(plan)
         warehouse.append_run_history([_history(run_id, r) for r in refused])
@@ -447,7 +450,7 @@ def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
                 raise
             fresh = _recreatable(ctx, ap, result, error)
             if fresh is not None:
-                ctx.warehouse.forget_audience(ap.audience_key, ap.audience_id)
+                ctx.warehouse.forget_audience(ap.audience_key, ap.audience_id, ap.advertiser_id)
                 result.notes.append(
                     f"TikTok audience {ap.audience_id} was deleted at TikTok: created it again "
                     "(--recreate-missing)"
@@ -599,15 +602,29 @@ def _create_once(
     # Customer files are uploaded before the create (which names them) and only once: a second
     # create attempt reuses them. Uploads create no audience, so they come before the pending
     # row.
-    file_paths = _upload_members(ctx, ap) if ap.api == "customer_file" else []
+    members: Freeze | None = None
+    file_paths: list[str] = []
+    if ap.api == "customer_file":
+        members = ctx.warehouse.freeze_members(key, ap.id_types[0])
+        file_paths, count = _upload_members(ctx, ap, members)
     if pending is None:
         pending = ctx.warehouse.register_pending(
             key, ap.advertiser_id, ap.api, ap.audience_name, ctx.run_id
         )
-    if file_paths:
-        # Written before the create: if its outcome is never known, the audience it may have
+    batch = None
+    if members is not None:
+        # Sent before the create: if its outcome is never known, the audience it may have
         # made holds these members, and they must be removed should they leave the SQL.
-        ctx.warehouse.record_sending_members(key, ap.advertiser_id, ap.id_types[0], ctx.run_id)
+        batch = ctx.warehouse.batch(
+            members,
+            members.first_batch_no,
+            kind="create",
+            audience_id=None,
+            advertiser_id=ap.advertiser_id,
+            api=ap.api,
+            identifier_count=count,
+        )
+        ctx.warehouse.batch_sent(batch)
     try:
         _check_time(ctx)
         audience_id = _create(ctx, ap, file_paths)
@@ -620,21 +637,22 @@ def _create_once(
         # again now would make a second audience. The pending row stays; the next run looks
         # again before creating.
         raise
-    except TikTokError:
+    except TikTokError as error:
         # Any other error means TikTok surely did not create it (the client turns every
         # doubtful failure of a create into AmbiguousWriteError): unless an earlier run left
         # the row pending, the next run need not look for it.
         ctx.warehouse.drop_pending(key, ctx.run_id)
+        if batch is not None:
+            ctx.warehouse.batch_refused(batch, request_id=error.request_id)
         raise
     ctx.warehouse.register_created(key, audience_id)
     ctx.taken_ids.add(audience_id)
     result.audience_id = audience_id
     result.notes.append(f"created TikTok audience {audience_id}")
-    if ap.api == "streaming":
+    if batch is None:
         return audience_id, False
     # The files held every desired member: TikTok now has exactly that set.
-    id_type = ap.id_types[0]
-    ctx.warehouse.record_replaced(key, audience_id, ap.advertiser_id, id_type, ctx.run_id)
+    ctx.warehouse.batch_acknowledged(batch, audience_id=audience_id)
     result.adds_sent += ap.desired_size
     return audience_id, True
 
@@ -713,40 +731,28 @@ def _sync_segment(
         if registered is not None and registered.audience_id == audience_id
         else None  # configured in the model: not created by this project
     )
-    for id_type in sorted(ap.adds):
-        adds = (
-            ctx.warehouse.member_batches(key, id_type, limit)
-            if ap.full_refresh
-            else ctx.warehouse.diff_batches(key, "add", id_type, limit)
-        )
-        # closing(): a failed batch ends the loop, and the reader must not outlive it.
-        with closing(adds) as batches:
-            for batch in batches:
-                _check_time(ctx)
-                ctx.warehouse.record_sending(
-                    key, audience_id, ap.advertiser_id, id_type, batch, "add", ctx.run_id
-                )
-                response = _map(ctx, ap, audience_id, created_at, "add", id_type, batch)
-                ctx.warehouse.record_added(
-                    key,
-                    audience_id,
-                    ap.advertiser_id,
-                    id_type,
-                    batch,
-                    ctx.run_id,
-                    from_diff=not ap.full_refresh,
-                )
-                _acknowledged(ctx, result, response, adds=len(batch))
-    for id_type in sorted(ap.removes):
-        with closing(ctx.warehouse.diff_batches(key, "remove", id_type, limit)) as batches:
-            for batch in batches:
-                _check_time(ctx)
-                ctx.warehouse.record_sending(
-                    key, audience_id, ap.advertiser_id, id_type, batch, "remove", ctx.run_id
-                )
-                response = _map(ctx, ap, audience_id, created_at, "delete", id_type, batch)
-                ctx.warehouse.record_removed(key, audience_id, id_type, batch)
-                _acknowledged(ctx, result, response, removes=len(batch))
+    changes = ctx.warehouse.freeze_changes(key, limit, adds_from_members=ap.full_refresh)
+    # closing(): a failed batch ends the loop, and the reader must not outlive it.
+    with closing(ctx.warehouse.frozen(changes, limit)) as batches:
+        for chunk in batches:
+            _check_time(ctx)
+            batch = ctx.warehouse.batch(
+                changes,
+                chunk.batch_no,
+                kind="mapping",
+                audience_id=audience_id,
+                advertiser_id=ap.advertiser_id,
+                api=ap.api,
+                identifier_count=len(chunk.hashes),
+            )
+            ctx.warehouse.batch_sent(batch)
+            action = "add" if chunk.action == "add" else "delete"
+            response = _map(ctx, ap, audience_id, created_at, action, chunk.id_type, chunk.hashes)
+            ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
+            if chunk.action == "add":
+                _acknowledged(ctx, result, response, adds=len(chunk.hashes))
+            else:
+                _acknowledged(ctx, result, response, removes=len(chunk.hashes))
 
 
 def _map(
@@ -762,7 +768,7 @@ def _map(
 
     TikTok answers HTTP 400 until a new segment is ready (NEW_SEGMENT_WINDOW); re-sending the
     batch is the poll, for up to `processing_wait` seconds, as for a customer-file processing
-    lock. After that the batch stays pending (already in tiktok_sync_unconfirmed_changes).
+    lock. After that the batch stays pending (sent without an answer: unconfirmed).
     """
     deadline: float | None = None
     delay = FIRST_POLL
@@ -831,26 +837,21 @@ def _upload(ctx: _Context, ap: AudiencePlan, id_type: str, hashes: pl.Series) ->
     return ctx.client.upload_hashes(ap.advertiser_id, hashes, id_type, f"{ap.audience_key}.csv")
 
 
-def _upload_members(
-    ctx: _Context, ap: AudiencePlan, keep_acknowledged_of: str | None = None
-) -> list[str]:
-    """Upload every desired member as files; their paths (for a create or a REPLACE)."""
+def _upload_members(ctx: _Context, ap: AudiencePlan, members: Freeze) -> tuple[list[str], int]:
+    """Upload the frozen members (the adds of a create or a REPLACE) as files; their paths
+    (for the request that names them) and how many identifiers they hold."""
     id_type = ap.id_types[0]
-    # At most: the acknowledged members kept may all be outside the SQL.
-    most = ap.desired.get(id_type, 0) + (ap.acknowledged_size if keep_acknowledged_of else 0)
-    paths = []
-    members = ctx.warehouse.member_batches(
-        ap.audience_key,
-        id_type,
-        _ids_per_member_file(id_type, most),
-        keep_acknowledged_of=keep_acknowledged_of,
-    )
-    with closing(members) as batches:
-        for batch in batches:
+    # At most: the acknowledged members kept by an add_only REPLACE may all be outside the SQL.
+    most = ap.desired.get(id_type, 0) + (ap.acknowledged_size if ap.mode == "add_only" else 0)
+    paths, count = [], 0
+    chunks = ctx.warehouse.frozen(members, _ids_per_member_file(id_type, most), action="add")
+    with closing(chunks) as batches:
+        for chunk in batches:
             _check_time(ctx)
-            paths.append(_upload(ctx, ap, id_type, batch))
-            ctx.progress.sent(ap.audience_key, len(batch))
-    return paths
+            paths.append(_upload(ctx, ap, id_type, chunk.hashes))
+            count += len(chunk.hashes)
+            ctx.progress.sent(ap.audience_key, len(chunk.hashes))
+    return paths, count
 
 
 def _sync_customer_file(
@@ -863,43 +864,56 @@ def _sync_customer_file(
         # REPLACE with the whole desired set (reference §3.4); an add_only audience keeps what
         # was acknowledged, since it never removes.
         add_only = ap.mode == "add_only"
-        paths = _upload_members(ctx, ap, keep_acknowledged_of=audience_id if add_only else None)
+        members = ctx.warehouse.freeze_members(
+            key,
+            id_type,
+            keep_acknowledged_of=audience_id if add_only else None,
+            removes_from_diff=not add_only,
+        )
+        paths, count = _upload_members(ctx, ap, members)
         if not paths:
             result.notes.append("full refresh skipped: no members to replace the audience with")
             return
         _check_time(ctx)
-        ctx.warehouse.record_sending_diff(key, audience_id, ap.advertiser_id, ctx.run_id)
-        _acknowledged(ctx, result, _update(ctx, ap, audience_id, paths, "REPLACE"))
-        ctx.warehouse.record_replaced(
-            key, audience_id, ap.advertiser_id, id_type, ctx.run_id, keep_acknowledged=add_only
+        batch = ctx.warehouse.batch(
+            members,
+            members.first_batch_no,
+            kind="replace",
+            audience_id=audience_id,
+            advertiser_id=ap.advertiser_id,
+            api=ap.api,
+            identifier_count=count,
         )
+        ctx.warehouse.batch_sent(batch)
+        response = _update(ctx, ap, audience_id, paths, "REPLACE")
+        ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
+        _acknowledged(ctx, result, response)
         result.adds_sent += ap.adds_total
         result.removes_sent += 0 if add_only else ap.removes_total
         return
     per_file = _ids_per_file(id_type)
-    for action, diff_action in (("APPEND", "add"), ("REMOVE", "remove")):
-        with closing(ctx.warehouse.diff_batches(key, diff_action, id_type, per_file)) as batches:
-            for batch in batches:
-                _check_time(ctx)
-                path = _upload(ctx, ap, id_type, batch)
-                ctx.warehouse.record_sending(
-                    key, audience_id, ap.advertiser_id, id_type, batch, diff_action, ctx.run_id
-                )
-                response = _update(ctx, ap, audience_id, [path], action)
-                if action == "APPEND":
-                    ctx.warehouse.record_added(
-                        key,
-                        audience_id,
-                        ap.advertiser_id,
-                        id_type,
-                        batch,
-                        ctx.run_id,
-                        from_diff=True,
-                    )
-                    _acknowledged(ctx, result, response, adds=len(batch))
-                else:
-                    ctx.warehouse.record_removed(key, audience_id, id_type, batch)
-                    _acknowledged(ctx, result, response, removes=len(batch))
+    changes = ctx.warehouse.freeze_changes(key, per_file)
+    with closing(ctx.warehouse.frozen(changes, per_file)) as batches:
+        for chunk in batches:
+            _check_time(ctx)
+            path = _upload(ctx, ap, chunk.id_type, chunk.hashes)
+            adding = chunk.action == "add"
+            batch = ctx.warehouse.batch(
+                changes,
+                chunk.batch_no,
+                kind="append" if adding else "remove",
+                audience_id=audience_id,
+                advertiser_id=ap.advertiser_id,
+                api=ap.api,
+                identifier_count=len(chunk.hashes),
+            )
+            ctx.warehouse.batch_sent(batch)
+            response = _update(ctx, ap, audience_id, [path], "APPEND" if adding else "REMOVE")
+            ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
+            if adding:
+                _acknowledged(ctx, result, response, adds=len(chunk.hashes))
+            else:
+                _acknowledged(ctx, result, response, removes=len(chunk.hashes))
 
 
 def _update(

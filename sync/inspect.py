@@ -19,9 +19,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import duckdb
 
 from sync.credentials import (
     TOKEN_REJECTED_CODES,
@@ -34,9 +31,7 @@ from sync.errors import ConfigError, WarehouseError
 from sync.settings import TikTokSettings, WarehouseSettings, load_tiktok, load_warehouse
 from sync.tiktok import AudienceDetails, NotFoundError, RetryableError, TikTokClient, TikTokError
 from sync.warehouse import REQUIRED_RELATIONS as SYNC_RELATIONS
-from sync.warehouse import connect as connect_warehouse
-from sync.warehouse import missing_relations as missing_of
-from sync.warehouse import missing_warehouse, open_failure, utc_now
+from sync.warehouse import Warehouse, utc_now
 
 MIN_AUDIENCE_SIZE = 1_000  # TikTok targets only audiences of 1,000+ matched users (ref §3.8)
 
@@ -80,7 +75,7 @@ class WarehouseAudience:
 
 
 class WarehouseUnavailable(WarehouseError):
-    """The warehouse file is missing, locked or unreadable; `diagnosis` splits what and fix."""
+    """The warehouse is missing, locked or unreadable; `diagnosis` splits what and fix."""
 
     def __init__(self, diagnosis: Diagnosis) -> None:
         super().__init__(f"{diagnosis.detail}; {diagnosis.fix}")
@@ -88,57 +83,32 @@ class WarehouseUnavailable(WarehouseError):
 
 
 @contextmanager
-def connect(warehouse: WarehouseSettings, *, read_only: bool) -> Iterator[Any]:
-    """A DuckDB connection to the dbt target's file, closed on exit; WarehouseError if not."""
-    problem = missing_warehouse(warehouse)
-    if problem is not None:
-        raise WarehouseUnavailable(Diagnosis(WarehouseError, *problem))
+def connect(warehouse: WarehouseSettings, *, read_only: bool) -> Iterator[Warehouse]:
+    """The dbt target's warehouse, closed on exit (relations not checked: the caller says what
+    is missing); WarehouseUnavailable if it cannot be opened."""
+    from sync.engines import open_engine
+
     try:
-        connection = connect_warehouse(warehouse, read_only=read_only)
-    except duckdb.Error as exc:
-        failure = open_failure(warehouse, exc)
-        raise WarehouseUnavailable(Diagnosis(WarehouseError, *failure)) from None
+        engine = open_engine(warehouse, read_only=read_only)
+    except WarehouseError as error:
+        # Engines say "what; fix".
+        detail, _, fix = str(error).rpartition("; ")
+        raise WarehouseUnavailable(
+            Diagnosis(WarehouseError, detail or str(error), fix or "check the dbt profile")
+        ) from None
+    connection = Warehouse(engine, warehouse)
     try:
         yield connection
     finally:
         connection.close()
 
 
-def missing_relations(connection: Any, warehouse: WarehouseSettings) -> list[str]:
-    return missing_of(connection, warehouse, REQUIRED_RELATIONS)
+def missing_relations(connection: Warehouse) -> list[str]:
+    return connection.missing_relations(REQUIRED_RELATIONS)
 
 
-def read_audiences(connection: Any, warehouse: WarehouseSettings) -> list[WarehouseAudience]:
+def read_audiences(connection: Warehouse) -> list[WarehouseAudience]:
     """Every configured audience with its counts and its latest run, by audience key."""
-    summary = warehouse.table("tiktok_audience_summary")
-    targets = warehouse.table("tiktok_audience_targets")
-    runs = warehouse.table("tiktok_sync_run_history")
-    rows = connection.execute(
-        f"""
-        with latest_runs as (
-            select
-                audience_key, run_id, status, finished_at,
-                row_number() over (
-                    partition by audience_key
-                    order by started_at desc nulls last, finished_at desc nulls last
-                ) as recency
-            from {runs}
-        )
-        select
-            summary.audience_key, summary.audience_name, summary.api, summary.mode,
-            summary.audience_id, summary.advertiser_id, targets.is_audience_id_configured,
-            summary.member_count, summary.rejected_values,
-            summary.pending_adds, summary.pending_removes,
-            latest_runs.run_id, latest_runs.status, latest_runs.finished_at
-        from {summary} as summary
-        inner join {targets} as targets
-            on summary.audience_key = targets.audience_key
-        left join latest_runs
-            on summary.audience_key = latest_runs.audience_key
-            and latest_runs.recency = 1
-        order by summary.audience_key
-        """
-    ).fetchall()
     return [
         WarehouseAudience(
             audience_key=str(row[0]),
@@ -156,7 +126,7 @@ def read_audiences(connection: Any, warehouse: WarehouseSettings) -> list[Wareho
             last_run_status=_opt_str(row[12]),
             last_run_finished_at=row[13],
         )
-        for row in rows
+        for row in connection.audience_overview()
     ]
 
 
@@ -276,8 +246,8 @@ def _warehouse_checks(
         return None
     try:
         with connect(warehouse, read_only=True) as connection:
-            checks.append(Check("warehouse", OK, f"{warehouse.path} (target {warehouse.target})"))
-            missing = missing_relations(connection, warehouse)
+            checks.append(Check("warehouse", OK, f"{warehouse.where} (target {warehouse.target})"))
+            missing = missing_relations(connection)
             if missing:
                 checks.append(
                     Check(
@@ -288,16 +258,16 @@ def _warehouse_checks(
                     )
                 )
                 return None
-            audiences = read_audiences(connection, warehouse)
+            audiences = read_audiences(connection)
     except WarehouseUnavailable as error:
         checks.append(_failed("warehouse", error.diagnosis))
         return None
-    except duckdb.Error as exc:
+    except WarehouseError as error:
         checks.append(
             Check(
                 "dbt build",
                 FAIL,
-                f"the audience views cannot be read ({type(exc).__name__})",
+                f"the audience views cannot be read ({error})",
                 "run dbt build; if it fails, fix what it reports first",
             )
         )
@@ -528,10 +498,10 @@ def audience_statuses(
 ) -> AudiencesReport:
     """Every configured audience with TikTok's view of it; append the sizes to the warehouse."""
     with connect(warehouse, read_only=True) as connection:
-        missing = missing_relations(connection, warehouse)
+        missing = missing_relations(connection)
         if missing:
             raise WarehouseError(f"the warehouse lacks {', '.join(missing)}; run dbt build")
-        audiences = read_audiences(connection, warehouse)
+        audiences = read_audiences(connection)
     # The lock is released while TikTok answers: dbt or a sync run may use the file meanwhile.
     found = _fetch_all(audiences, settings)
     statuses = [
@@ -585,7 +555,6 @@ def _fetch_all(
 def _append_sizes(
     warehouse: WarehouseSettings, taken_at: datetime, statuses: list[AudienceStatus]
 ) -> None:
-    table = warehouse.table("tiktok_sync_audience_size_history")
     rows = [
         (
             taken_at,
@@ -601,12 +570,9 @@ def _append_sizes(
     ]
     with connect(warehouse, read_only=False) as connection:
         try:
-            connection.executemany(
-                f"insert into {table} (snapshot_at, audience_key, audience_id, advertiser_id, "
-                "api, cover_num, is_valid, is_expiring) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        except duckdb.Error as exc:
+            connection.append_size_history(rows)
+        except WarehouseError as error:
             raise WarehouseError(
-                f"cannot append to {table} ({type(exc).__name__}); run dbt build to create it"
+                f"cannot append to tiktok_sync_audience_size_history ({error}); run dbt build "
+                "to create it"
             ) from None

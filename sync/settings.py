@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from sync.engines.dbt_target import DbtTarget, render_target
 from sync.errors import ConfigError
 from sync.tiktok import DEFAULT_BASE_URL
 
@@ -52,28 +53,33 @@ _MEMORY_UNITS = {
 
 @dataclass(frozen=True)
 class WarehouseSettings:
-    """A DuckDB file and the schema dbt builds into.
+    """The dbt target the sync job reads and writes: its adapter type, schema and credentials.
 
-    `config_options` and `settings` are the target's, as dbt-duckdb applies them: the first
-    when the database is opened, the second with SET on every connection (threads,
-    temp_directory, ...), so the sync job runs under the limits dbt runs under. Except the
-    memory limit: `memory_limit` is the sync job's own (`--memory-limit`,
-    TIKTOK_SYNC_MEMORY_LIMIT) and wins over the profile's, which is sized for dbt builds.
+    `dbt_target` is the target as dbt rendered and parsed it (`sync.engines.dbt_target`): the
+    engines open their connection from it through dbt's adapter. DuckDB's file is opened by the
+    sync job itself: `path`, and `config_options` and `settings` as dbt-duckdb applies them (the
+    first when the database is opened, the second with SET), so the sync runs under the limits
+    dbt runs under. Except the memory limit: `memory_limit` is the sync job's own
+    (`--memory-limit`, TIKTOK_SYNC_MEMORY_LIMIT) and wins over the profile's, which is sized for
+    dbt builds.
     """
 
     type: str
-    path: Path
+    path: Path | None
     schema: str
     profile: str
     target: str
     config_options: tuple[tuple[str, str], ...] = ()
     settings: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     memory_limit: str = DEFAULT_SYNC_MEMORY_LIMIT
+    dbt_target: DbtTarget | None = field(default=None, repr=False, compare=False)
 
-    def table(self, name: str) -> str:
-        """`"schema"."name"`, each part a quoted identifier (a quote in it doubled), so nothing
-        in a profile's schema can end the identifier and run as SQL."""
-        return ".".join('"' + part.replace('"', '""') + '"' for part in (self.schema, name))
+    @property
+    def where(self) -> str:
+        """The warehouse in messages: the DuckDB file, or the engine and schema."""
+        if self.path is not None:
+            return str(self.path)
+        return f"the {self.type} warehouse of target '{self.target}' (schema {self.schema})"
 
 
 @dataclass(frozen=True)
@@ -168,21 +174,24 @@ def load_warehouse(
     target: str | None = None,
     memory_limit: str | None = None,
 ) -> WarehouseSettings:
-    """The warehouse of the dbt profile, as dbt would pick it, and the sync's memory limit."""
+    """The warehouse of the dbt profile, as dbt would pick and render it, and the sync's memory
+    limit (DuckDB only)."""
     limit = sync_memory_limit(memory_limit)
     project = Path(project_dir)
     profile_name = os.environ.get("DBT_PROFILE") or project_profile_name(project)
     path = profiles_path(profiles_dir)
     if not path.exists():
         raise ConfigError(
-            f"no dbt profile at {path}; copy profiles.example.yml there, or pass --profiles-dir "
-            "(make demo and make test generate .dbt/profiles.yml)"
+            f"no dbt profile at {path}; pass --profiles-dir or set DBT_PROFILES_DIR to the folder "
+            "of your profiles.yml (make demo and make test use integration_tests/profiles.yml)"
         )
-    profiles = _render(path.read_text(encoding="utf-8"), path)
+    profiles = _parse(path)
     profile = profiles.get(profile_name) if isinstance(profiles, dict) else None
     if not isinstance(profile, dict):
         raise ConfigError(f"{path} has no profile '{profile_name}' (named in dbt_project.yml)")
     target_name = target or os.environ.get("DBT_TARGET") or profile.get("target")
+    if isinstance(target_name, str) and "{" in target_name:
+        target_name = _render(target_name, path)
     outputs = profile.get("outputs") or {}
     output = outputs.get(target_name) if isinstance(outputs, dict) else None
     if not isinstance(output, dict):
@@ -190,31 +199,47 @@ def load_warehouse(
         raise ConfigError(
             f"profile '{profile_name}' has no target '{target_name}' (known: {known})"
         )
-    kind = str(output.get("type", ""))
-    if kind != "duckdb":
-        raise ConfigError(
-            f"target '{target_name}' is a {kind or 'untyped'} warehouse; the sync job reads "
-            "DuckDB today. Build on your engine with dbt, and point the sync job at a DuckDB "
-            "target, or follow the README's notes for other engines"
+    rendered = render_target(output, profile_name, str(target_name))
+    if rendered.type != "duckdb":
+        return WarehouseSettings(
+            type=rendered.type,
+            path=None,
+            schema=rendered.schema,
+            profile=profile_name,
+            target=str(target_name),
+            memory_limit=limit,
+            dbt_target=rendered,
         )
-    raw_path = str(output.get("path", ":memory:"))
+    credentials = rendered.credentials
+    raw_path = str(credentials.path)
     if raw_path == ":memory:" or raw_path.startswith("md:"):
         raise ConfigError(
             f"target '{target_name}' uses DuckDB path '{raw_path}'; the sync job needs a file "
             "that outlives dbt (set path: to a .duckdb file)"
         )
+    where = f"target '{target_name}' of {path}"
     return WarehouseSettings(
-        type=kind,
+        type=rendered.type,
         path=Path(raw_path).expanduser(),
-        schema=str(output.get("schema") or "main"),
+        schema=rendered.schema or "main",
         profile=profile_name,
         target=str(target_name),
         config_options=_duckdb_options(
-            output, "config_options", f"target '{target_name}' of {path}"
+            {"config_options": credentials.config_options}, "config_options", where
         ),
-        settings=_duckdb_options(output, "settings", f"target '{target_name}' of {path}"),
+        settings=_duckdb_options({"settings": credentials.settings}, "settings", where),
         memory_limit=limit,
+        dbt_target=rendered,
     )
+
+
+def _parse(path: Path) -> Any:
+    """profiles.yml as YAML, unrendered: the chosen target is rendered by dbt alone, so an
+    env_var() in another target need not be set (dbt's own rule)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path} cannot be read: {exc}") from None
 
 
 _SETTING_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -1,50 +1,44 @@
-"""The warehouse side of a sync: read what must change, record what TikTok acknowledged.
+"""The warehouse side of a sync: read what must change, append what TikTok acknowledged.
 
-One DuckDB connection per run, opened on the file of the dbt profile. dbt owns every relation
-read here; the sync job writes only the three state tables of the contract
-(`models/sources/_tiktok_sync__sources.yml`), and only after TikTok said yes (DESIGN "Semantics" 2).
+The sync job only ever appends, to a ledger dbt reads back (docs/decisions/0001): for each
+audience a run first copies what it will send, with one INSERT ... SELECT from the diff, into
+`tiktok_sync_changes`, numbering the batches; then, per batch, it appends a 'sent' event to
+`tiktok_sync_batches` just before the request and an 'acknowledged' event once TikTok answered
+code 0. The views dbt builds over the ledger (`tiktok_sync_acknowledged_members`,
+`tiktok_sync_unconfirmed_changes`, `tiktok_sync_audience_registry`) derive the state from those
+events, and `tiktok_audience_diff` is computed against them at read time. So:
 
-Why the connection stays open for the whole run: DuckDB lets one process hold a file read-write
-and shuts every other process out (a `dbt build` as much as a second `tiktok-sync run`). So two
-runs can never interleave, and the desired members cannot change under a run: what a run read
-from `tiktok_audience_members` is still there when it records the acknowledgement.
+* a batch counts as acknowledged only once its 'acknowledged' event is written, after TikTok said
+  yes (DESIGN "Semantics" 2); a crash loses at most that event, and the batch goes out again;
+* a batch sent without an answer (a timeout, a dropped connection, a crash) stays 'sent': its
+  changes are unconfirmed and the diff counts them both ways;
+* what a run sends is fixed when it copies its changes: members that dbt rebuilds meanwhile on a
+  server warehouse cannot change a batch under the run, and the events describe exactly what
+  went out;
+* every write is one appending statement, so every engine gives the same guarantees, with or
+  without transactions, UPDATE or DELETE (BigQuery, plain Spark tables).
 
-Memory stays bounded however large the diff is: identifiers are read through
-`to_arrow_reader(batch_size)` and handed on as one Polars Series per batch, never as a whole
-table (DESIGN data flow, "Arrow batches"). Writes go through a second cursor while a reader is
-open; DuckDB gives the reader a snapshot, so rows recorded mid-read neither vanish from nor repeat
-in the batches still to come (checked in tests/test_sync_warehouse.py).
-
-Each state write is its own transaction, committed before the method returns: a crash loses at
-most the batch in flight, which stays in the diff and goes out again on the next run. Adds are
-inserted only where missing, so re-sending an acknowledged batch never duplicates a row.
-
-A batch is written to `tiktok_sync_unconfirmed_changes` before it is sent and leaves it when
-TikTok acknowledges it (in the same transaction as the state write). What stays there had no
-answer, so TikTok may or may not have applied it; the diff then counts it both ways (an
-unconfirmed add is removed once the member leaves the audience, a member with an unconfirmed
-remove is added again while it is wanted). Without it, an add TikTok applied but never
-acknowledged would stay in TikTok after the member left the SQL, and a remove TikTok applied
-silently would never be undone when the member came back. Timestamps are naive UTC.
+Batches are ordered by `batch_seq`, handed out here under the run's lock, one run at a time.
+Everything engine-specific is behind `sync.engines.Engine`; the SQL here is portable (no
+engine's extensions, `?` placeholders, values always bound). Memory stays bounded however large
+the diff is: identifiers are read as Arrow record batches and handed on as one Polars Series per
+batch. Timestamps are naive UTC.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 
-from sync.errors import ConfigError, WarehouseError
-from sync.settings import MEMORY_LIMIT_ENV, WarehouseSettings
+from sync.engines import Engine, open_engine
+from sync.errors import WarehouseError
+from sync.settings import WarehouseSettings
 
 # Relations the sync job reads or writes; `dbt build` creates every one of them.
 REQUIRED_RELATIONS = (
@@ -56,10 +50,18 @@ REQUIRED_RELATIONS = (
     "tiktok_sync_acknowledged_members",
     "tiktok_sync_unconfirmed_changes",
     "tiktok_sync_audience_registry",
+    "tiktok_sync_changes",
+    "tiktok_sync_batches",
+    "tiktok_sync_registry_events",
     "tiktok_sync_run_history",
 )
 
 DEFAULT_BATCH_SIZE = 10_000
+# batch_no = freeze * FREEZE_STRIDE + group * GROUP_STRIDE + batch within the group: groups are
+# (action, id type), adds first; a run freezes an audience more than once only when it creates
+# it again (--recreate-missing).
+GROUP_STRIDE = 1_000_000_000
+FREEZE_STRIDE = 1_000 * GROUP_STRIDE
 
 
 def utc_now() -> datetime:
@@ -146,29 +148,68 @@ class HistoryRow:
     request_id: str | None
 
 
-class Warehouse:
-    """The dbt profile's DuckDB file, for one run. Use as a context manager."""
+@dataclass(frozen=True)
+class Freeze:
+    """The changes a run copied into the ledger for one audience: batch numbers [first, end)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, settings: WarehouseSettings) -> None:
-        self._con = con
+    run_id: str
+    audience_key: str
+    first_batch_no: int
+    end_batch_no: int
+
+
+@dataclass(frozen=True)
+class FrozenChunk:
+    """Up to `chunk_rows` identifiers of one frozen batch, all of one action and id type."""
+
+    batch_no: int
+    action: str  # add | remove
+    id_type: str
+    hashes: pl.Series
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch as the ledger's events name it: what, where, and its place in the order."""
+
+    run_id: str
+    audience_key: str
+    batch_no: int
+    batch_seq: int
+    kind: str  # mapping | append | remove | create | replace | forget
+    audience_id: str | None
+    advertiser_id: str | None
+    api: str
+    identifier_count: int
+
+
+class Warehouse:
+    """The dbt target's warehouse, for one command. Use as a context manager.
+
+    `lock_holder` (a run id) takes the engine's one-run-at-a-time lock for the whole life of
+    the object; commands that only read (`plan`, `check`, `audiences`) do not.
+    """
+
+    def __init__(self, engine: Engine, settings: WarehouseSettings) -> None:
+        self._engine = engine
         self._settings = settings
-        # Writes go through their own cursor so they can run while a reader streams a batch.
-        self._writer = con.cursor()
-        # Readers left open (a batch failed mid-way) hold their cursor until closed; close()
-        # closes them, or the next connection to the file in this process would block.
-        self._readers: set[duckdb.DuckDBPyConnection] = set()
+        self._run_id: str | None = None
+        self._next_seq = 0
+        self._freezes: dict[str, int] = {}
 
     @classmethod
-    def open(cls, settings: WarehouseSettings, *, read_only: bool = False) -> Warehouse:
-        problem = missing_warehouse(settings)
-        if problem is not None:
-            raise WarehouseError("; ".join(problem))
+    def open(
+        cls,
+        settings: WarehouseSettings,
+        *,
+        read_only: bool = False,
+        lock_holder: str | None = None,
+    ) -> Warehouse:
+        engine = open_engine(settings, read_only=read_only)
+        warehouse = cls(engine, settings)
         try:
-            con = connect(settings, read_only=read_only)
-        except duckdb.IOException as exc:
-            raise WarehouseError("; ".join(open_failure(settings, exc))) from None
-        warehouse = cls(con, settings)
-        try:
+            if lock_holder is not None:
+                engine.acquire_run_lock(lock_holder)
             warehouse._check_relations()
         except BaseException:
             warehouse.close()
@@ -176,11 +217,10 @@ class Warehouse:
         return warehouse
 
     def close(self) -> None:
-        for reader in list(self._readers):
-            reader.close()
-        self._readers.clear()
-        self._writer.close()
-        self._con.close()
+        # The lock also ends with the session: a failure to release it changes nothing.
+        with suppress(Exception):
+            self._engine.release_run_lock()
+        self._engine.close()
 
     def __enter__(self) -> Warehouse:
         return self
@@ -189,29 +229,57 @@ class Warehouse:
         self.close()
 
     @property
-    def path(self) -> Path:
-        return self._settings.path
+    def engine(self) -> Engine:
+        return self._engine
 
-    def _table(self, name: str) -> str:
-        return self._settings.table(name)
+    @property
+    def settings(self) -> WarehouseSettings:
+        return self._settings
+
+    def table(self, name: str) -> str:
+        return self._engine.relation(name)
+
+    @contextmanager
+    def _doing(self, what: str) -> Iterator[None]:
+        """Driver errors become one WarehouseError line naming the engine and the step."""
+        try:
+            yield
+        except WarehouseError:
+            raise
+        except self._engine.driver_errors as exc:
+            raise self._engine.error(exc, what) from None
+
+    def _fetch(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._doing(what):
+            return self._engine.fetch(sql, params)
+
+    def _execute(self, what: str, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._doing(what):
+            self._engine.execute(sql, params)
+
+    def missing_relations(self, required: Sequence[str] = REQUIRED_RELATIONS) -> list[str]:
+        with self._doing("listing the tables of the target's schema"):
+            present = self._engine.present_relations()
+        return [name for name in required if name not in present]
 
     def _check_relations(self) -> None:
-        missing = missing_relations(self._con, self._settings)
+        missing = self.missing_relations()
         if missing:
             raise WarehouseError(
-                f"{self.path} (schema {self._settings.schema}) lacks {', '.join(missing)}; "
-                "run `dbt build` with this project and profile"
+                f"{self._settings.where} (schema {self._settings.schema}) lacks "
+                f"{', '.join(missing)}; run `dbt build` with this project and profile"
             )
 
-    # --- reading ------------------------------------------------------------------------------
+    # --- reading --------------------------------------------------------------------------------
 
     def targets(self) -> list[Target]:
-        rows = self._con.execute(
+        rows = self._fetch(
+            "reading tiktok_audience_targets",
             "select audience_key, audience_name, api, mode, audience_id, advertiser_id, "
             "configured_advertiser_id, registered_advertiser_id, retention_days, "
-            f"is_audience_id_configured from {self._table('tiktok_audience_targets')} "
-            "order by audience_key"
-        ).fetchall()
+            f"is_audience_id_configured from {self.table('tiktok_audience_targets')} "
+            "order by audience_key",
+        )
         return [
             Target(
                 audience_key=str(r[0]),
@@ -229,10 +297,11 @@ class Warehouse:
         ]
 
     def registry(self) -> dict[str, RegistryEntry]:
-        rows = self._con.execute(
+        rows = self._fetch(
+            "reading tiktok_sync_audience_registry",
             "select audience_key, audience_id, advertiser_id, api, audience_name, created_at, "
-            f"created_by_run_id from {self._table('tiktok_sync_audience_registry')}"
-        ).fetchall()
+            f"created_by_run_id from {self.table('tiktok_sync_audience_registry')}",
+        )
         return {
             str(r[0]): RegistryEntry(
                 audience_key=str(r[0]),
@@ -240,18 +309,19 @@ class Warehouse:
                 advertiser_id=_opt_str(r[2]),
                 api=_opt_str(r[3]),
                 audience_name=_opt_str(r[4]),
-                created_at=r[5],
+                created_at=_naive(r[5]),
                 created_by_run_id=_opt_str(r[6]),
             )
             for r in rows
         }
 
     def orphans(self) -> list[Orphan]:
-        rows = self._con.execute(
+        rows = self._fetch(
+            "reading tiktok_orphaned_audiences",
             "select audience_key, audience_id, advertiser_id, api, member_count, "
-            f"acknowledged_count from {self._table('tiktok_orphaned_audiences')} "
-            "order by audience_key"
-        ).fetchall()
+            f"acknowledged_count from {self.table('tiktok_orphaned_audiences')} "
+            "order by audience_key",
+        )
         return [
             Orphan(str(r[0]), _opt_str(r[1]), _opt_str(r[2]), _opt_str(r[3]), int(r[4]), int(r[5]))
             for r in rows
@@ -263,576 +333,535 @@ class Warehouse:
         Acknowledged counts only rows of the audience's current TikTok id, as the diff does.
         """
         keys = list(audience_keys) if audience_keys is not None else None
-        where = "" if keys is None else "where list_contains(?, audience_key)"
-        params: list[Any] = [] if keys is None else [keys]
-        desired = self._grouped(
-            f"select audience_key, id_type, count(*) from "
-            f"{self._table('tiktok_audience_members')} {where} group by all",
+        if keys is not None and not keys:
+            return {}
+        members = self.table("tiktok_audience_members")
+        acknowledged = self.table("tiktok_sync_acknowledged_members")
+        unconfirmed = self.table("tiktok_sync_unconfirmed_changes")
+        targets = self.table("tiktok_audience_targets")
+        rejected = self.table("tiktok_rejected_identifiers")
+
+        def among(column: str) -> tuple[str, list[Any]]:
+            if keys is None:
+                return "", []
+            return f" and {column} in ({', '.join('?' for _ in keys)})", list(keys)
+
+        where, params = among("audience_key")
+        desired_counts = self._grouped(
+            "counting members",
+            f"select audience_key, id_type, count(*) from {members} where 1 = 1{where} "
+            "group by audience_key, id_type",
             params,
         )
-        acknowledged = self._grouped(
+        where, params = among("state.audience_key")
+        acknowledged_counts = self._grouped(
+            "counting acknowledged members",
             "select state.audience_key, state.id_type, count(*) "
-            f"from {self._table('tiktok_sync_acknowledged_members')} as state "
-            f"inner join {self._table('tiktok_audience_targets')} as targets "
+            f"from {acknowledged} as state inner join {targets} as targets "
             "on state.audience_key = targets.audience_key "
-            "and state.audience_id = targets.audience_id "
-            + ("" if keys is None else "where list_contains(?, state.audience_key) ")
-            + "group by all",
+            f"and state.audience_id = targets.audience_id where 1 = 1{where} "
+            "group by state.audience_key, state.id_type",
             params,
         )
+        where, params = among("maybe.audience_key")
         unconfirmed_adds = self._grouped(
+            "counting unconfirmed changes",
             "select maybe.audience_key, maybe.id_type, count(distinct maybe.id_hash) "
-            f"from {self._table('tiktok_sync_unconfirmed_changes')} as maybe "
-            f"inner join {self._table('tiktok_audience_targets')} as targets "
+            f"from {unconfirmed} as maybe inner join {targets} as targets "
             "on maybe.audience_key = targets.audience_key "
             "and maybe.audience_id = targets.audience_id "
-            f"anti join {self._table('tiktok_sync_acknowledged_members')} as state "
-            "on state.audience_key = maybe.audience_key and state.audience_id = maybe.audience_id "
-            "and state.id_type = maybe.id_type and state.id_hash = maybe.id_hash "
             "where maybe.action = 'add' "
-            + ("" if keys is None else "and list_contains(?, maybe.audience_key) ")
-            + "group by all",
+            f"and not exists (select 1 from {acknowledged} as state "
+            "where state.audience_key = maybe.audience_key "
+            "and state.audience_id = maybe.audience_id and state.id_type = maybe.id_type "
+            f"and state.id_hash = maybe.id_hash){where} "
+            "group by maybe.audience_key, maybe.id_type",
             params,
         )
         # One audience at a time: the diff's join over every audience at once needs more than
-        # the sync's memory limit allows (at 10M acknowledged members, 200MB fails for the
-        # whole diff and suffices per audience).
-        diff_rows = []
-        for key in keys if keys is not None else [t.audience_key for t in self.targets()]:
-            diff_rows += self._reading(
-                f"select audience_key, action, id_type, count(*) from "
-                f"{self._table('tiktok_audience_diff')} where audience_key = ? group by all",
-                [key],
-            ).fetchall()
-        rejected_rows = self._con.execute(
-            f"select audience_key, count(*) from {self._table('tiktok_rejected_identifiers')} "
-            f"{where} group by all",
-            params,
-        ).fetchall()
+        # the sync's memory limit allows on DuckDB (at 10M acknowledged members, 200MB fails
+        # for the whole diff and suffices per audience).
         adds: dict[str, dict[str, int]] = {}
         removes: dict[str, dict[str, int]] = {}
-        for key, action, id_type, n in diff_rows:
-            (adds if action == "add" else removes).setdefault(str(key), {})[str(id_type)] = int(n)
-        rejected = {str(key): int(n) for key, n in rejected_rows}
-        everything = set(desired) | set(acknowledged) | set(adds) | set(removes) | set(rejected)
+        diff = self.table("tiktok_audience_diff")
+        for key in keys if keys is not None else [t.audience_key for t in self.targets()]:
+            for _, action, id_type, n in self._fetch(
+                "counting tiktok_audience_diff",
+                f"select audience_key, action, id_type, count(*) from {diff} "
+                "where audience_key = ? group by audience_key, action, id_type",
+                [key],
+            ):
+                (adds if action == "add" else removes).setdefault(key, {})[str(id_type)] = int(n)
+        where, params = among("audience_key")
+        rejected_counts = {
+            str(key): int(n)
+            for key, n in self._fetch(
+                "counting rejected identifiers",
+                f"select audience_key, count(*) from {rejected} where 1 = 1{where} "
+                "group by audience_key",
+                params,
+            )
+        }
+        everything = (
+            set(desired_counts)
+            | set(acknowledged_counts)
+            | set(adds)
+            | set(removes)
+            | set(rejected_counts)
+        )
         return {
             key: AudienceCounts(
-                desired=desired.get(key, {}),
-                acknowledged=acknowledged.get(key, {}),
+                desired=desired_counts.get(key, {}),
+                acknowledged=acknowledged_counts.get(key, {}),
                 pending_adds=adds.get(key, {}),
                 pending_removes=removes.get(key, {}),
-                rejected=rejected.get(key, 0),
+                rejected=rejected_counts.get(key, 0),
                 unconfirmed_adds=unconfirmed_adds.get(key, {}),
             )
             for key in everything
         }
 
     def pending(self, audience_key: str) -> tuple[int, int]:
-        """(adds, removes) still in the diff for one audience: what the next run starts from.
-
-        Reads only the diff, not the member and state counts `counts` adds up."""
-        row = self._reading(
-            "select count(*) filter (where action = 'add'), "
-            "count(*) filter (where action = 'remove') "
-            f"from {self._table('tiktok_audience_diff')} where audience_key = ?",
+        """(adds, removes) still in the diff for one audience: what the next run starts from."""
+        rows = self._fetch(
+            "counting tiktok_audience_diff",
+            "select sum(case when action = 'add' then 1 else 0 end), "
+            "sum(case when action = 'remove' then 1 else 0 end) "
+            f"from {self.table('tiktok_audience_diff')} where audience_key = ?",
             [audience_key],
-        ).fetchone()
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
-
-    def _reading(self, query: str, params: list[Any]) -> duckdb.DuckDBPyConnection:
-        """Run a query over the diff, whose join is what needs the sync's memory limit."""
-        try:
-            return self._con.execute(query, params)
-        except duckdb.OutOfMemoryException:
-            raise self._out_of_memory() from None
-
-    def _out_of_memory(self) -> WarehouseError:
-        return WarehouseError(
-            f"DuckDB needs more than the sync's memory limit ({self._settings.memory_limit}) to "
-            f"read tiktok_audience_diff in {self.path}; nothing more was sent. Raise "
-            f"--memory-limit or {MEMORY_LIMIT_ENV}"
         )
+        if not rows:
+            return 0, 0
+        adds, removes = rows[0]
+        return int(adds or 0), int(removes or 0)
 
-    def _grouped(self, query: str, params: list[Any]) -> dict[str, dict[str, int]]:
+    def _grouped(self, what: str, sql: str, params: list[Any]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for key, id_type, n in self._con.execute(query, params).fetchall():
+        for key, id_type, n in self._fetch(what, sql, params):
             out.setdefault(str(key), {})[str(id_type)] = int(n)
         return out
 
-    def diff_batches(
-        self, audience_key: str, action: str, id_type: str, batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> Generator[pl.Series, None, None]:
-        """The audience's pending adds or removes of one id type, `batch_size` hashes at a time."""
-        return self._batches(
-            f"select id_hash from {self._table('tiktok_audience_diff')} "
-            "where audience_key = ? and action = ? and id_type = ?",
-            [audience_key, action, id_type],
-            batch_size,
+    def audience_overview(self) -> list[tuple[Any, ...]]:
+        """Per configured audience: summary counts, settings and its latest run (`audiences`)."""
+        summary = self.table("tiktok_audience_summary")
+        targets = self.table("tiktok_audience_targets")
+        runs = self.table("tiktok_sync_run_history")
+        return self._fetch(
+            "reading tiktok_audience_summary",
+            f"""
+            with latest_runs as (
+                select
+                    audience_key, run_id, status, finished_at,
+                    row_number() over (
+                        partition by audience_key
+                        order by started_at desc, finished_at desc
+                    ) as recency
+                from {runs}
+            )
+            select
+                summary.audience_key, summary.audience_name, summary.api, summary.mode,
+                summary.audience_id, summary.advertiser_id, targets.is_audience_id_configured,
+                summary.member_count, summary.rejected_values,
+                summary.pending_adds, summary.pending_removes,
+                latest_runs.run_id, latest_runs.status, latest_runs.finished_at
+            from {summary} as summary
+            inner join {targets} as targets
+                on summary.audience_key = targets.audience_key
+            left join latest_runs
+                on summary.audience_key = latest_runs.audience_key
+                and latest_runs.recency = 1
+            order by summary.audience_key
+            """,
         )
 
-    def member_batches(
+    # --- the run's changes ----------------------------------------------------------------------
+
+    def begin_run(self, run_id: str) -> None:
+        """Start handing out batch_seq after everything in the ledger (the run holds the lock,
+        so no other run appends meanwhile)."""
+        self._run_id = run_id
+        rows = self._fetch(
+            "reading the ledger's last sequence number",
+            f"select max(batch_seq) from {self.table('tiktok_sync_batches')}",
+        )
+        events = self._fetch(
+            "reading the ledger's last sequence number",
+            f"select max(event_seq) from {self.table('tiktok_sync_registry_events')}",
+        )
+        self._next_seq = max(int(rows[0][0] or 0), int(events[0][0] or 0)) + 1
+
+    @property
+    def run_id(self) -> str:
+        if self._run_id is None:
+            raise RuntimeError("begin_run() first")
+        return self._run_id
+
+    def _seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def _next_freeze(self, audience_key: str) -> tuple[int, int]:
+        freeze = self._freezes.get(audience_key, 0)
+        self._freezes[audience_key] = freeze + 1
+        return freeze * FREEZE_STRIDE, (freeze + 1) * FREEZE_STRIDE
+
+    def freeze_changes(
+        self, audience_key: str, batch_size: int, *, adds_from_members: bool = False
+    ) -> Freeze:
+        """Copy the audience's pending changes into the ledger as batches of `batch_size`: adds
+        first, then removes, each by id type, so reading them back in batch order sends adds
+        before removes. `adds_from_members` (a streaming full refresh): every desired member is
+        an add; removes still come from the diff."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        diff = self.table("tiktok_audience_diff")
+        members = self.table("tiktok_audience_members")
+        if adds_from_members:
+            rows = (
+                f"select id_type, id_hash, 'add' as action from {members} "
+                "where audience_key = ? "
+                "union all "
+                f"select id_type, id_hash, action from {diff} "
+                "where audience_key = ? and action = 'remove'"
+            )
+            params: list[Any] = [audience_key, audience_key]
+        else:
+            rows = f"select id_type, id_hash, action from {diff} where audience_key = ?"
+            params = [audience_key]
+        first, end = self._next_freeze(audience_key)
+        group = "dense_rank() over (order by case when action = 'add' then 0 else 1 end, id_type)"
+        within = self._engine.integer_division(
+            "row_number() over (partition by action, id_type order by id_hash) - 1", batch_size
+        )
+        self._execute(
+            f"copying the changes of {audience_key} into tiktok_sync_changes",
+            f"insert into {self.table('tiktok_sync_changes')} "
+            "(run_id, audience_key, batch_no, id_type, id_hash, action) "
+            f"select ?, ?, {first} + ({group} - 1) * {GROUP_STRIDE} + {within}, "
+            f"id_type, id_hash, action from ({rows}) as pending",
+            [self.run_id, audience_key, *params],
+        )
+        return Freeze(self.run_id, audience_key, first, end)
+
+    def freeze_members(
         self,
         audience_key: str,
         id_type: str,
-        batch_size: int = DEFAULT_BATCH_SIZE,
         *,
         keep_acknowledged_of: str | None = None,
-    ) -> Generator[pl.Series, None, None]:
-        """Every desired member of one id type (for creates and full refreshes), in batches.
+        removes_from_diff: bool = False,
+    ) -> Freeze:
+        """Copy every desired member of `id_type` into the ledger as one batch (a customer-file
+        create or REPLACE: one request names every file).
 
         `keep_acknowledged_of`: also what is acknowledged in that TikTok audience, for an
-        add_only audience whose full refresh must not drop members it never removes.
+        add_only audience whose REPLACE must not drop members it never removes.
+        `removes_from_diff`: also the diff's removes, as removes, so that a REPLACE sent without
+        an answer leaves them unconfirmed (possibly gone) rather than acknowledged.
         """
-        query = (
-            f"select id_hash from {self._table('tiktok_audience_members')} "
-            "where audience_key = ? and id_type = ?"
-        )
+        members = self.table("tiktok_audience_members")
+        rows = f"select id_type, id_hash from {members} where audience_key = ? and id_type = ?"
         params: list[Any] = [audience_key, id_type]
         if keep_acknowledged_of is not None:
-            query += (
-                f" union select id_hash from {self._table('tiktok_sync_acknowledged_members')} "
+            rows += (
+                " union all "
+                f"select id_type, id_hash from {self.table('tiktok_sync_acknowledged_members')} "
                 "where audience_key = ? and audience_id = ? and id_type = ?"
             )
             params += [audience_key, keep_acknowledged_of, id_type]
-        return self._batches(query, params, batch_size)
-
-    def _batches(
-        self, query: str, params: list[Any], batch_size: int
-    ) -> Generator[pl.Series, None, None]:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        # A reader holds its cursor until read out; a cursor of its own leaves the main
-        # connection and the writer free meanwhile.
-        cursor = self._con.cursor()
-        self._readers.add(cursor)
-        try:
-            try:
-                reader = cursor.sql(query, params=params).to_arrow_reader(batch_size)
-            except duckdb.OutOfMemoryException:
-                raise self._out_of_memory() from None
-            # DuckDB's record batches only approximate batch_size; re-cut them exactly, since the
-            # batch size is TikTok's per-request limit.
-            held: list[pl.Series] = []
-            held_rows = 0
-            for record_batch in reader:
-                frame = pl.from_arrow(record_batch)
-                assert isinstance(frame, pl.DataFrame)  # a record batch is a frame, never a series
-                series = frame.get_column("id_hash")
-                held.append(series)
-                held_rows += len(series)
-                while held_rows >= batch_size:
-                    joined = pl.concat(held, rechunk=True)
-                    yield joined.slice(0, batch_size)
-                    rest = joined.slice(batch_size)
-                    held, held_rows = ([rest] if len(rest) else []), len(rest)
-            if held_rows:
-                yield pl.concat(held, rechunk=True)
-        finally:
-            self._readers.discard(cursor)
-            cursor.close()
-
-    # --- writing (each its own transaction, committed on return) -------------------------------
-
-    @contextmanager
-    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        try:
-            self._writer.execute("begin transaction")
-            try:
-                yield self._writer
-            except BaseException:
-                self._writer.execute("rollback")
-                raise
-            self._writer.execute("commit")
-        except duckdb.Error as exc:
-            # What TikTok acknowledged but could not be recorded stays in the diff and goes out
-            # again next run (set semantics make that harmless).
-            raise WarehouseError(f"cannot write the sync state to {self.path}: {exc}") from None
-
-    @contextmanager
-    def _registered(self, hashes: pl.Series) -> Iterator[str]:
-        # The batch travels to DuckDB as an Arrow table under a fresh name: no SQL is ever
-        # built from identifiers.
-        name = f"sent_batch_{uuid.uuid4().hex}"
-        self._writer.register(name, pa.table({"id_hash": hashes.cast(pl.String).to_arrow()}))
-        try:
-            yield name
-        finally:
-            self._writer.unregister(name)
-
-    def record_sending(
-        self,
-        audience_key: str,
-        audience_id: str,
-        advertiser_id: str,
-        id_type: str,
-        hashes: pl.Series,
-        action: str,
-        run_id: str,
-    ) -> None:
-        """About to send this batch: until TikTok acknowledges it, its outcome is unknown."""
-        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
-        with self._registered(hashes) as batch, self._transaction() as tx:
-            tx.execute(
-                f"insert into {unconfirmed} (audience_key, audience_id, advertiser_id, id_type, "
-                "id_hash, action, sent_at, run_id) "
-                # A batch holds each hash once (it comes from the diff or the member table).
-                f"select ?, ?, ?, ?, sent.id_hash, ?, ?, ? from {batch} as sent",
-                [audience_key, audience_id, advertiser_id, id_type, action, utc_now(), run_id],
+        first, end = self._next_freeze(audience_key)
+        changes = f"select distinct id_type, id_hash, 'add' as action from ({rows}) as members"
+        if removes_from_diff:
+            changes += (
+                " union all "
+                f"select id_type, id_hash, action from {self.table('tiktok_audience_diff')} "
+                "where audience_key = ? and action = 'remove' and id_type = ?"
             )
+            params += [audience_key, id_type]
+        self._execute(
+            f"copying the members of {audience_key} into tiktok_sync_changes",
+            f"insert into {self.table('tiktok_sync_changes')} "
+            "(run_id, audience_key, batch_no, id_type, id_hash, action) "
+            f"select ?, ?, {first}, id_type, id_hash, action from ({changes}) as batch",
+            [self.run_id, audience_key, *params],
+        )
+        return Freeze(self.run_id, audience_key, first, end)
 
-    def record_sending_members(
-        self, audience_key: str, advertiser_id: str, id_type: str, run_id: str
-    ) -> None:
-        """About to create a customer-file audience from every desired member (no id yet)."""
-        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
-        members = self._table("tiktok_audience_members")
-        with self._transaction() as tx:
-            tx.execute(
-                f"insert into {unconfirmed} (audience_key, audience_id, advertiser_id, id_type, "
-                "id_hash, action, sent_at, run_id) "
-                f"select audience_key, null, ?, id_type, id_hash, 'add', ?, ? from {members} "
-                "where audience_key = ? and id_type = ?",
-                [advertiser_id, utc_now(), run_id, audience_key, id_type],
-            )
-
-    def record_sending_diff(
-        self, audience_key: str, audience_id: str, advertiser_id: str, run_id: str
-    ) -> None:
-        """About to REPLACE the audience with its desired members: every pending change rides."""
-        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
-        diff = self._table("tiktok_audience_diff")
-        with self._transaction() as tx:
-            tx.execute(
-                f"insert into {unconfirmed} (audience_key, audience_id, advertiser_id, id_type, "
-                "id_hash, action, sent_at, run_id) "
-                f"select audience_key, ?, ?, id_type, id_hash, action, ?, ? from {diff} "
-                "where audience_key = ?",
-                [audience_id, advertiser_id, utc_now(), run_id, audience_key],
-            )
-
-    def record_added(
-        self,
-        audience_key: str,
-        audience_id: str,
-        advertiser_id: str,
-        id_type: str,
-        hashes: pl.Series,
-        run_id: str,
-        *,
-        from_diff: bool = False,
-    ) -> None:
-        """TikTok acknowledged these adds: insert the ones not yet in the state.
-
-        `from_diff`: the batch was read from tiktok_audience_diff in this run, so none of it is
-        in the state (the reader's snapshot predates this run's writes, no other process can
-        write meanwhile, and the diff holds each row once) except members re-sent because a
-        remove of them is unconfirmed, which are looked up among the few unconfirmed rows; the
-        insert then skips the check against the whole state, which would make a large first
-        sync quadratic.
-        """
-        state = self._table("tiktok_sync_acknowledged_members")
-        unconfirmed = self._table("tiktok_sync_unconfirmed_changes")
-        scope = [audience_key, audience_id, id_type]
-        values = [audience_key, audience_id, advertiser_id, id_type, utc_now(), run_id]
-        new_only = ""
-        if not from_diff:
-            new_only = (
-                f" where not exists (select 1 from {state} as known "
-                "where known.audience_key = ? and known.audience_id = ? "
-                "and known.id_type = ? and known.id_hash = sent.id_hash)"
-            )
-            values += scope
-        with self._registered(hashes) as batch, self._transaction() as tx:
-            if from_diff:
-                again = [
-                    str(h)
-                    for (h,) in tx.execute(
-                        f"select distinct maybe.id_hash from {unconfirmed} as maybe "
-                        f"semi join {batch} as sent on maybe.id_hash = sent.id_hash "
-                        "where maybe.audience_key = ? and maybe.audience_id = ? "
-                        "and maybe.id_type = ? and maybe.action = 'remove'",
-                        scope,
-                    ).fetchall()
-                ]
-                if again:
-                    # Re-sent because a remove of them was unconfirmed: still in the state.
-                    tx.execute(
-                        f"delete from {state} where audience_key = ? and audience_id = ? "
-                        "and id_type = ? and list_contains(?, id_hash)",
-                        [*scope, again],
+    def frozen(
+        self, freeze: Freeze, chunk_rows: int, *, action: str | None = None
+    ) -> Generator[FrozenChunk, None, None]:
+        """The frozen changes in batch order, as chunks of at most `chunk_rows` identifiers that
+        never span two batches (`action`: only those). Close the generator (or read it out) to
+        release the reader."""
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        sql = (
+            f"select batch_no, action, id_type, id_hash from {self.table('tiktok_sync_changes')} "
+            "where run_id = ? and audience_key = ? and batch_no >= ? and batch_no < ?"
+        )
+        params: list[Any] = [
+            freeze.run_id,
+            freeze.audience_key,
+            freeze.first_batch_no,
+            freeze.end_batch_no,
+        ]
+        if action is not None:
+            sql += " and action = ?"
+            params.append(action)
+        sql += " order by batch_no"
+        held: list[pl.DataFrame] = []
+        held_rows = 0
+        current: tuple[int, str, str] | None = None
+        with self._doing(f"reading the changes of {freeze.audience_key}"):
+            for record_batch in self._engine.stream(sql, params, chunk_rows):
+                frame = _frame(record_batch)
+                # Split the record batch where the batch number changes.
+                for part in frame.partition_by(
+                    ["batch_no", "action", "id_type"], maintain_order=True
+                ):
+                    key = (
+                        int(part["batch_no"][0]),
+                        str(part["action"][0]),
+                        str(part["id_type"][0]),
                     )
-            tx.execute(
-                f"insert into {state} (audience_key, audience_id, advertiser_id, id_type, "
-                "id_hash, acknowledged_at, run_id) "
-                f"select{'' if from_diff else ' distinct'} ?, ?, ?, ?, sent.id_hash, ?, ? "
-                f"from {batch} as sent{new_only}",
-                values,
-            )
-            self._confirmed(tx, batch, scope)
+                    if current is not None and key != current and held_rows:
+                        yield _chunk(current, held)
+                        held, held_rows = [], 0
+                    current = key
+                    held.append(part)
+                    held_rows += len(part)
+                    while held_rows >= chunk_rows:
+                        joined = pl.concat(held, rechunk=True)
+                        yield _chunk(current, [joined.slice(0, chunk_rows)])
+                        rest = joined.slice(chunk_rows)
+                        held, held_rows = ([rest] if len(rest) else []), len(rest)
+            if current is not None and held_rows:
+                yield _chunk(current, held)
 
-    def record_removed(
-        self, audience_key: str, audience_id: str, id_type: str, hashes: pl.Series
-    ) -> None:
-        """TikTok acknowledged these removes: delete them from the state."""
-        state = self._table("tiktok_sync_acknowledged_members")
-        scope = [audience_key, audience_id, id_type]
-        with self._registered(hashes) as batch, self._transaction() as tx:
-            tx.execute(
-                f"delete from {state} where audience_key = ? and audience_id = ? "
-                f"and id_type = ? and id_hash in (select id_hash from {batch})",
-                scope,
-            )
-            self._confirmed(tx, batch, scope)
+    # --- batch events ---------------------------------------------------------------------------
 
-    def _confirmed(self, tx: duckdb.DuckDBPyConnection, batch: str, scope: list[str]) -> None:
-        """TikTok answered for these members: whatever was unconfirmed about them is settled."""
-        tx.execute(
-            f"delete from {self._table('tiktok_sync_unconfirmed_changes')} "
-            "where audience_key = ? and audience_id = ? and id_type = ? "
-            f"and id_hash in (select id_hash from {batch})",
-            scope,
+    def batch(
+        self,
+        freeze: Freeze,
+        batch_no: int,
+        *,
+        kind: str,
+        audience_id: str | None,
+        advertiser_id: str | None,
+        api: str,
+        identifier_count: int,
+    ) -> Batch:
+        """The next batch in the ledger's order (its batch_seq is taken now)."""
+        return Batch(
+            run_id=freeze.run_id,
+            audience_key=freeze.audience_key,
+            batch_no=batch_no,
+            batch_seq=self._seq(),
+            kind=kind,
+            audience_id=audience_id,
+            advertiser_id=advertiser_id,
+            api=api,
+            identifier_count=identifier_count,
         )
 
-    def record_replaced(
-        self,
-        audience_key: str,
-        audience_id: str,
-        advertiser_id: str,
-        id_type: str,
-        run_id: str,
-        *,
-        keep_acknowledged: bool = False,
-    ) -> None:
-        """TikTok now holds exactly the desired members of `id_type`: make the state say so.
+    def batch_sent(self, batch: Batch) -> None:
+        """About to send: until TikTok answers, the batch's outcome is unknown."""
+        self._batch_event(batch, "sent", batch.audience_id, None)
 
-        Used after a customer-file create or REPLACE whose files were read from
-        `tiktok_audience_members` in this run (nothing else can write it meanwhile, see the
-        module docstring). `keep_acknowledged` for add_only audiences, whose REPLACE also kept
-        what was acknowledged.
-        """
-        state = self._table("tiktok_sync_acknowledged_members")
-        members = self._table("tiktok_audience_members")
-        with self._transaction() as tx:
-            # TikTok now holds exactly what the files held: nothing about it is unconfirmed.
-            tx.execute(
-                f"delete from {self._table('tiktok_sync_unconfirmed_changes')} "
-                "where audience_key = ? and (audience_id = ? or audience_id is null)",
-                [audience_key, audience_id],
-            )
-            if not keep_acknowledged:
-                tx.execute(
-                    f"delete from {state} where audience_key = ? and audience_id = ?",
-                    [audience_key, audience_id],
-                )
-            tx.execute(
-                f"insert into {state} (audience_key, audience_id, advertiser_id, id_type, "
-                "id_hash, acknowledged_at, run_id) "
-                f"select audience_key, ?, ?, id_type, id_hash, ?, ? from {members} as desired "
-                "where audience_key = ? and id_type = ? "
-                f"and not exists (select 1 from {state} as known "
-                "where known.audience_key = desired.audience_key and known.audience_id = ? "
-                "and known.id_type = desired.id_type and known.id_hash = desired.id_hash)",
-                [audience_id, advertiser_id, utc_now(), run_id, audience_key, id_type, audience_id],
-            )
+    def batch_acknowledged(
+        self, batch: Batch, *, audience_id: str | None = None, request_id: str | None = None
+    ) -> None:
+        """TikTok acknowledged the batch (`audience_id`: the id a create returned)."""
+        self._batch_event(batch, "acknowledged", audience_id or batch.audience_id, request_id)
+
+    def batch_refused(self, batch: Batch, *, request_id: str | None = None) -> None:
+        """TikTok surely did not apply the batch (a create refused before TikTok made it)."""
+        self._batch_event(batch, "refused", batch.audience_id, request_id)
+
+    def _batch_event(
+        self, batch: Batch, event: str, audience_id: str | None, request_id: str | None
+    ) -> None:
+        self._engine.renew_run_lock()
+        self._execute(
+            f"recording a batch of {batch.audience_key} as {event}",
+            f"insert into {self.table('tiktok_sync_batches')} "
+            "(run_id, audience_key, batch_no, batch_seq, event, kind, audience_id, advertiser_id, "
+            "api, identifier_count, request_id, event_at) "
+            "values (?, ?, cast(? as bigint), cast(? as bigint), ?, ?, ?, ?, ?, "
+            "cast(? as bigint), ?, cast(? as timestamp))",
+            [
+                batch.run_id,
+                batch.audience_key,
+                batch.batch_no,
+                batch.batch_seq,
+                event,
+                batch.kind,
+                audience_id,
+                batch.advertiser_id,
+                batch.api,
+                batch.identifier_count,
+                request_id,
+                self._engine.now_param(utc_now()),
+            ],
+        )
+
+    # --- the registry ---------------------------------------------------------------------------
 
     def register_pending(
         self, audience_key: str, advertiser_id: str, api: str, audience_name: str, run_id: str
     ) -> RegistryEntry:
-        """Write the registry row with no audience id, just before a create (DESIGN §4).
+        """Record 'pending' just before a create (DESIGN §4).
 
-        A row left pending by a crashed run is kept as it is: its created_at is when the first
-        create may have happened, the start of the window to look for it in.
+        A create left pending by a crashed run is kept as it is: its created_at is when the
+        first create may have happened, the start of the window to look for it in.
         """
-        registry = self._table("tiktok_sync_audience_registry")
-        with self._transaction() as tx:
-            tx.execute(
-                f"insert into {registry} (audience_key, audience_id, advertiser_id, api, "
-                "audience_name, created_at, created_by_run_id) "
-                "select ?, null, ?, ?, ?, ?, ? "
-                f"where not exists (select 1 from {registry} where audience_key = ?)",
-                [audience_key, advertiser_id, api, audience_name, utc_now(), run_id, audience_key],
-            )
-        entry = self.registry().get(audience_key)
-        if entry is None:  # pragma: no cover - the insert above guarantees a row
-            raise WarehouseError(f"could not write the registry row of {audience_key}")
+        existing = self.registry().get(audience_key)
+        if existing is not None:
+            return existing
+        entry = RegistryEntry(
+            audience_key, None, advertiser_id, api, audience_name, utc_now(), run_id
+        )
+        self._registry_event("pending", entry)
         return entry
 
     def drop_pending(self, audience_key: str, run_id: str) -> None:
-        """Forget this run's pending row: its create surely did not happen."""
-        registry = self._table("tiktok_sync_audience_registry")
-        with self._transaction() as tx:
-            tx.execute(
-                f"delete from {registry} where audience_key = ? and audience_id is null "
-                "and created_by_run_id = ?",
-                [audience_key, run_id],
-            )
-            tx.execute(
-                f"delete from {self._table('tiktok_sync_unconfirmed_changes')} "
-                "where audience_key = ? and audience_id is null and run_id = ?",
-                [audience_key, run_id],
-            )
+        """Forget this run's pending create: it surely did not happen."""
+        entry = self.registry().get(audience_key)
+        if entry is None or entry.audience_id is not None or entry.created_by_run_id != run_id:
+            return
+        self._registry_event("dropped", entry)
 
     def register_created(self, audience_key: str, audience_id: str) -> None:
-        """Record TikTok's id for the audience, immediately after the create returned it.
+        """Record TikTok's id for the audience, immediately after the create returned it (or
+        the audience a lost create made was found by name)."""
+        entry = self.registry().get(audience_key)
+        if entry is None:  # pragma: no cover - a pending event is always written first
+            raise WarehouseError(f"no pending create of {audience_key} to record {audience_id} for")
+        self._registry_event(
+            "created",
+            RegistryEntry(
+                audience_key,
+                audience_id,
+                entry.advertiser_id,
+                entry.api,
+                entry.audience_name,
+                entry.created_at,
+                entry.created_by_run_id,
+            ),
+        )
 
-        The members a customer-file create carried are unconfirmed until the create is
-        recorded as done; from now on they belong to this id.
-        """
-        registry = self._table("tiktok_sync_audience_registry")
-        with self._transaction() as tx:
-            tx.execute(
-                f"update {registry} set audience_id = ? where audience_key = ?",
-                [audience_id, audience_key],
-            )
-            tx.execute(
-                f"update {self._table('tiktok_sync_unconfirmed_changes')} set audience_id = ? "
-                "where audience_key = ? and audience_id is null",
-                [audience_id, audience_key],
-            )
+    def forget_audience(self, audience_key: str, audience_id: str, advertiser_id: str) -> None:
+        """The audience was deleted at TikTok: the registry forgets it (so it is created again)
+        and an acknowledged 'forget' batch says TikTok holds nothing under that id."""
+        entry = self.registry().get(audience_key)
+        if entry is not None and entry.audience_id == audience_id:
+            self._registry_event("forgotten", entry)
+        start, _ = self._next_freeze(audience_key)
+        forget = Batch(
+            run_id=self.run_id,
+            audience_key=audience_key,
+            batch_no=start,
+            batch_seq=self._seq(),
+            kind="forget",
+            audience_id=audience_id,
+            advertiser_id=advertiser_id,
+            api="",
+            identifier_count=0,
+        )
+        self.batch_acknowledged(forget)
 
-    def forget_audience(self, audience_key: str, audience_id: str) -> None:
-        """The audience was deleted at TikTok: drop its registry row and its state, so the
-        audience is created again and the state says what TikTok holds (nothing, under that
-        id)."""
-        with self._transaction() as tx:
-            tx.execute(
-                f"delete from {self._table('tiktok_sync_audience_registry')} "
-                "where audience_key = ? and audience_id = ?",
-                [audience_key, audience_id],
-            )
-            for table in ("tiktok_sync_acknowledged_members", "tiktok_sync_unconfirmed_changes"):
-                tx.execute(
-                    f"delete from {self._table(table)} where audience_key = ? and audience_id = ?",
-                    [audience_key, audience_id],
-                )
+    def _registry_event(self, event: str, entry: RegistryEntry) -> None:
+        self._execute(
+            f"recording the {event} audience {entry.audience_key} in the registry",
+            f"insert into {self.table('tiktok_sync_registry_events')} "
+            "(event_seq, event, audience_key, audience_id, advertiser_id, api, audience_name, "
+            "created_at, created_by_run_id, run_id, event_at) "
+            "values (cast(? as bigint), ?, ?, ?, ?, ?, ?, cast(? as timestamp), ?, ?, "
+            "cast(? as timestamp))",
+            [
+                self._seq(),
+                event,
+                entry.audience_key,
+                entry.audience_id,
+                entry.advertiser_id,
+                entry.api,
+                entry.audience_name,
+                self._engine.now_param(entry.created_at) if entry.created_at else None,
+                entry.created_by_run_id,
+                self._run_id,
+                self._engine.now_param(utc_now()),
+            ],
+        )
+
+    # --- history --------------------------------------------------------------------------------
 
     def append_run_history(self, rows: Sequence[HistoryRow]) -> None:
-        if not rows:
-            return
-        history = self._table("tiktok_sync_run_history")
-        with self._transaction() as tx:
-            tx.executemany(
-                f"insert into {history} (run_id, audience_key, audience_id, advertiser_id, api, "
-                "started_at, finished_at, status, adds_sent, removes_sent, adds_pending, "
-                "removes_pending, rejected_identifiers, error_code, error_message, request_id) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        now = self._engine.now_param
+        for r in rows:
+            self._execute(
+                f"appending the run history of {r.audience_key}",
+                f"insert into {self.table('tiktok_sync_run_history')} (run_id, audience_key, "
+                "audience_id, advertiser_id, api, started_at, finished_at, status, adds_sent, "
+                "removes_sent, adds_pending, removes_pending, rejected_identifiers, error_code, "
+                "error_message, request_id) values (?, ?, ?, ?, ?, cast(? as timestamp), "
+                "cast(? as timestamp), ?, cast(? as bigint), cast(? as bigint), "
+                "cast(? as bigint), cast(? as bigint), cast(? as bigint), cast(? as bigint), "
+                "?, ?)",
                 [
-                    [
-                        r.run_id,
-                        r.audience_key,
-                        r.audience_id,
-                        r.advertiser_id,
-                        r.api,
-                        r.started_at,
-                        r.finished_at,
-                        r.status,
-                        r.adds_sent,
-                        r.removes_sent,
-                        r.adds_pending,
-                        r.removes_pending,
-                        r.rejected_identifiers,
-                        r.error_code,
-                        r.error_message,
-                        r.request_id,
-                    ]
-                    for r in rows
+                    r.run_id,
+                    r.audience_key,
+                    r.audience_id,
+                    r.advertiser_id,
+                    r.api,
+                    now(r.started_at),
+                    now(r.finished_at),
+                    r.status,
+                    r.adds_sent,
+                    r.removes_sent,
+                    r.adds_pending,
+                    r.removes_pending,
+                    r.rejected_identifiers,
+                    r.error_code,
+                    r.error_message,
+                    r.request_id,
                 ],
             )
 
-
-def connect(settings: WarehouseSettings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """A connection to the target's file with the profile's DuckDB settings, as dbt-duckdb
-    applies them: `config_options` when opening, `settings` with SET (names were checked when
-    the profile was read; values go in as quoted literals). IOException (a lock) propagates.
-
-    Then the sync job's own memory limit, over the profile's, and a temp directory to spill
-    to under it (DuckDB's default, next to the file, unless the profile names one)."""
-    options: dict[str, str | bool | int | float | list[str]] = dict(settings.config_options)
-    try:
-        con = duckdb.connect(str(settings.path), read_only=read_only, config=options)
-    except duckdb.IOException:
-        raise
-    except duckdb.Error as exc:
-        raise _settings_error(settings, "config_options", exc) from None
-    try:
-        con.execute("SET enable_progress_bar = false")
-        for name, value in settings.settings:
-            con.execute(f"SET {name} = '{value.replace(chr(39), chr(39) * 2)}'")
-    except duckdb.Error as exc:
-        con.close()
-        raise _settings_error(settings, "settings", exc) from None
-    try:
-        # Checked by settings.sync_memory_limit: digits and a unit, nothing to quote.
-        con.execute(f"SET memory_limit = '{settings.memory_limit}'")
-        spill = con.execute("select current_setting('temp_directory')").fetchone()
-        if spill is None or not spill[0]:
-            # An empty temp_directory turns spilling off: the diff's join would then fail
-            # with an out-of-memory error instead of spilling.
-            con.execute("SET temp_directory = ?", [f"{settings.path}.tmp"])
-    except duckdb.Error as exc:
-        con.close()
-        raise ConfigError(
-            f"cannot apply the sync's DuckDB memory limit {settings.memory_limit}: "
-            f"{str(exc).splitlines()[0]}; set --memory-limit or {MEMORY_LIMIT_ENV}"
-        ) from None
-    return con
+    def append_size_history(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of (snapshot_at, audience_key, audience_id, advertiser_id, api, cover_num,
+        is_valid, is_expiring) for `tiktok-sync audiences`."""
+        for row in rows:
+            values = list(row)
+            values[0] = self._engine.now_param(values[0])
+            self._execute(
+                "appending to tiktok_sync_audience_size_history",
+                f"insert into {self.table('tiktok_sync_audience_size_history')} (snapshot_at, "
+                "audience_key, audience_id, advertiser_id, api, cover_num, is_valid, "
+                "is_expiring) values (cast(? as timestamp), ?, ?, ?, ?, cast(? as bigint), "
+                "?, ?)",
+                values,
+            )
 
 
-def _settings_error(settings: WarehouseSettings, key: str, exc: duckdb.Error) -> ConfigError:
-    # Values can be credentials (an S3 secret, a MotherDuck token): never echo them.
-    text = str(exc).splitlines()[0]
-    for _, value in (*settings.config_options, *settings.settings):
-        if value:
-            text = text.replace(value, "[value]")
-    return ConfigError(
-        f"the DuckDB {key} of target '{settings.target}' (profile '{settings.profile}') cannot "
-        f"be applied: {text}; fix them in profiles.yml"
-    )
+def _frame(record_batch: pa.RecordBatch) -> pl.DataFrame:
+    frame = pl.from_arrow(record_batch)
+    assert isinstance(frame, pl.DataFrame)  # a record batch is a frame, never a series
+    # Engines name columns in their own case (Snowflake upper-cases them).
+    return frame.rename({c: c.lower() for c in frame.columns})
 
 
-def missing_warehouse(settings: WarehouseSettings) -> tuple[str, str] | None:
-    """(what, fix) if the target's DuckDB file does not exist. Checked before connecting: a
-    read-write connect would create an empty database file instead."""
-    if settings.path.exists():
+def _chunk(key: tuple[int, str, str], parts: list[pl.DataFrame]) -> FrozenChunk:
+    hashes = pl.concat([p.get_column("id_hash") for p in parts], rechunk=True).cast(pl.String)
+    return FrozenChunk(batch_no=key[0], action=key[1], id_type=key[2], hashes=hashes)
+
+
+def _naive(value: object) -> datetime | None:
+    if not isinstance(value, datetime):
         return None
-    return (
-        f"no warehouse at {settings.path} (profile '{settings.profile}', target "
-        f"'{settings.target}')",
-        "run dbt build, or point --profiles-dir/--target at the warehouse dbt builds",
-    )
-
-
-def open_failure(settings: WarehouseSettings, exc: duckdb.Error) -> tuple[str, str]:
-    """(what, fix) for a warehouse file DuckDB would not open."""
-    text = str(exc)
-    if "lock" in text.lower():
-        # DuckDB lets one process hold a file read-write and no one else in: a dbt build or
-        # a sync run is using it. Nothing was sent; waiting is the fix.
-        pid = re.search(r"PID (\d+)", text)
-        holder = f"another process (PID {pid.group(1)})" if pid else "another process"
-        return (
-            f"the warehouse {settings.path} is locked by {holder}: a dbt build, a tiktok-sync "
-            "run or a DuckDB session is writing to it",
-            "wait for it to finish, then retry",
-        )
-    return (
-        f"the warehouse {settings.path} cannot be opened: {text.splitlines()[0]}",
-        "check that it is the DuckDB file dbt builds; run dbt build to recreate it",
-    )
-
-
-def missing_relations(
-    con: duckdb.DuckDBPyConnection,
-    settings: WarehouseSettings,
-    required: Sequence[str] = REQUIRED_RELATIONS,
-) -> list[str]:
-    """Which of `required` the target's schema lacks (dbt build creates them all)."""
-    rows = con.execute(
-        "select table_name from information_schema.tables where table_schema = ?",
-        [settings.schema],
-    ).fetchall()
-    present = {str(name) for (name,) in rows}
-    return [name for name in required if name not in present]
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def _opt_str(value: object) -> str | None:

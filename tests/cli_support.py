@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from sync.cli import app
 from sync.emulator import Emulator
+from tests import ledger
 from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
 
 ADVERTISER = "7000000000000000001"  # the emulator's demo advertiser
@@ -98,10 +99,10 @@ def execute(warehouse: Path, sql: str, params: Sequence[object] = ()) -> list[tu
 
 def register(warehouse: Path, audience_key: str, audience_id: str, api: str = "streaming") -> None:
     """Record an audience id the way the sync job does after creating it."""
-    execute(
-        warehouse,
-        "insert into tiktok_sync_audience_registry (audience_key, audience_id, advertiser_id, "
-        "api, audience_name, created_at, created_by_run_id) "
-        "values (?, ?, ?, ?, ?, current_timestamp, 'test-run')",
-        [audience_key, audience_id, ADVERTISER, api, audience_key],
+    ledger.register(
+        lambda sql, params: execute(warehouse, sql, params),
+        audience_key,
+        audience_id,
+        ADVERTISER,
+        api,
     )

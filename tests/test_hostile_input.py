@@ -25,6 +25,7 @@ import duckdb
 import pytest
 
 from sync.emulator import Emulator, EmulatorConfig
+from sync.engines.duckdb import DuckDBEngine
 from sync.settings import WarehouseSettings
 from tests.dbt_support import DbtProject, DbtWorker, copy_project, make_dbt_project
 from tests.sync_support import SyncEnv
@@ -346,8 +347,9 @@ def test_hostile_command_line_values_are_refused_in_one_line(
 
 
 def test_a_hostile_schema_name_is_quoted_not_executed() -> None:
-    settings = WarehouseSettings("duckdb", Path("x.duckdb"), 'main"; drop table t; --', "p", "t")
-    quoted = settings.table("tiktok_audience_members")
+    hostile = WarehouseSettings("duckdb", Path("x.duckdb"), 'main"; drop table t; --', "p", "t")
+    with duckdb.connect() as con:
+        quoted = DuckDBEngine(con, hostile).relation("tiktok_audience_members")
     assert quoted == '"main""; drop table t; --"."tiktok_audience_members"'
     with duckdb.connect() as con:
         con.execute('create schema "main""; drop table t; --"')

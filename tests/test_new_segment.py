@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import ledger
 from tests.sync_support import SyncEnv, sync_env
 
 NOT_READY_FOR = 2.5  # seconds the emulator keeps a new segment unready
@@ -77,7 +78,7 @@ def test_an_http_400_long_after_the_create_is_not_waited_out(env: SyncEnv) -> No
     segments = _segment_keys(env)
     env.run_engine(env.client(), processing_wait=0)
     # The same audiences, as if created an hour ago: TikTok's 400 now means what it says.
-    env.query("update tiktok_sync_audience_registry set created_at = created_at - interval 1 hour")
+    ledger.shift_created_at(env.query, "1 hour")
     before = len(_refused_mappings(env))
 
     again = env.run_engine(env.client(), processing_wait=30)

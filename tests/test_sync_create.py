@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import ledger
 from tests.sync_support import ADVERTISER, SyncEnv, sync_env
 
 HIGH_VALUE = "demo_high_value_customers"
@@ -27,11 +28,8 @@ def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[Sy
 
 def _pending_row(env: SyncEnv, key: str, api: str, created_at: datetime) -> None:
     """What a run that crashed right after its create call leaves in the registry."""
-    env.query(
-        "insert into tiktok_sync_audience_registry (audience_key, audience_id, advertiser_id, "
-        "api, audience_name, created_at, created_by_run_id) "
-        "values (?, null, ?, ?, ?, ?, 'crashed-run')",
-        [key, ADVERTISER, api, key, created_at],
+    ledger.register(
+        env.query, key, None, ADVERTISER, api, created_at=created_at, run_id="crashed-run"
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests import ledger
 from tests.sync_support import TOKEN, SyncEnv, sync_env
 
 TOP_KEYS = {"run_id", "status", "dry_run", "audiences"}
@@ -95,10 +96,13 @@ def test_plan_shows_what_run_sends_without_calling_tiktok_or_needing_a_token(
 
 
 def test_plan_text_lists_audiences_warnings_and_orphans(env: SyncEnv) -> None:
-    env.query(  # an audience synced once whose model has since been deleted
-        "insert into tiktok_sync_audience_registry values "
-        "('retired_audience', '7100000000000000099', '7000000000000000001', 'streaming', "
-        "'retired_audience', current_timestamp, 'old-run')"
+    # an audience synced once whose model has since been deleted
+    ledger.register(
+        env.query,
+        "retired_audience",
+        "7100000000000000099",
+        "7000000000000000001",
+        run_id="old-run",
     )
 
     result = env.cli("plan")

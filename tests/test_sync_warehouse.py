@@ -74,28 +74,39 @@ def test_a_warehouse_held_by_another_process_says_to_wait(env: SyncEnv) -> None:
         holder.communicate("", timeout=10)
 
 
-def test_the_diff_streams_in_exact_batches_while_batches_are_recorded(env: SyncEnv) -> None:
+def test_frozen_changes_stream_in_exact_batches_while_batches_are_recorded(env: SyncEnv) -> None:
     expected = env.desired()[HIGH_VALUE]["EMAIL_SHA256"]
     seen: list[str] = []
     sizes: list[int] = []
     with Warehouse.open(settings(env.db_path)) as warehouse:
+        warehouse.begin_run("test-run")
         warehouse.register_pending(HIGH_VALUE, "1", "streaming", HIGH_VALUE, "test-run")
         warehouse.register_created(HIGH_VALUE, "7100000000000000001")
-        for batch in warehouse.diff_batches(HIGH_VALUE, "add", "EMAIL_SHA256", 100):
-            sizes.append(len(batch))
-            seen += batch.to_list()
+        changes = warehouse.freeze_changes(HIGH_VALUE, 100)
+        batch_nos = []
+        for chunk in warehouse.frozen(changes, 100):
+            if chunk.id_type != "EMAIL_SHA256":
+                continue
+            sizes.append(len(chunk.hashes))
+            seen += chunk.hashes.to_list()
+            batch_nos.append(chunk.batch_no)
             # Recorded while the reader is open: the reader's snapshot must not change.
-            warehouse.record_added(
-                HIGH_VALUE, "7100000000000000001", "1", "EMAIL_SHA256", batch, "test-run"
+            batch = warehouse.batch(
+                changes,
+                chunk.batch_no,
+                kind="mapping",
+                audience_id="7100000000000000001",
+                advertiser_id="1",
+                api="streaming",
+                identifier_count=len(chunk.hashes),
             )
-        # Recording the same batch again (an at-least-once resend) adds no row.
-        warehouse.record_added(
-            HIGH_VALUE, "7100000000000000001", "1", "EMAIL_SHA256", batch, "test-run"
-        )
+            warehouse.batch_sent(batch)
+            warehouse.batch_acknowledged(batch)
         left = warehouse.counts([HIGH_VALUE])[HIGH_VALUE]
 
     assert len(seen) == len(set(seen)) and set(seen) == expected
     assert sizes == [100] * (len(expected) // 100) + [len(expected) % 100]
+    assert len(set(batch_nos)) == len(batch_nos)  # one chunk per batch
     assert "EMAIL_SHA256" not in left.pending_adds
     assert left.acknowledged["EMAIL_SHA256"] == len(expected)
 
@@ -110,11 +121,10 @@ def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
 
 
 def _current(warehouse: Warehouse, *names: str) -> tuple[object, ...]:
-    row = warehouse._con.execute(
+    rows = warehouse.engine.fetch(
         "select " + ", ".join(f"current_setting('{name}')" for name in names)
-    ).fetchone()
-    assert row is not None
-    return row
+    )
+    return rows[0]
 
 
 def test_the_profiles_duckdb_settings_apply_to_the_sync_connection(
@@ -170,11 +180,14 @@ def test_running_out_of_the_memory_limit_says_to_raise_it(
         raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
 
     with Warehouse.open(settings(env.db_path)) as warehouse:
-        monkeypatch.setattr(warehouse, "_con", _Failing(warehouse._con, out_of_memory))
+        warehouse.begin_run("test-run")
+        engine = warehouse.engine
+        monkeypatch.setattr(engine, "_con", _Failing(engine._con, out_of_memory))
+        monkeypatch.setattr(engine, "_writer", _Failing(engine._writer, out_of_memory))
         for read in (
             lambda: warehouse.counts(),
             lambda: warehouse.pending(HIGH_VALUE),
-            lambda: next(warehouse.diff_batches(HIGH_VALUE, "add", "EMAIL_SHA256")),
+            lambda: warehouse.freeze_changes(HIGH_VALUE, 100),
         ):
             with pytest.raises(WarehouseError, match=r"memory limit \(200MB\).*--memory-limit"):
                 read()

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests import ledger
 from tests.dbt_support import PROJECT_NAME, DbtProject, copy_project, make_dbt_project
 from tests.reference_normalisation import HASHED_COLUMNS, normalise
 
@@ -165,17 +166,17 @@ def test_second_build_with_shifted_day_yields_exactly_the_changed_identifiers(
     day0 = members_by_audience(project)
     # Pretend the sync job delivered everything on day 0: register a TikTok
     # id per audience and acknowledge every member under it.
+    configured = audiences(project)
     with duckdb.connect(str(project.db_path)) as con:
-        con.execute(
-            "insert into tiktok_sync_audience_registry "
-            "select audience_key, '100' || row_number() over (order by audience_key), "
-            "'7000000000000000001', api, audience_name, now(), 'test' from tiktok_audiences"
-        )
-        con.execute(
-            "insert into tiktok_sync_acknowledged_members "
-            "select m.audience_key, r.audience_id, r.advertiser_id, m.id_type, m.id_hash, "
-            "now(), 'test' from tiktok_audience_members m "
-            "join tiktok_sync_audience_registry r using (audience_key)"
+        execute = con.execute
+        for n, (key, api, _) in enumerate(configured, start=1):
+            ledger.register(execute, key, f"100{n}", "7000000000000000001", api)
+        ledger.acknowledge(
+            execute,
+            "select m.audience_key, r.audience_id, r.advertiser_id, m.id_type, m.id_hash "
+            "from tiktok_audience_members m "
+            "join tiktok_sync_audience_registry r using (audience_key)",
+            run_id="day0",
         )
         assert con.execute("select count(*) from tiktok_audience_diff").fetchone() == (0,)
 
@@ -196,10 +197,11 @@ def test_second_build_with_shifted_day_yields_exactly_the_changed_identifiers(
     # The diff is read at query time: acknowledging part of it removes exactly that part.
     with duckdb.connect(str(project.db_path)) as con:
         before = con.execute("select count(*) from tiktok_audience_diff").fetchone()
-        con.execute(
-            "insert into tiktok_sync_acknowledged_members "
-            "select d.audience_key, d.audience_id, d.advertiser_id, d.id_type, d.id_hash, "
-            "now(), 'test' from tiktok_audience_diff d where d.action = 'add'"
+        ledger.acknowledge(
+            con.execute,
+            "select audience_key, audience_id, advertiser_id, id_type, id_hash "
+            "from tiktok_audience_diff where action = 'add'",
+            run_id="day1",
         )
         after = con.execute(
             "select count(*), count(*) filter (where action = 'add') from tiktok_audience_diff"

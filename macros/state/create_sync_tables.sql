@@ -1,10 +1,14 @@
 {#- on-run-start: make sure every table in sync_table_columns() exists, so a
-    fresh warehouse builds and the views over them resolve. Never drops or
-    alters an existing table: the state in it is what TikTok acknowledged. -#}
+    fresh warehouse builds and the views over them resolve, and carry the
+    state of a warehouse the sync job wrote before its ledger existed into
+    the ledger (migrate_legacy_sync_state). Never drops or alters an existing
+    table: the state in it is what TikTok acknowledged. -#}
 {% macro create_sync_tables() %}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set schema_relation = api.Relation.create(database=target.database, schema=target.schema) -%}
+  {#- create_schema commits its own work -#}
   {%- do adapter.create_schema(schema_relation) -%}
+  {%- set wrote = [] -%}
   {%- for table_name, columns in tiktok_sync.sync_table_columns().items() -%}
     {%- set relation = api.Relation.create(
           database=target.database, schema=target.schema, identifier=table_name, type='table') -%}
@@ -16,11 +20,20 @@
           {%- endfor %}
         )
       {%- endcall -%}
+      {%- do tiktok_sync.create_sync_table_indexes(relation, table_name) -%}
+      {%- do wrote.append(table_name) -%}
       {%- do log('tiktok_sync: created ' ~ relation, info=true) -%}
     {%- endif -%}
   {%- endfor -%}
-  {#- hooks run inside a transaction on some adapters; make the tables
-      permanent even if the rest of the invocation fails -#}
-  {%- do adapter.commit() -%}
+  {%- if tiktok_sync.migrate_legacy_sync_state() -%}
+    {%- do wrote.append('legacy state') -%}
+  {%- endif -%}
+  {#- Hooks run inside a transaction on some adapters: make the tables
+      permanent even if the rest of the invocation fails. Only when something
+      ran: with no statement there is no transaction to commit, which some
+      adapters (Postgres) refuse. -#}
+  {%- if wrote -%}
+    {%- do adapter.commit() -%}
+  {%- endif -%}
   {{ return('') }}
 {% endmacro %}

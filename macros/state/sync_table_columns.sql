@@ -1,7 +1,9 @@
-{#- The tables dbt does not build from SQL: the sync job's state, and the
-    slices every audience model writes. Their schema is the contract with the
-    sync job (see models/sources/_tiktok_sync__sources.yml); change one only
-    together with `sync/` and the README. -#}
+{#- The tables dbt does not build from SQL: the slices every audience model
+    writes, and the sync job's ledger, to which it only ever appends (the
+    state it stands for is derived by the views in models/sync/; see
+    docs/decisions/0001-append-only-sync-ledger.md). Their schema is the
+    contract with the sync job (models/sources/_tiktok_sync__sources.yml);
+    change one only together with `sync/` and the README. -#}
 {% macro sync_table_columns() %}
   {%- set s = dbt.type_string() -%}
   {%- set ts = dbt.type_timestamp() -%}
@@ -19,17 +21,23 @@
       ('audience_key', s), ('source_column', s), ('row_count', i), ('empty_count', i),
       ('valid_count', i), ('rejected_count', i), ('built_at', ts),
     ],
-    'tiktok_sync_acknowledged_members': [
-      ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('id_type', s),
-      ('id_hash', s), ('acknowledged_at', ts), ('run_id', s),
+    'tiktok_sync_changes': [
+      ('run_id', s), ('audience_key', s), ('batch_no', i), ('id_type', s), ('id_hash', s),
+      ('action', s),
     ],
-    'tiktok_sync_unconfirmed_changes': [
-      ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('id_type', s),
-      ('id_hash', s), ('action', s), ('sent_at', ts), ('run_id', s),
+    'tiktok_sync_batches': [
+      ('run_id', s), ('audience_key', s), ('batch_no', i), ('batch_seq', i), ('event', s),
+      ('kind', s), ('audience_id', s), ('advertiser_id', s), ('api', s),
+      ('identifier_count', i), ('request_id', s), ('event_at', ts),
     ],
-    'tiktok_sync_audience_registry': [
-      ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('api', s),
-      ('audience_name', s), ('created_at', ts), ('created_by_run_id', s),
+    'tiktok_sync_registry_events': [
+      ('event_seq', i), ('event', s), ('audience_key', s), ('audience_id', s),
+      ('advertiser_id', s), ('api', s), ('audience_name', s), ('created_at', ts),
+      ('created_by_run_id', s), ('run_id', s), ('event_at', ts),
+    ],
+    'tiktok_sync_locks': [
+      ('holder', s), ('event', s), ('claimed_at', ts), ('expires_at', ts), ('host', s),
+      ('process_id', i), ('event_at', ts),
     ],
     'tiktok_sync_run_history': [
       ('run_id', s), ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('api', s),

@@ -24,11 +24,11 @@ members as (
 ),
 
 acknowledged as (
-    select * from {{ source('tiktok_sync_state', 'tiktok_sync_acknowledged_members') }}
+    select * from {{ ref('tiktok_sync_acknowledged_members') }}
 ),
 
 unconfirmed as (
-    select * from {{ source('tiktok_sync_state', 'tiktok_sync_unconfirmed_changes') }}
+    select * from {{ ref('tiktok_sync_unconfirmed_changes') }}
 ),
 
 desired as (

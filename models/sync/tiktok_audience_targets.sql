@@ -10,7 +10,7 @@ audiences as (
 ),
 
 registry as (
-    select * from {{ source('tiktok_sync_state', 'tiktok_sync_audience_registry') }}
+    select * from {{ ref('tiktok_sync_audience_registry') }}
 ),
 
 final as (

@@ -15,19 +15,23 @@ members as (
 ),
 
 registry as (
-    select * from {{ source('tiktok_sync_state', 'tiktok_sync_audience_registry') }}
+    select * from {{ ref('tiktok_sync_audience_registry') }}
 ),
 
 acknowledged as (
-    select * from {{ source('tiktok_sync_state', 'tiktok_sync_acknowledged_members') }}
+    select * from {{ ref('tiktok_sync_acknowledged_members') }}
 ),
 
+-- union all, then distinct: BigQuery has no bare UNION
 known_keys as (
-    select audience_key from members
-    union
-    select audience_key from registry
-    union
-    select audience_key from acknowledged
+    select distinct audience_key
+    from (
+        select audience_key from members
+        union all
+        select audience_key from registry
+        union all
+        select audience_key from acknowledged
+    ) as keys
 ),
 
 member_counts as (

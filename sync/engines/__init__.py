@@ -1,0 +1,45 @@
+"""One small module per warehouse engine behind one interface (`base.Engine`).
+
+`open_engine` picks the module for the dbt target's adapter type. DuckDB is always installed;
+the others need their dbt adapter (the package's extras: `pip install
+'tiktok-audience-sync[postgres]'`, `[snowflake]`, `[bigquery]`, `[spark]`, `[databricks]`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sync.engines.base import Engine
+from sync.engines.dbt_target import install_hint
+from sync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sync.settings import WarehouseSettings
+
+# Adapter types the sync job reads and writes, and what each is tested against (README).
+SUPPORTED = ("duckdb", "postgres")
+
+
+def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
+    """A connection to the target's warehouse, as the engine for its adapter type opens it."""
+    if settings.type == "duckdb":
+        from sync.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine.open(settings, read_only=read_only)
+    if settings.dbt_target is None:  # pragma: no cover - load_warehouse always renders it
+        raise ConfigError(f"target '{settings.target}' was not rendered by dbt")
+    if settings.type == "postgres":
+        try:
+            from sync.engines.postgres import PostgresEngine
+        except ImportError:
+            raise ConfigError(
+                f"target '{settings.target}' is a Postgres warehouse; {install_hint('postgres')}"
+            ) from None
+        return PostgresEngine.open(settings.dbt_target)
+    raise ConfigError(
+        f"target '{settings.target}' is a {settings.type} warehouse, which the sync job does not "
+        f'read yet (it reads {", ".join(SUPPORTED)}); see the README\'s "Other engines"'
+    )
+
+
+__all__ = ["SUPPORTED", "Engine", "open_engine"]

@@ -1,0 +1,104 @@
+"""What the sync job needs from a warehouse, and what every engine shares.
+
+The state semantics live once, in `sync.warehouse`, as portable SQL over the ledger (DESIGN
+"Semantics" 11). An engine module holds only what differs between warehouses (SQLMesh's
+engine_adapter shape): how the connection is opened (always through dbt's adapter, see
+`dbt_target`), how parameters are bound, how a query streams as Arrow record batches with bounded
+memory, how relations are listed, how one run at a time is enforced, and how driver errors read.
+
+Every statement the sync job runs is a read or a single-statement append (the ledger, the run
+history): nothing needs a multi-statement transaction, so engines without them (BigQuery, plain
+Spark tables) give the same guarantees. SQL reaching an engine uses `?` placeholders; values are
+always bound, never written into the SQL.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from sync.errors import WarehouseError
+
+Params = Sequence[Any]
+
+
+class Engine(ABC):
+    """One open connection to the target's warehouse, for one command."""
+
+    #: dbt's adapter type(s) this engine serves.
+    types: ClassVar[tuple[str, ...]] = ()
+    #: How one run at a time is enforced, for messages and the README.
+    lock_kind: ClassVar[str] = ""
+
+    def __init__(self, name: str, schema: str) -> None:
+        self.name = name  # the engine's name in messages: "DuckDB", "Postgres", ...
+        self.schema = schema
+        #: Exceptions of the driver that `error` translates into one line.
+        self.driver_errors: tuple[type[BaseException], ...] = ()
+
+    # --- naming ---------------------------------------------------------------------------------
+
+    @abstractmethod
+    def relation(self, identifier: str) -> str:
+        """The fully qualified, quoted name of `identifier` in the target's schema."""
+
+    @abstractmethod
+    def present_relations(self) -> set[str]:
+        """Lower-cased names of the tables and views in the target's schema."""
+
+    # --- statements -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> None:
+        """Run one write and commit it before returning."""
+
+    @abstractmethod
+    def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """All rows of a small result (counts, targets, the registry)."""
+
+    @abstractmethod
+    def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The rows of a large result as Arrow record batches of about `batch_rows` rows, read
+        through the driver's own Arrow path, never the whole result at once. Close the iterator
+        (or read it to the end) to release what it holds."""
+
+    # --- one run at a time ----------------------------------------------------------------------
+
+    def acquire_run_lock(self, holder: str) -> None:  # noqa: B027 - most engines need one
+        """Hold the warehouse for a run, or raise WarehouseError (exit 2) if another run does."""
+
+    def renew_run_lock(self) -> None:  # noqa: B027
+        """Called between batches: a lease that expires must be renewed while the run lives."""
+
+    def release_run_lock(self) -> None:  # noqa: B027
+        """Give the warehouse back (also called after a failure)."""
+
+    # --- life -----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; idempotent."""
+
+    def error(self, exc: BaseException, doing: str) -> WarehouseError:
+        """A one-line error for a driver exception raised while `doing` something."""
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return WarehouseError(f"{self.name} failed while {doing}: {text}")
+
+    def integer_division(self, expression: str, divisor: int) -> str:
+        """SQL for `expression` (an integer) divided by `divisor`, rounded down, as a bigint.
+        `/` of two integers is a float on most engines, an integer on Postgres."""
+        return f"cast(floor(({expression}) / {int(divisor)}) as bigint)"
+
+    def now_param(self, value: datetime) -> Any:
+        """A naive UTC timestamp as the driver binds it into a timestamp column."""
+        return value
+
+
+def qmark_to_format(sql: str) -> str:
+    """`?` placeholders as `%s` (psycopg2, pyformat drivers). Our SQL has no `%` and no `?`
+    inside literals; a `%` would be doubled so the driver reads it as a literal."""
+    return sql.replace("%", "%%").replace("?", "%s")

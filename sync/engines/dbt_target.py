@@ -1,0 +1,173 @@
+"""The one place that uses dbt's Python API, which carries no stability promise.
+
+The sync job reaches the warehouse of the dbt profile and target exactly as dbt does: dbt renders
+the target (env_var() and all), parses it into the adapter's own credentials (every auth method
+the adapter supports: password, key pair, OAuth, service account, token, ...), opens the
+connection with the adapter's connection manager and names relations with the adapter's Relation
+(quoting and case as dbt's). What it hands back is the driver's own connection: psycopg2 for
+Postgres and Redshift, `SnowflakeConnection`, a `google.cloud.bigquery.Client`, the Spark or
+Databricks cursor wrapper. A dbt upgrade that changes these internals breaks this module and its
+tests (tests/engines/), nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sync.errors import ConfigError, WarehouseError
+
+# Each adapter's package on PyPI, for the message when it is not installed.
+ADAPTER_PACKAGES = {
+    "duckdb": "dbt-duckdb",
+    "postgres": "dbt-postgres",
+    "redshift": "dbt-redshift",
+    "snowflake": "dbt-snowflake",
+    "bigquery": "dbt-bigquery",
+    "spark": "dbt-spark",
+    "databricks": "dbt-databricks",
+}
+# The extra of this package that installs the adapter and the driver's Arrow support.
+EXTRAS = {
+    "postgres": "postgres",
+    "redshift": "postgres",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "spark": "spark",
+    "databricks": "databricks",
+}
+
+
+@dataclass(frozen=True)
+class DbtTarget:
+    """A rendered target: the adapter type, where dbt builds, and dbt's credentials object."""
+
+    type: str
+    database: str | None
+    schema: str
+    credentials: Any
+
+
+def install_hint(adapter_type: str) -> str:
+    extra = EXTRAS.get(adapter_type)
+    if extra is None:
+        return f"install the dbt adapter for {adapter_type}"
+    return f"pip install 'tiktok-audience-sync[{extra}]'"
+
+
+def render_target(raw_target: dict[str, Any], profile: str, target: str) -> DbtTarget:
+    """dbt's rendering and parsing of one profile target (the raw YAML mapping)."""
+    adapter_type = str(raw_target.get("type") or "")
+    if not adapter_type:
+        raise ConfigError(f"target '{target}' of profile '{profile}' has no type")
+    try:
+        from dbt.adapters.factory import load_plugin
+        from dbt.config.profile import Profile
+        from dbt.config.renderer import ProfileRenderer
+        from dbt_common.context import set_invocation_context
+        from dbt_common.exceptions import DbtBaseException
+    except ImportError as exc:  # pragma: no cover - dbt-core is a dependency
+        raise ConfigError(
+            f"dbt-core cannot be imported ({exc}); reinstall tiktok-audience-sync"
+        ) from None
+    # env_var() reads the invocation context, as it does in a dbt command.
+    set_invocation_context(dict(os.environ))
+    try:
+        load_plugin(adapter_type)
+    except Exception:
+        raise ConfigError(
+            f"target '{target}' is a {adapter_type} warehouse but dbt's "
+            f"{ADAPTER_PACKAGES.get(adapter_type, adapter_type)} adapter is not installed; "
+            f"{install_hint(adapter_type)}"
+        ) from None
+    try:
+        _, data = Profile.render_profile(
+            {"outputs": {target: raw_target}}, profile, target, ProfileRenderer({})
+        )
+        data = dict(data)
+        data.pop("threads", None)
+        credentials = Profile._credentials_from_profile(data, profile, target)
+    except DbtBaseException as exc:
+        raise ConfigError(_profile_error(str(exc), profile, target)) from None
+    return DbtTarget(
+        type=adapter_type,
+        database=getattr(credentials, "database", None),
+        schema=str(credentials.schema),
+        credentials=credentials,
+    )
+
+
+def _profile_error(text: str, profile: str, target: str) -> str:
+    missing = re.search(r"Env var required but not provided: '([^']+)'", text)
+    if missing:
+        name = missing.group(1)
+        return f"the dbt profile uses env_var('{name}') but {name} is not set; set it"
+    # dbt's messages quote the offending value at most by key; first line only.
+    first = text.strip().splitlines()[0] if text.strip() else "invalid"
+    return f"target '{target}' of profile '{profile}' is not valid for dbt: {first}"
+
+
+def relation_name(target: DbtTarget, identifier: str) -> str:
+    """`identifier` in the target's schema, rendered by the adapter's Relation as dbt would."""
+    from dbt.adapters.factory import get_adapter_class_by_name
+
+    relation = get_adapter_class_by_name(target.type).Relation.create(
+        database=target.database, schema=target.schema, identifier=identifier
+    )
+    return str(relation.render())
+
+
+def open_handle(target: DbtTarget, name: str = "tiktok-sync") -> Any:
+    """The driver connection dbt's adapter opens for the target (its retries, auth and all).
+
+    Raises WarehouseError naming the engine when the connection cannot be opened; the driver's
+    message is kept to its first line, without anything from the credentials.
+    """
+    from dbt.adapters.contracts.connection import Connection, Identifier
+    from dbt.adapters.factory import get_adapter_class_by_name
+
+    manager = get_adapter_class_by_name(target.type).ConnectionManager
+    connection = Connection(
+        type=cast("Identifier", target.type), name=name, credentials=target.credentials
+    )
+    try:
+        opened = manager.open(connection)
+    except Exception as exc:
+        raise WarehouseError(
+            f"cannot connect to the {target.type} warehouse of the dbt profile: "
+            f"{first_line(exc, target.credentials)}; check the profile's credentials and that "
+            "the warehouse is reachable (dbt debug tells the same)"
+        ) from None
+    if opened.handle is None:
+        raise WarehouseError(f"dbt's {target.type} adapter opened no connection")
+    return opened.handle
+
+
+def first_line(exc: BaseException, credentials: Any = None) -> str:
+    """The first line of a driver error, with any credential value blanked out."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for value in _secret_values(credentials):
+        text = text.replace(value, "[redacted]")
+    return text
+
+
+def _secret_values(credentials: Any) -> list[str]:
+    if credentials is None:
+        return []
+    values = []
+    for key in (
+        "password",
+        "token",
+        "private_key",
+        "private_key_passphrase",
+        "refresh_token",
+        "client_secret",
+        "keyfile_json",
+        "oauth_client_secret",
+    ):
+        value = getattr(credentials, key, None)
+        if isinstance(value, str) and len(value) >= 4:
+            values.append(value)
+    return values

@@ -1,0 +1,201 @@
+"""DuckDB: the embedded default. The target's file, opened by the sync job itself.
+
+dbt-duckdb keeps its connection in a process-wide environment the sync job has no use for, so
+the file is opened here with the profile's settings as dbt-duckdb applies them: `config_options`
+when opening, `settings` with SET on the connection (threads, temp_directory, ...). Except the
+memory limit: `--memory-limit` / TIKTOK_SYNC_MEMORY_LIMIT replaces the profile's, which is sized
+for `dbt build`; the diff is a view whose join runs inside this process, and under the limit
+DuckDB spills it to disk instead of growing.
+
+One run at a time: DuckDB lets one process hold a file read-write and shuts every other process
+out, a `dbt build` as much as a second `tiktok-sync run`, so the connection itself is the lock;
+it stays open for the whole run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from sync.engines.base import Engine, Params
+from sync.errors import ConfigError, WarehouseError
+
+if TYPE_CHECKING:
+    from sync.settings import WarehouseSettings
+
+MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
+
+
+class DuckDBEngine(Engine):
+    types = ("duckdb",)
+    lock_kind = "the DuckDB file lock: one process holds the file read-write"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: WarehouseSettings) -> None:
+        super().__init__("DuckDB", settings.schema)
+        self.driver_errors = (duckdb.Error,)
+        self._con = con
+        self._settings = settings
+        # Writes go through their own cursor so they can run while a reader streams.
+        self._writer = con.cursor()
+        # Readers left open (a batch failed mid-way) hold their cursor until closed; close()
+        # closes them, or the next connection to the file in this process would block.
+        self._readers: set[duckdb.DuckDBPyConnection] = set()
+        self._closed = False
+
+    @classmethod
+    def open(cls, settings: WarehouseSettings, *, read_only: bool) -> DuckDBEngine:
+        problem = missing_warehouse(settings)
+        if problem is not None:
+            raise WarehouseError("; ".join(problem))
+        try:
+            con = connect(settings, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WarehouseError("; ".join(open_failure(settings, exc))) from None
+        return cls(con, settings)
+
+    def relation(self, identifier: str) -> str:
+        # "schema"."name", each part a quoted identifier (a quote doubled), so nothing in a
+        # profile's schema can end the identifier and run as SQL.
+        return ".".join('"' + p.replace('"', '""') + '"' for p in (self.schema, identifier))
+
+    def present_relations(self) -> set[str]:
+        rows = self._con.execute(
+            "select table_name from information_schema.tables where table_schema = ?",
+            [self.schema],
+        ).fetchall()
+        return {str(name).lower() for (name,) in rows}
+
+    def execute(self, sql: str, params: Params = ()) -> None:
+        try:
+            self._writer.execute(sql, list(params))
+        except duckdb.OutOfMemoryException:
+            raise self.out_of_memory() from None
+
+    def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._con.execute(sql, list(params)).fetchall()
+        except duckdb.OutOfMemoryException:
+            raise self.out_of_memory() from None
+
+    def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        # A reader holds its cursor until read out; a cursor of its own leaves the main
+        # connection and the writer free meanwhile. DuckDB gives the reader a snapshot, so rows
+        # appended meanwhile neither appear in nor disturb the batches still to come.
+        cursor = self._con.cursor()
+        self._readers.add(cursor)
+        try:
+            try:
+                reader = cursor.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
+            except duckdb.OutOfMemoryException:
+                raise self.out_of_memory() from None
+            yield from reader
+        finally:
+            self._readers.discard(cursor)
+            cursor.close()
+
+    def out_of_memory(self) -> WarehouseError:
+        return WarehouseError(
+            f"DuckDB needs more than the sync's memory limit ({self._settings.memory_limit}) to "
+            f"read tiktok_audience_diff in {self._settings.path}; nothing more was sent. Raise "
+            f"--memory-limit or {MEMORY_LIMIT_ENV}"
+        )
+
+    def error(self, exc: BaseException, doing: str) -> WarehouseError:
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return self.out_of_memory()
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return WarehouseError(f"DuckDB ({self._settings.path}) failed while {doing}: {text}")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for reader in list(self._readers):
+            reader.close()
+        self._readers.clear()
+        self._writer.close()
+        self._con.close()
+
+
+def connect(settings: WarehouseSettings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection to the target's file with the profile's DuckDB settings, then the sync job's
+    own memory limit over the profile's, and a temp directory to spill to under it (DuckDB's
+    default, next to the file, unless the profile names one). IOException (a lock) propagates."""
+    options: dict[str, str | bool | int | float | list[str]] = dict(settings.config_options)
+    assert settings.path is not None
+    try:
+        con = duckdb.connect(str(settings.path), read_only=read_only, config=options)
+    except duckdb.IOException:
+        raise
+    except duckdb.Error as exc:
+        raise _settings_error(settings, "config_options", exc) from None
+    try:
+        con.execute("SET enable_progress_bar = false")
+        for name, value in settings.settings:
+            con.execute(f"SET {name} = '{value.replace(chr(39), chr(39) * 2)}'")
+    except duckdb.Error as exc:
+        con.close()
+        raise _settings_error(settings, "settings", exc) from None
+    try:
+        # Checked by settings.sync_memory_limit: digits and a unit, nothing to quote.
+        con.execute(f"SET memory_limit = '{settings.memory_limit}'")
+        spill = con.execute("select current_setting('temp_directory')").fetchone()
+        if spill is None or not spill[0]:
+            # An empty temp_directory turns spilling off: the diff's join would then fail
+            # with an out-of-memory error instead of spilling.
+            con.execute("SET temp_directory = ?", [f"{settings.path}.tmp"])
+    except duckdb.Error as exc:
+        con.close()
+        raise ConfigError(
+            f"cannot apply the sync's DuckDB memory limit {settings.memory_limit}: "
+            f"{str(exc).splitlines()[0]}; set --memory-limit or {MEMORY_LIMIT_ENV}"
+        ) from None
+    return con
+
+
+def _settings_error(settings: WarehouseSettings, key: str, exc: duckdb.Error) -> ConfigError:
+    # Values can be credentials (an S3 secret, a MotherDuck token): never echo them.
+    text = str(exc).splitlines()[0]
+    for _, value in (*settings.config_options, *settings.settings):
+        if value:
+            text = text.replace(value, "[value]")
+    return ConfigError(
+        f"the DuckDB {key} of target '{settings.target}' (profile '{settings.profile}') cannot "
+        f"be applied: {text}; fix them in profiles.yml"
+    )
+
+
+def missing_warehouse(settings: WarehouseSettings) -> tuple[str, str] | None:
+    """(what, fix) if the target's DuckDB file does not exist. Checked before connecting: a
+    read-write connect would create an empty database file instead."""
+    assert settings.path is not None
+    if settings.path.exists():
+        return None
+    return (
+        f"no warehouse at {settings.path} (profile '{settings.profile}', target "
+        f"'{settings.target}')",
+        "run dbt build, or point --profiles-dir/--target at the warehouse dbt builds",
+    )
+
+
+def open_failure(settings: WarehouseSettings, exc: duckdb.Error) -> tuple[str, str]:
+    """(what, fix) for a warehouse file DuckDB would not open."""
+    text = str(exc)
+    if "lock" in text.lower():
+        # DuckDB lets one process hold a file read-write and no one else in: a dbt build or
+        # a sync run is using it. Nothing was sent; waiting is the fix.
+        pid = re.search(r"PID (\d+)", text)
+        holder = f"another process (PID {pid.group(1)})" if pid else "another process"
+        return (
+            f"the warehouse {settings.path} is locked by {holder}: a dbt build, a tiktok-sync "
+            "run or a DuckDB session is writing to it",
+            "wait for it to finish, then retry",
+        )
+    return (
+        f"the warehouse {settings.path} cannot be opened: {text.splitlines()[0]}",
+        "check that it is the DuckDB file dbt builds; run dbt build to recreate it",
+    )
