@@ -5,6 +5,7 @@
   {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set schema_relation = api.Relation.create(database=target.database, schema=target.schema) -%}
   {%- do adapter.create_schema(schema_relation) -%}
+  {%- set created = namespace(any=false) -%}
   {%- for table_name, columns in tiktok_sync.sync_table_columns().items() -%}
     {%- set relation = api.Relation.create(
           database=target.database, schema=target.schema, identifier=table_name, type='table') -%}
@@ -16,11 +17,18 @@
           {%- endfor %}
         )
       {%- endcall -%}
+      {%- set created.any = true -%}
       {%- do log('tiktok_sync: created ' ~ relation, info=true) -%}
     {%- endif -%}
   {%- endfor -%}
   {#- hooks run inside a transaction on some adapters; make the tables
-      permanent even if the rest of the invocation fails -#}
-  {%- do adapter.commit() -%}
+      permanent even if the rest of the invocation fails. Only when a table
+      was created: adapter.create_schema() commits its own work, so with
+      nothing created no transaction is open, and dbt-postgres (and
+      dbt-redshift) refuse the commit: `Tried to commit transaction on
+      connection "master", but it does not have one open!` -#}
+  {%- if created.any -%}
+    {%- do adapter.commit() -%}
+  {%- endif -%}
   {{ return('') }}
 {% endmacro %}
