@@ -2,9 +2,11 @@
 
 `PostgresServer` runs Debian's PostgreSQL 15 (`apt-get install postgresql-15`) in a
 temporary directory: `initdb` with trust authentication, the server listening on a free
-port of 127.0.0.1 and on a unix socket inside that directory, stopped (`pg_ctl stop -m
-immediate`) and deleted afterwards. `query()` talks to it through psycopg2, the driver
-dbt-postgres uses.
+port of 127.0.0.1 and on a unix socket inside that directory, ready once it accepts a
+connection, stopped (`pg_ctl stop -m immediate`) and deleted afterwards. The server is
+this process's child and gets SIGQUIT should this process die first, so a killed test run
+leaves no server running. `query()` talks to it through psycopg2, the driver dbt-postgres
+uses.
 
 initdb, pg_ctl and postgres refuse to run as root ("cannot be run as root"). When this
 process is root they run as an unprivileged OS user instead (`postgres`, which Debian's
@@ -23,6 +25,7 @@ PATH).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import os
 import pwd
@@ -118,6 +121,14 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def _die_with_parent() -> None:
+    """In the server's process, before exec: SIGQUIT (PostgreSQL's immediate shutdown)
+    when the process that started it dies, so a killed test run leaves no server behind
+    (Linux prctl PR_SET_PDEATHSIG; set after subprocess switched user, so it holds)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGQUIT)  # 1 = PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -135,6 +146,7 @@ class PostgresServer:
         self._bin: Path | None = None
         self._user = _os_user()
         self._connection: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -150,12 +162,15 @@ class PostgresServer:
         assert self.workdir is not None, "server not started"
         return self.workdir / "data"
 
+    def _as_user(self) -> dict[str, Any]:
+        """subprocess arguments that run a command as the unprivileged user, if any."""
+        if self._user is None:
+            return {}
+        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
+
     def _run(
         self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, Any] = {}
-        if self._user is not None:
-            kwargs = {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
         return subprocess.run(
             list(args),
             capture_output=True,
@@ -163,7 +178,7 @@ class PostgresServer:
             timeout=timeout,
             cwd=self.workdir,
             env={**os.environ, **(env or {})},
-            **kwargs,
+            **self._as_user(),
         )
 
     def start(self) -> None:
@@ -196,7 +211,6 @@ class PostgresServer:
             else:
                 raise RuntimeError(f"initdb failed ({init.returncode}):\n{init.stderr[-3000:]}")
             self._start_server()
-            self._wait_ready()
             admin = self._connect("postgres")
             try:
                 admin.autocommit = True
@@ -209,48 +223,57 @@ class PostgresServer:
             raise
 
     def _start_server(self) -> None:
-        log = self.workdir / "server.log"  # type: ignore[operator]
+        """The postmaster as our child (not daemonised by pg_ctl), so that it gets
+        SIGQUIT (immediate shutdown) should this process die without stopping it."""
+        log_path = self.workdir / "server.log"  # type: ignore[operator]
         for _attempt in range(5):
             self.port = _free_port()
-            options = " ".join(
-                f"-c {key}={value}"
-                for key, value in {
-                    **SERVER_SETTINGS,
-                    "port": str(self.port),
-                    "unix_socket_directories": f"'{self.workdir}'",
-                }.items()
-            )
-            started = self._run(
-                str(self._bin / "pg_ctl"),  # type: ignore[operator]
-                "start",
-                "-D", str(self.data_dir),
-                "-l", str(log),
-                "-w", "-t", str(int(self.start_timeout)),
-                "-o", options,
-                timeout=self.start_timeout + 30,
-            )  # fmt: skip
-            if started.returncode == 0:
+            settings = {
+                **SERVER_SETTINGS,
+                "port": str(self.port),
+                "unix_socket_directories": str(self.workdir),
+            }
+            command = [str(self._bin / "postgres"), "-D", str(self.data_dir)]  # type: ignore[operator]
+            for key, value in settings.items():
+                command += ["-c", f"{key}={value}"]
+            with log_path.open("ab") as log:
+                self._process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    preexec_fn=_die_with_parent,
+                    **self._as_user(),
+                )
+            if self._wait_ready():
                 return
-            text = log.read_text(errors="replace") if log.exists() else ""
+            text = log_path.read_text(errors="replace")
             if "could not bind" in text or "Address already in use" in text:
+                log_path.write_text("")
                 continue  # another process took the port between probe and bind
             raise RuntimeError(
-                f"PostgreSQL did not start ({started.returncode}): {started.stderr.strip()}\n"
-                f"{text[-3000:]}"
+                f"PostgreSQL did not start (exit {self._process.returncode}):\n{text[-3000:]}"
             )
         raise RuntimeError("PostgreSQL did not start: no free loopback port after 5 tries")
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self) -> bool:
+        """True once the server accepts connections; False if it exited first."""
         import psycopg2
 
         deadline = time.monotonic() + self.start_timeout
         while True:
+            if self._process is None or self._process.poll() is not None:
+                return False
             try:
                 self._connect("postgres").close()
-                return
+                return True
             except psycopg2.OperationalError as error:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL not accepting connections: {error}") from error
+                    raise RuntimeError(
+                        f"PostgreSQL not accepting connections after {self.start_timeout:.0f} s:"
+                        f" {error}"
+                    ) from error
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -259,24 +282,25 @@ class PostgresServer:
             with contextlib.suppress(Exception):
                 self._connection.close()
             self._connection = None
-        if self.workdir is None:
-            return
-        pid_file = self.data_dir / "postmaster.pid"
-        if pid_file.exists() and self._bin is not None:
-            with contextlib.suppress(subprocess.SubprocessError, OSError):
-                self._run(
-                    str(self._bin / "pg_ctl"), "stop", "-D", str(self.data_dir),
-                    "-m", "immediate", "-w", "-t", "30", timeout=60,
-                )  # fmt: skip
-            if pid_file.exists():  # pg_ctl failed: signal the postmaster ourselves
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    pid = int(pid_file.read_text().splitlines()[0])
-                    os.kill(pid, signal.SIGQUIT)
-                    for _ in range(100):
-                        os.kill(pid, 0)
-                        time.sleep(0.1)
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        self.workdir = None
+        if self._process is not None:
+            if self._process.poll() is None and self._bin is not None:
+                with contextlib.suppress(subprocess.SubprocessError, OSError):
+                    self._run(
+                        str(self._bin / "pg_ctl"), "stop", "-D", str(self.data_dir),
+                        "-m", "immediate", "-w", "-t", "30", timeout=60,
+                    )  # fmt: skip
+            if self._process.poll() is None:  # pg_ctl failed: signal the postmaster
+                with contextlib.suppress(OSError):
+                    self._process.send_signal(signal.SIGQUIT)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=30)
+            self._process = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
     # -- what the tests use ----------------------------------------------------------
 
