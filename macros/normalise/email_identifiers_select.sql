@@ -92,7 +92,8 @@ end
 
 {#- The rows of an email column from caller(): a query of raw_value,
     compact_value, cleaned and shape ('email': valid as it is, 'sha256': 64
-    hex, 'other': to be checked). -#}
+    hex, 'other': to be checked). The fences keep Postgres from computing
+    shape and reason_code again for every use (optimisation_fence). -#}
 {% macro _email_rows(column) -%}
 select
     '{{ column }}' as source_column,
@@ -116,6 +117,8 @@ from (
         end as reason_code
     from (
         {{ caller() }}
+        {{ tiktok_sync.optimisation_fence() }}
     ) as shaped
+    {{ tiktok_sync.optimisation_fence() }}
 ) as checked
 {%- endmacro %}

@@ -25,7 +25,12 @@
 ),
 
 {#- compact_value (whitespace removed, case kept) serves both `cleaned` and the
-    email's non-ASCII test, so whitespace is removed once (bench/README.md) -#}
+    email's non-ASCII test, so whitespace is removed once (bench/README.md).
+    optimisation_fence() here and after the steps below: the later steps use
+    `cleaned` and the reason code many times, and Postgres would otherwise
+    flatten the steps and compute them again for every use. Not for phones:
+    only the few values of 64 characters or more read `cleaned` (__shaped),
+    and unfenced Postgres computes it for those alone. -#}
 {{ column }}__non_empty as (
     select
         raw_value,
@@ -35,6 +40,9 @@
         {{ tiktok_sync.remove_whitespace('raw_value') }} as compact_value,
         lower({{ tiktok_sync.remove_whitespace('raw_value') }}) as cleaned
     from {{ column }}__values
+    {%- if spec.kind != 'phone' %}
+    {{ tiktok_sync.optimisation_fence() }}
+    {%- endif %}
 ),
 {%- if spec.kind == 'hashed' %}
 
@@ -51,6 +59,7 @@
             cleaned,
             {{ tiktok_sync.hash_rejection_reason('cleaned', spec.hex_length) }} as reason_code
         from {{ column }}__non_empty
+        {{ tiktok_sync.optimisation_fence() }}
     ) checked
 )
 {%- elif spec.kind == 'email' %}
@@ -86,7 +95,9 @@
             end as reason_code
         from (
             {{ tiktok_sync.maid_shaped_select(column ~ '__values', column ~ '__non_empty') | indent(12) }}
+            {{ tiktok_sync.optimisation_fence() }}
         ) shaped
+        {{ tiktok_sync.optimisation_fence() }}
     ) checked
 )
 {%- elif spec.kind == 'phone' %}

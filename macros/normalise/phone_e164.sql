@@ -32,7 +32,10 @@
 
 {#- Engine differences live in the cross_engine primitives this calls; an engine
     that ever needs more gets its own `<adapter>__phone_normalised_select`, as
-    DuckDB has for speed (phone_e164_duckdb.sql: same rows, less work). -#}
+    DuckDB has for speed (phone_e164_duckdb.sql: same rows, less work). Each
+    step ends in optimisation_fence(): every step refers to the columns of the
+    one before many times, and Postgres would otherwise flatten the steps into
+    one projection with each column's expression copied into every use. -#}
 {% macro default__phone_normalised_select(input_cte, calling_codes) -%}
 {%- set string_type = dbt.type_string() -%}
 {%- set default_sql = tiktok_sync._phone_default_country_sql() -%}
@@ -148,10 +151,13 @@
                                 {{ tiktok_sync.remove_whitespace('cast(raw_value as ' ~ string_type ~ ')') }} as compact_value,
                                 upper({{ tiktok_sync.remove_whitespace('cast(country_code as ' ~ string_type ~ ')') }}) as given_country
                             from {{ input_cte }}
+                            {{ tiktok_sync.optimisation_fence() }}
                         ) as compacted
+                        {{ tiktok_sync.optimisation_fence() }}
                     ) as cleaned
                     left join {{ calling_codes }} as region
                         on cleaned.country_code = region.country_code
+                    {{ tiktok_sync.optimisation_fence() }}
                 ) as prefixed
                 left join (select calling_code from {{ calling_codes }} where is_main_country_for_code) as code_1
                     on substr(prefixed.international_digits, 1, 1) = code_1.calling_code
@@ -159,11 +165,14 @@
                     on substr(prefixed.international_digits, 1, 2) = code_2.calling_code
                 left join (select calling_code from {{ calling_codes }} where is_main_country_for_code) as code_3
                     on substr(prefixed.international_digits, 1, 3) = code_3.calling_code
+                {{ tiktok_sync.optimisation_fence() }}
             ) as routed
             left join {{ calling_codes }} as main_region
                 on routed.calling_code = main_region.calling_code
                 and main_region.is_main_country_for_code
+            {{ tiktok_sync.optimisation_fence() }}
         ) as candidates
+        {{ tiktok_sync.optimisation_fence() }}
     ) as stripped
 {%- endcall %}
 {%- endmacro %}
@@ -177,6 +186,7 @@ select
     reason_code
 from (
     {{ caller() }}
+    {{ tiktok_sync.optimisation_fence() }}
 ) as checked
 {%- endmacro %}
 

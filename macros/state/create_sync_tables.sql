@@ -30,8 +30,10 @@
   {%- endif -%}
   {#- Hooks run inside a transaction on some adapters: make the tables
       permanent even if the rest of the invocation fails. Only when something
-      ran: with no statement there is no transaction to commit, which some
-      adapters (Postgres) refuse. -#}
+      ran: adapter.create_schema() commits its own work, so with nothing
+      created no transaction is open, and dbt-postgres (and dbt-redshift)
+      refuse the commit: `Tried to commit transaction on connection "master",
+      but it does not have one open!` -#}
   {%- if wrote -%}
     {%- do adapter.commit() -%}
   {%- endif -%}

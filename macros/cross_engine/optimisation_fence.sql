@@ -1,0 +1,32 @@
+{#- Written at the end of a subquery (after its FROM/WHERE) whose computed
+    columns the next step refers to more than once: on engines whose planner
+    flattens nested subqueries by copying each column's expression into every
+    place it is used, this keeps the step a step, so each expression is
+    computed once per row. Empty elsewhere (the SQL is unchanged there).
+
+    Postgres pulls a subquery in FROM up into its parent, and folds a WITH
+    query referenced once into it (docs, "WITH Queries" > "CTE
+    Materialization"), unless it has grouping, aggregates, ORDER BY or
+    LIMIT/OFFSET (is_simple_subquery in src/backend/optimizer/prep/
+    prepjointree.c): OFFSET 0 keeps the step and returns the same rows.
+    Without it the phone normaliser's nested steps became one projection
+    (EXPLAIN VERBOSE of normalise_phone: 26 MB naming regexp_replace 78,174
+    times, 1.5 s to plan), and with jit on the JIT compiler then ran for more
+    than ten minutes at 2.3 GB (issue 10). With the fences: 67 kB, 5 ms to
+    plan, 43 ms to run. The fences in identifier_ctes cut the backend CPU of
+    306k emails from 11 s to 3.5 s.
+    Not "as materialized" CTEs: Redshift, which inherits postgres__ macros,
+    has no such syntax. Redshift documents OFFSET ("a positive integer",
+    docs r_ORDER_BY_clause); that it takes OFFSET 0 in a subquery is not
+    verified (no Redshift here): if not, a redshift__optimisation_fence()
+    that renders nothing is the fix. -#}
+{% macro optimisation_fence() %}
+  {{- return(adapter.dispatch('optimisation_fence', 'tiktok_sync')()) -}}
+{% endmacro %}
+
+{% macro default__optimisation_fence() -%}
+{%- endmacro %}
+
+{% macro postgres__optimisation_fence() -%}
+  offset 0
+{%- endmacro %}
