@@ -145,9 +145,16 @@ def open_handle(target: DbtTarget, name: str = "tiktok-sync") -> Any:
     return opened.handle
 
 
+# dbt's exceptions open with a header line; what happened is on the next one.
+_DBT_HEADERS = {"Database Error", "Runtime Error", "Compilation Error", "Internal Error"}
+
+
 def first_line(exc: BaseException, credentials: Any = None) -> str:
-    """The first line of a driver error, with any credential value blanked out."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """The first telling line of a driver or dbt error, with any credential value blanked out."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0] in _DBT_HEADERS:
+        lines = lines[1:]
+    text = lines[0] if lines else type(exc).__name__
     for value in _secret_values(credentials):
         text = text.replace(value, "[redacted]")
     return text
