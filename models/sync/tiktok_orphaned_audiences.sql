@@ -22,12 +22,18 @@ acknowledged as (
     select * from {{ source('tiktok_sync_state', 'tiktok_sync_acknowledged_members') }}
 ),
 
+-- `union all` then distinct: BigQuery has no bare UNION, only UNION ALL or
+-- UNION DISTINCT (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#set_operators),
+-- and not every engine spells UNION DISTINCT; this form means the same everywhere
 known_keys as (
-    select audience_key from members
-    union
-    select audience_key from registry
-    union
-    select audience_key from acknowledged
+    select distinct audience_key
+    from (
+        select audience_key from members
+        union all
+        select audience_key from registry
+        union all
+        select audience_key from acknowledged
+    ) as all_keys
 ),
 
 member_counts as (
