@@ -39,7 +39,7 @@ final as (
         reason_code,
         case reason_code
             {%- for code, text in reasons.items() %}
-            when '{{ code }}' then '{{ text | replace("'", "''") }}'
+            when '{{ code }}' then {{ tiktok_sync.string_literal(text) }}
             {%- endfor %}
         end as reason,
         -- rejected values are kept only masked (first and last character),
