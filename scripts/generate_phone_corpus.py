@@ -19,10 +19,12 @@ spaces included. Checked both ways dbt-duckdb can load a seed: DuckDB's COPY
 What does not survive: an empty field is NULL in both; agate also turns
 "null" in any case, and whitespace-only fields, into NULL, and may turn CRLF
 into LF (harmless: whitespace is deleted before anything else); Postgres text
-cannot hold NUL. Rows with such a value leave raw_value empty and put it in
-raw_value_escaped, where "~s" is a space, "~t" a tab, "~n" a line feed and
-"~z" nothing (it splits "null" so no loader recognises it). The wrapper model
-decodes it with replace(). NUL itself is not in the corpus.
+cannot hold NUL; BigQuery's load jobs refuse a quoted field with a line break
+in it (allowQuotedNewlines defaults to false and dbt-bigquery does not set
+it). Rows with such a value leave raw_value empty and put it in
+raw_value_escaped, where "~s" is a space, "~t" a tab, "~n" a line feed, "~r" a
+carriage return and "~z" nothing (it splits "null" so no loader recognises it).
+The wrapper model decodes it with replace(). NUL itself is not in the corpus.
 """
 
 from __future__ import annotations
@@ -128,12 +130,18 @@ HOSTILE: list[tuple[str, str | None]] = [
 
 def _needs_escape(value: str) -> bool:
     stripped = value.strip()
-    return stripped == "" or stripped.lower() == "null" or "\x00" in value
+    return (
+        stripped == ""
+        or stripped.lower() == "null"
+        or "\x00" in value
+        or "\n" in value
+        or "\r" in value
+    )
 
 
 def _escape(value: str) -> str:
     assert "~" not in value and "\x00" not in value, value
-    out = value.replace("\t", "~t").replace("\n", "~n").replace(" ", "~s")
+    out = value.replace("\t", "~t").replace("\n", "~n").replace("\r", "~r").replace(" ", "~s")
     return out.replace("null", "nu~zll").replace("NULL", "NU~zLL")
 
 

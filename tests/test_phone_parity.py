@@ -115,7 +115,7 @@ def test_build_ran_the_phone_unit_tests(built: DbtProject) -> None:
 
 def test_corpus_survives_the_seed_load(cases: dict[int, Case]) -> None:
     """What the model reads is what the CSV holds, tabs and padding included."""
-    escapes = {"~t": "\t", "~n": "\n", "~s": " ", "~z": ""}
+    escapes = {"~t": "\t", "~n": "\n", "~r": "\r", "~s": " ", "~z": ""}
     with CORPUS.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) >= 1500
@@ -123,7 +123,7 @@ def test_corpus_survives_the_seed_load(cases: dict[int, Case]) -> None:
     for row in rows:
         raw = row["raw_value"]
         if not raw:
-            raw = re.sub("~[tnsz]", lambda m: escapes[m.group(0)], row["raw_value_escaped"])
+            raw = re.sub("~[tnrsz]", lambda m: escapes[m.group(0)], row["raw_value_escaped"])
         case = cases.get(int(row["case_id"]))
         if ASCII_WHITESPACE.sub("", raw) == "":
             assert case is None, row  # empty values never reach the normaliser

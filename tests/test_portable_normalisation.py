@@ -104,13 +104,13 @@ def hostile_maids() -> list[str]:
 
 
 def corpus_phones() -> list[tuple[str, str | None]]:
-    escapes = {"~t": "\t", "~n": "\n", "~s": " ", "~z": ""}
+    escapes = {"~t": "\t", "~n": "\n", "~r": "\r", "~s": " ", "~z": ""}
     with CORPUS.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     phones = []
     for row in rows:
         raw = row["raw_value"] or re.sub(
-            "~[tnsz]", lambda m: escapes[m.group(0)], row["raw_value_escaped"]
+            "~[tnrsz]", lambda m: escapes[m.group(0)], row["raw_value_escaped"]
         )
         phones.append((raw, row["country_code"] or None))
     return phones

@@ -5,7 +5,7 @@
     it. `id_columns` are the identifier columns the model has. -#}
 {% macro audience_identifiers_sql(audience_sql, settings, id_columns, country_column=none) %}
   {%- set reasons = tiktok_sync.rejection_reasons() -%}
-  {%- set key_literal = "'" ~ (settings.audience_key | replace("'", "''")) ~ "'" -%}
+  {%- set key_literal = tiktok_sync.string_literal(settings.audience_key) -%}
 with audience as (
     {{ audience_sql }}
 ),
@@ -39,7 +39,7 @@ final as (
         reason_code,
         case reason_code
             {%- for code, text in reasons.items() %}
-            when '{{ code }}' then '{{ text | replace("'", "''") }}'
+            when '{{ code }}' then {{ tiktok_sync.string_literal(text) }}
             {%- endfor %}
         end as reason,
         -- rejected values are kept only masked (first and last character),

@@ -20,11 +20,8 @@
   {%- if node is none -%}{{ return('') }}{%- endif -%}
   {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
   {%- if relation is none -%}{{ return('') }}{%- endif -%}
-  {%- call statement('tiktok_audience_setting_delete') -%}
-    delete from {{ relation }} where audience_key = {{ tiktok_sync.string_literal(settings.audience_key) }}
-  {%- endcall -%}
-  {%- call statement('tiktok_audience_setting_insert') -%}
-    insert into {{ relation }} (audience_key, audience_name, api, mode, configured_audience_id, advertiser_id, retention_days)
-    {{ tiktok_sync.audience_settings_select(settings) }}
-  {%- endcall -%}
+  {{ tiktok_sync.replace_audience_slice('tiktok_audience_setting', relation,
+       tiktok_sync.string_literal(settings.audience_key),
+       ['audience_key', 'audience_name', 'api', 'mode', 'configured_audience_id', 'advertiser_id', 'retention_days'],
+       tiktok_sync.audience_settings_select(settings)) }}
 {% endmacro %}

@@ -8,13 +8,6 @@
   {%- set settings = tiktok_sync.audience_config(model) -%}
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set existing_relation = load_cached_relation(this) -%}
-  {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
-  {%- set preexisting_intermediate_relation = load_cached_relation(intermediate_relation) -%}
-  {%- set backup_relation_type = 'table' if existing_relation is none else existing_relation.type -%}
-  {%- set backup_relation = make_backup_relation(target_relation, backup_relation_type) -%}
-  {%- set preexisting_backup_relation = load_cached_relation(backup_relation) -%}
-  {{ drop_relation_if_exists(preexisting_intermediate_relation) }}
-  {{ drop_relation_if_exists(preexisting_backup_relation) }}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
@@ -37,22 +30,18 @@
   {%- endif -%}
   {%- set country_column = 'country_code' if 'country_code' in model_columns else none -%}
 
-  {% call statement('main') -%}
-    {{ get_create_table_as_sql(False, intermediate_relation,
-         tiktok_sync.audience_identifiers_sql(sql, settings, id_columns, country_column)) }}
-  {%- endcall %}
-
-  {%- if existing_relation is not none -%}
-    {{ adapter.rename_relation(existing_relation, backup_relation) }}
-  {%- endif -%}
-  {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+  {#- the model's table (statement 'main'); how it replaces the old one is per engine -#}
+  {%- set backup_relation = tiktok_sync.replace_audience_table(target_relation, existing_relation,
+        tiktok_sync.audience_identifiers_sql(sql, settings, id_columns, country_column)) -%}
 
   {{ tiktok_sync.write_audience_slices(target_relation, settings, id_columns, sql) }}
   {{ tiktok_sync.upsert_audience_setting(settings) }}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ adapter.commit() }}
-  {{ drop_relation_if_exists(backup_relation) }}
+  {%- if backup_relation is not none -%}
+    {{ drop_relation_if_exists(backup_relation) }}
+  {%- endif -%}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
 
   {{ return({'relations': [target_relation]}) }}

@@ -10,8 +10,11 @@
   '{{ value | replace("'", "''") }}'
 {%- endmacro %}
 
+{#- BigQuery: a quoted literal may not hold a raw line break, so line feed and
+    carriage return are written as the escapes \n and \r
+    (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#string_and_bytes_literals). -#}
 {% macro bigquery__string_literal(value) -%}
-  '{{ value | replace("\\", "\\\\") | replace("'", "\\'") | replace("\n", "\\n") }}'
+  '{{ value | replace("\\", "\\\\") | replace("'", "\\'") | replace("\n", "\\n") | replace("\r", "\\r") }}'
 {%- endmacro %}
 
 {% macro spark__string_literal(value) -%}

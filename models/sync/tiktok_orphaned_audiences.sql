@@ -22,7 +22,9 @@ acknowledged as (
     select * from {{ ref('tiktok_sync_acknowledged_members') }}
 ),
 
--- union all, then distinct: BigQuery has no bare UNION
+-- `union all` then distinct: BigQuery has no bare UNION, only UNION ALL or
+-- UNION DISTINCT (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#set_operators),
+-- and not every engine spells UNION DISTINCT; this form means the same everywhere
 known_keys as (
     select distinct audience_key
     from (
@@ -31,7 +33,7 @@ known_keys as (
         select audience_key from registry
         union all
         select audience_key from acknowledged
-    ) as keys
+    ) as all_keys
 ),
 
 member_counts as (

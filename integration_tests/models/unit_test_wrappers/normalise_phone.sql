@@ -1,10 +1,11 @@
 {#- The phone normaliser (macros/normalise/phone_e164.sql) over the phone
     corpus, so dbt unit tests can pin its rules and tests/test_phone_parity.py
     can compare it with libphonenumber row by row. One row per corpus case. -#}
-{#- string_literal writes a tab and a line feed the way each engine reads them
-    (BigQuery allows no raw line break in a quoted string). -#}
+{#- string_literal writes a tab, a line feed and a carriage return the way each
+    engine reads them (BigQuery allows no raw line break in a quoted string). -#}
 {%- set tab = tiktok_sync.string_literal('\t') -%}
 {%- set line_feed = tiktok_sync.string_literal('\n') -%}
+{%- set carriage_return = tiktok_sync.string_literal('\r') -%}
 
 with
 
@@ -22,14 +23,16 @@ country_calling_codes as (
 
 decoded as (
 
-    -- values no seed loader keeps (whitespace-only, "null") are escaped in the
-    -- CSV: ~s space, ~t tab, ~n line feed, ~z nothing (scripts/generate_phone_corpus.py)
+    -- values no seed loader keeps (whitespace-only, "null", line breaks) are escaped in the
+    -- CSV: ~s space, ~t tab, ~n line feed, ~r carriage return, ~z nothing
+    -- (scripts/generate_phone_corpus.py)
     select
         case_id,
         coalesce(
             raw_value,
-            replace(replace(replace(replace(
-                raw_value_escaped, '~t', {{ tab }}), '~n', {{ line_feed }}), '~s', ' '), '~z', '')
+            replace(replace(replace(replace(replace(
+                raw_value_escaped, '~t', {{ tab }}), '~n', {{ line_feed }}), '~r', {{ carriage_return }}),
+                '~s', ' '), '~z', '')
         ) as raw_value,
         country_code
     from phone_corpus
