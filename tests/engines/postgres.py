@@ -39,6 +39,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+NAME = "postgres"
+IS_DOUBLE = False  # a real server
+SCHEMA = "tiktok_sync"
 OS_USER_ENV = "TIKTOK_SYNC_PG_OS_USER"
 BIN_ENV = "TIKTOK_SYNC_PG_BIN"
 DATABASE = "tiktok_sync"
@@ -340,6 +343,10 @@ class PostgresServer:
             "retries": 1,
         }
 
+    def relation(self, name: str, schema: str = SCHEMA) -> str:
+        """A table or view of `schema` as a quoted name for query()."""
+        return f'"{schema}"."{name}"'
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement in its own transaction; its rows ([] when it returns none)."""
         if self._connection is None or self._connection.closed:
@@ -348,6 +355,13 @@ class PostgresServer:
         with self._connection.cursor() as cursor:
             cursor.execute(sql, params)
             return list(cursor.fetchall()) if cursor.description is not None else []
+
+
+def start(parent: Path | None = None) -> PostgresServer:
+    """A started server (the engine modules' common entry point; `parent` is not needed)."""
+    server = PostgresServer()
+    server.start()
+    return server
 
 
 @contextlib.contextmanager

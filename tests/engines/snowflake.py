@@ -133,6 +133,11 @@ class SnowflakeEngine:
             login_timeout=10,
         )
 
+    def relation(self, name: str, schema: str = SCHEMA) -> str:
+        """A table or view of `schema` for query() (unquoted: Snowflake upper-cases it, as dbt
+        created it)."""
+        return f"{DATABASE}.{schema}.{name}"
+
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         if self._conn is None:
             self._conn = self.connect()
