@@ -148,6 +148,11 @@ def open_handle(target: DbtTarget, name: str = "tiktok-sync") -> Any:
 def first_line(exc: BaseException, credentials: Any = None) -> str:
     """The first line of a driver error, with any credential value blanked out."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return redact(text, credentials)
+
+
+def redact(text: str, credentials: Any = None) -> str:
+    """`text` with any credential value of the target blanked out."""
     for value in _secret_values(credentials):
         text = text.replace(value, "[redacted]")
     return text
