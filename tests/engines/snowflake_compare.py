@@ -28,7 +28,7 @@ import yaml
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.dbt_support import DbtProject, make_dbt_project  # noqa: E402
+from tests.dbt_support import PROJECT_NAME, DbtProject, make_dbt_project  # noqa: E402
 from tests.engines import snowflake  # noqa: E402
 
 AUDIENCES = ("demo_high_value_customers", "demo_mobile_app_users", "demo_newsletter_subscribers")
@@ -162,7 +162,8 @@ def main() -> int:
                 "target": "snowflake",
                 "outputs": {"snowflake": engine.profile_output(threads=args.threads)},
             }
-            (project.workdir / "profiles.yml").write_text(yaml.safe_dump({"tiktok_sync": profile}))
+            # The profile integration_tests/dbt_project.yml names (it is the project's name).
+            (project.workdir / "profiles.yml").write_text(yaml.safe_dump({PROJECT_NAME: profile}))
             timed_build(project, "snowflake (fakesnow) build 1")
             timed_build(project, "snowflake (fakesnow) build 2")
             actual = snowflake_side(engine, columns)

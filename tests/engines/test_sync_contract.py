@@ -92,6 +92,33 @@ def test_a_schema_dbt_did_not_build_says_to_run_dbt_build(target: SyncTarget) ->
         assert refused.value.exit_code == 2 and "\n" not in str(refused.value)
 
 
+def test_a_driver_error_is_one_line_naming_the_engine_and_the_step(clean: SyncTarget) -> None:
+    with clean.open() as warehouse:
+        with pytest.raises(WarehouseError) as failed:
+            warehouse._fetch("reading the void", "select * from no_such_relation_here")
+        name = warehouse.engine.name
+
+    message = str(failed.value)
+    assert message.startswith(name) and "failed while reading the void" in message
+    assert "\n" not in message and failed.value.exit_code == 2
+
+
+@pytest.mark.parametrize("divisor", [10_000, 3_000_000])
+def test_batch_numbers_divide_exactly_even_by_large_divisors(
+    clean: SyncTarget, divisor: int
+) -> None:
+    # freeze_changes numbers batches with the engine's integer division of a row number.
+    values = [0, 1, divisor - 1, divisor, 2 * divisor - 1, 2 * divisor, 41 * divisor + 7]
+    with clean.open() as warehouse:
+        engine = warehouse.engine
+        got = [
+            int(engine.fetch(f"select {engine.integer_division(str(v), divisor)}")[0][0])
+            for v in values
+        ]
+
+    assert got == [v // divisor for v in values]
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
