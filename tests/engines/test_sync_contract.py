@@ -12,7 +12,8 @@ connection to it:
 * one run at a time: on lease engines a second holder is refused (exit 2, one line), an expired
   or released lease blocks nothing, of two runs claiming together exactly one holds, and
   `dbt build` of the sync models stops while a run holds the lease;
-* `tiktok-sync run` against the emulator converges, a second run and `plan` send nothing.
+* `tiktok-sync run` against the emulator converges; a second run, `plan`, `check` and
+  `audiences` send nothing.
 
 Every test but the first starts from empty ledgers (`SyncTarget.reset`): the state of a
 warehouse dbt built and nothing synced.
@@ -423,7 +424,7 @@ class Counted:
         return sum(self.calls.values())
 
 
-def test_a_run_converges_and_the_next_run_and_plan_send_nothing(
+def test_a_run_converges_and_the_next_run_plan_check_and_audiences_send_nothing(
     clean: SyncTarget, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     statements = Counted(monkeypatch)
@@ -440,9 +441,11 @@ def test_a_run_converges_and_the_next_run_and_plan_send_nothing(
         requests = len(env.api_requests())
         second = env.cli("run", "--json")
         planned = env.cli("plan")
+        checked = env.cli("check", "--json")
+        listed = env.cli("audiences", "--json")
 
-        assert second.exit_code == 0, second.output
-        assert planned.exit_code == 0, planned.output
+        for result in (second, planned, checked, listed):
+            assert result.exit_code == 0, result.output
         later = env.api_requests()[requests:]
         assert not [r for r in later if r["endpoint"] in WRITE_PATHS]
         env.assert_converged()
