@@ -28,3 +28,14 @@
 {% macro spark__sha256_hex(expr) -%}
   sha2({{ expr }}, 256)
 {%- endmacro %}
+
+{#- Redshift has neither sha256() nor the convert_to() and encode() of
+    postgres__ (https://docs.aws.amazon.com/redshift/latest/dg/c_unsupported-postgresql-functions.html:
+    CONVERT_TO, ENCODE); SHA2(string, 256) returns the hash as hex text
+    (https://docs.aws.amazon.com/redshift/latest/dg/SHA2.html), of the UTF-8
+    bytes a VARCHAR holds. The page does not say which letter case: lower()
+    makes it the lowercase TikTok matches. (An invalid bit length would return
+    an empty string, not an error; 256 is a valid one.) -#}
+{% macro redshift__sha256_hex(expr) -%}
+  lower(sha2({{ expr }}, 256))
+{%- endmacro %}
