@@ -24,3 +24,13 @@
 {% macro snowflake__string_literal(value) -%}
   '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}
+
+{#- Redshift reads backslash escapes in ordinary literals (no E'...' form; its
+    QUOTE_LITERAL "doubles any embedded single quotation marks and backslashes",
+    https://docs.aws.amazon.com/redshift/latest/dg/r_QUOTE_LITERAL.html). With
+    quotes doubled alone, a value ending in a backslash would end the literal
+    early (an audience name `x\` turns the rest of the statement into SQL), and
+    `\t` in a value would become a tab. -#}
+{% macro redshift__string_literal(value) -%}
+  '{{ value | replace("\\", "\\\\") | replace("'", "''") }}'
+{%- endmacro %}
