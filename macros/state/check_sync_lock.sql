@@ -5,7 +5,7 @@
     How a run holds the warehouse differs per engine (README "Other engines"):
     DuckDB: the run holds the file, so dbt cannot even open it (nothing to
     check here); Postgres: a session advisory lock, probed here in shared
-    mode; Snowflake, BigQuery, Spark/Databricks: a lease row in
+    mode; Redshift, Snowflake, BigQuery, Spark/Databricks: a lease row in
     tiktok_sync_locks that has not expired and was not released. -#}
 {% macro check_sync_lock() %}
   {%- if execute -%}
@@ -32,6 +32,13 @@
         ~ "'); wait for it to finish, then run dbt build again") }}
   {%- endif -%}
   {{ return('') }}
+{% endmacro %}
+
+{#- Redshift inherits postgres__ but has no advisory lock functions
+    (https://docs.aws.amazon.com/redshift/latest/dg/c_unsupported-postgresql-functions.html):
+    it takes the lease check below. -#}
+{% macro redshift__check_sync_lock() %}
+  {{ return(tiktok_sync.default__check_sync_lock()) }}
 {% endmacro %}
 
 {% macro default__check_sync_lock() %}

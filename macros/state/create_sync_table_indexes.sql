@@ -24,6 +24,7 @@
 {% endmacro %}
 
 {% macro redshift__create_sync_table_indexes(relation, table_name) %}
-  {#- Redshift has no indexes (sort keys are chosen at create time). -#}
+  {#- Redshift has no indexes (sort keys are chosen at create time):
+      https://docs.aws.amazon.com/redshift/latest/dg/c_unsupported-postgresql-features.html -#}
   {{ return(false) }}
 {% endmacro %}
