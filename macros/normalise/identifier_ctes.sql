@@ -11,7 +11,7 @@
     `calling_codes` is the country calling codes relation (phone only). -#}
 {% macro identifier_ctes(source_cte, column, country_column=none, calling_codes=none) %}
   {%- set spec = tiktok_sync.identifier_columns()[column] -%}
-  {%- set string_type = dbt.type_string() -%}
+  {%- set string_type = tiktok_sync.string_cast_type() -%}
   {%- set raw = 'cast(' ~ column ~ ' as ' ~ string_type ~ ')' -%}
 {{ column }}__values as (
     select

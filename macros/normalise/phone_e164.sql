@@ -37,7 +37,7 @@
     one before many times, and Postgres would otherwise flatten the steps into
     one projection with each column's expression copied into every use. -#}
 {% macro default__phone_normalised_select(input_cte, calling_codes) -%}
-{%- set string_type = dbt.type_string() -%}
+{%- set string_type = tiktok_sync.string_cast_type() -%}
 {%- set default_sql = tiktok_sync._phone_default_country_sql() -%}
 {%- call tiktok_sync._phone_result() %}
     select

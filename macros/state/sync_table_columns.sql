@@ -6,6 +6,8 @@
     change one only together with `sync/` and the README. -#}
 {% macro sync_table_columns() %}
   {%- set s = dbt.type_string() -%}
+  {#- free text of no fixed length: wider than s on Redshift -#}
+  {%- set text = tiktok_sync.long_string_column_type() -%}
   {%- set ts = dbt.type_timestamp() -%}
   {%- set i = dbt.type_bigint() -%}
   {%- set b = dbt.type_boolean() -%}
@@ -14,7 +16,7 @@
       ('audience_key', s), ('id_type', s), ('id_hash', s), ('built_at', ts),
     ],
     'tiktok_rejected_identifiers': [
-      ('audience_key', s), ('source_column', s), ('reason_code', s), ('reason', s),
+      ('audience_key', s), ('source_column', s), ('reason_code', s), ('reason', text),
       ('masked_value', s), ('value_length', i), ('value_fingerprint', s), ('built_at', ts),
     ],
     'tiktok_identifier_counts': [
@@ -32,7 +34,7 @@
     ],
     'tiktok_sync_registry_events': [
       ('event_seq', i), ('event', s), ('audience_key', s), ('audience_id', s),
-      ('advertiser_id', s), ('api', s), ('audience_name', s), ('created_at', ts),
+      ('advertiser_id', s), ('api', s), ('audience_name', text), ('created_at', ts),
       ('created_by_run_id', s), ('run_id', s), ('event_at', ts),
     ],
     'tiktok_sync_locks': [
@@ -43,7 +45,7 @@
       ('run_id', s), ('audience_key', s), ('audience_id', s), ('advertiser_id', s), ('api', s),
       ('started_at', ts), ('finished_at', ts), ('status', s), ('adds_sent', i),
       ('removes_sent', i), ('adds_pending', i), ('removes_pending', i),
-      ('rejected_identifiers', i), ('error_code', i), ('error_message', s), ('request_id', s),
+      ('rejected_identifiers', i), ('error_code', i), ('error_message', text), ('request_id', s),
     ],
     'tiktok_sync_audience_size_history': [
       ('snapshot_at', ts), ('audience_key', s), ('audience_id', s), ('advertiser_id', s),

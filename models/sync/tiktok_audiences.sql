@@ -26,8 +26,23 @@ configured as (
 ),
 {%- endif %}
 
+{#- Column types spelled out: the table is built from string literals, and an
+    audience model built later inserts its own row (upsert_audience_setting).
+    Redshift (and Snowflake) can give a column built from literals the width of
+    the longest literal, and refuse a longer value in that INSERT; a name may
+    also be longer than the 256 bytes of Redshift's TEXT (long_string_column_type). -#}
+{%- set s = dbt.type_string() %}
+
 final as (
-    select * from configured
+    select
+        cast(audience_key as {{ s }}) as audience_key,
+        cast(audience_name as {{ tiktok_sync.long_string_column_type() }}) as audience_name,
+        cast(api as {{ s }}) as api,
+        cast(mode as {{ s }}) as mode,
+        cast(configured_audience_id as {{ s }}) as configured_audience_id,
+        cast(advertiser_id as {{ s }}) as advertiser_id,
+        retention_days
+    from configured
 )
 
 select * from final
