@@ -38,3 +38,24 @@
         values ({% for column in columns %}slice.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
   {%- endcall -%}
 {% endmacro %}
+
+{#- Databricks has no transaction around the two statements of default__
+    either (dbt-databricks, like dbt-spark, opens none: its begin and commit
+    do nothing), so a reader would see the audience empty between the DELETE
+    and the INSERT, as on BigQuery. The same single MERGE, which Delta tables
+    (Databricks' default table format) run as one atomic commit; NOT MATCHED BY
+    SOURCE deletes the old slice
+    (https://docs.databricks.com/sql/language-manual/delta-merge-into.html).
+    Databricks only, not spark__: plain Spark tables have no MERGE. -#}
+{% macro databricks__replace_audience_slice(name, relation, audience_key, columns, select_sql) %}
+  {%- call statement(name ~ '_merge') -%}
+    merge into {{ relation }} as target
+    using (
+        {{ select_sql }}
+    ) as slice
+    on false
+    when not matched by source and target.audience_key = {{ audience_key }} then delete
+    when not matched then insert ({{ columns | join(', ') }})
+        values ({% for column in columns %}slice.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
+  {%- endcall -%}
+{% endmacro %}
