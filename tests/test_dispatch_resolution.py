@@ -112,7 +112,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "regex_replace_all": "default__regex_replace_all",
         "remove_whitespace": "spark__remove_whitespace",
         "replace_audience_slice": "databricks__replace_audience_slice",  # no transaction
-        "replace_audience_table": "default__replace_audience_table",
+        "replace_audience_table": "databricks__replace_audience_table",  # no renames
         "sha256_hex": "spark__sha256_hex",
         "string_cast_type": "default__string_cast_type",
         "string_literal": "spark__string_literal",

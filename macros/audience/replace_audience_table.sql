@@ -43,3 +43,30 @@
   {%- endcall %}
   {{ return(none) }}
 {% endmacro %}
+
+{#- Databricks: CREATE OR REPLACE TABLE, as dbt-databricks' own table
+    materialization does. Databricks recommends it for replacing a Delta table:
+    one transaction, the table always exists, readers carry on
+    (https://docs.databricks.com/aws/en/tables/operations/drop-table). The
+    default's renames are worse there: the Hive metastore refuses ALTER TABLE
+    RENAME of managed Delta tables on S3 (dbt-databricks' relations/replace.sql
+    never renames a Hive metastore table for that reason), which would fail
+    every rebuild of an audience. What CREATE OR REPLACE cannot replace (a view,
+    a table that is not Delta, or any table when the model's file_format is not
+    delta: dbt-databricks then writes a plain CREATE TABLE) is dropped first. -#}
+{% macro databricks__replace_audience_table(target_relation, existing_relation, sql) %}
+  {%- if existing_relation is not none -%}
+    {%- set existing = adapter.get_relation(database=existing_relation.database,
+          schema=existing_relation.schema, identifier=existing_relation.identifier,
+          needs_information=True) -%}
+    {%- set replaceable = existing is not none and existing.is_table and existing.can_be_replaced
+          and adapter.resolve_file_format(config) == 'delta' -%}
+    {%- if existing is not none and not replaceable -%}
+      {{ adapter.drop_relation(existing) }}
+    {%- endif -%}
+  {%- endif -%}
+  {% call statement('main') -%}
+    {{ get_create_table_as_sql(False, target_relation, sql) }}
+  {%- endcall %}
+  {{ return(none) }}
+{% endmacro %}
