@@ -32,7 +32,7 @@ ADAPTER_PACKAGES = {
 # The extra of this package that installs the adapter and the driver's Arrow support.
 EXTRAS = {
     "postgres": "postgres",
-    "redshift": "postgres",
+    "redshift": "redshift",
     "snowflake": "snowflake",
     "bigquery": "bigquery",
     "spark": "spark",
