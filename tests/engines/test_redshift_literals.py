@@ -38,6 +38,8 @@ REDSHIFT_MISSING = (
     else None
 )
 pytestmark = [
+    pytest.mark.redshift,
+    pytest.mark.postgres,
     pytest.mark.skipif(REDSHIFT_MISSING is not None, reason=f"Redshift: {REDSHIFT_MISSING}"),
     pytest.mark.skipif(
         unavailable_reason() is not None, reason=f"PostgreSQL: {unavailable_reason()}"
