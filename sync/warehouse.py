@@ -265,8 +265,10 @@ class Warehouse:
     def _check_relations(self) -> None:
         missing = self.missing_relations()
         if missing:
+            # A server warehouse's `where` names its schema already.
+            schema = f" (schema {self._settings.schema})" if self._settings.path else ""
             raise WarehouseError(
-                f"{self._settings.where} (schema {self._settings.schema}) lacks "
+                f"{self._settings.where}{schema} lacks "
                 f"{', '.join(missing)}; run `dbt build` with this project and profile"
             )
 

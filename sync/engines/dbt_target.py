@@ -155,6 +155,11 @@ def first_line(exc: BaseException, credentials: Any = None) -> str:
     if len(lines) > 1 and lines[0] in _DBT_HEADERS:
         lines = lines[1:]
     text = lines[0] if lines else type(exc).__name__
+    return redact(text, credentials)
+
+
+def redact(text: str, credentials: Any = None) -> str:
+    """`text` with any credential value of the target blanked out."""
     for value in _secret_values(credentials):
         text = text.replace(value, "[redacted]")
     return text

@@ -1,0 +1,131 @@
+"""The warehouses the sync contract (test_sync_contract.py) runs on, one builder per engine.
+
+Each builder starts the engine (or its double), builds integration_tests/ there with dbt (demo
+day 0; unit tests left out: they do not depend on the data, and tests/test_warehouse_build.py and
+the engine's dbt-side suite run them) and yields a `SyncTarget`: a dbt profile whose default
+target is that warehouse, and `query()` through the engine's own driver. To run the contract on
+another engine, add a builder to BUILDERS.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from sync.settings import WarehouseSettings, load_warehouse
+from sync.warehouse import Warehouse
+from tests.dbt_support import PROJECT_DIR, PROJECT_NAME, DbtProject
+from tests.sync_support import SyncEnv, demo_template
+
+# The tables the sync job appends to. Emptied between tests: the state is derived from them, so
+# empty ledgers are the warehouse `dbt build` left, before any sync.
+LEDGER = (
+    "tiktok_sync_changes",
+    "tiktok_sync_batches",
+    "tiktok_sync_registry_events",
+    "tiktok_sync_locks",
+    "tiktok_sync_run_history",
+    "tiktok_sync_audience_size_history",
+)
+
+Query = Callable[[str], list[tuple[Any, ...]]]
+
+
+@dataclass
+class SyncTarget:
+    """A warehouse built by dbt, as the sync job reaches it."""
+
+    name: str
+    project: DbtProject  # its workdir holds profiles.yml, default target = this warehouse
+    output: dict[str, Any]  # the target in profiles.yml
+    query: Query  # through the engine's driver, for checks
+    lease: bool  # one run at a time is a lease in tiktok_sync_locks
+    is_double: bool
+
+    def settings(self, schema: str | None = None) -> WarehouseSettings:
+        """The warehouse as `tiktok-sync` loads it; `schema`: another schema of it."""
+        profiles = self.project.workdir
+        if schema is not None:
+            profiles = self.project.workdir / f"schema-{schema}"
+            write_profile(profiles, {**self.output, "schema": schema})
+        return load_warehouse(PROJECT_DIR, profiles)
+
+    def open(self, lock_holder: str | None = None) -> Warehouse:
+        return Warehouse.open(self.settings(), lock_holder=lock_holder)
+
+    def reset(self) -> None:
+        for table in LEDGER:
+            self.query(f"truncate table {table}")
+
+
+def write_profile(directory: Path, output: dict[str, Any]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    profile = {PROJECT_NAME: {"target": "warehouse", "outputs": {"warehouse": output}}}
+    (directory / "profiles.yml").write_text(yaml.safe_dump(profile))
+
+
+@contextmanager
+def duckdb_target(tmp_path_factory: pytest.TempPathFactory, workdir: Path) -> Iterator[SyncTarget]:
+    """A copy of the session's demo warehouse (tests/sync_support.py builds it once)."""
+    project = DbtProject(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(demo_template(tmp_path_factory).db_path, project.db_path)
+    output = {"type": "duckdb", "path": str(project.db_path), "threads": 1}
+    write_profile(workdir, output)
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(project.db_path)) as con:
+            return con.execute(sql).fetchall()
+
+    yield SyncTarget("duckdb", project, output, query, lease=False, is_double=False)
+
+
+@contextmanager
+def snowflake_target(
+    tmp_path_factory: pytest.TempPathFactory, workdir: Path
+) -> Iterator[SyncTarget]:
+    """fakesnow in server mode (tests/engines/snowflake.py): a DOUBLE of Snowflake."""
+    from tests.engines import snowflake
+
+    if reason := snowflake.unavailable_reason():
+        pytest.skip(reason)
+    with snowflake.start(workdir) as engine:
+        project = DbtProject(workdir / "dbt")
+        output = engine.profile_output()
+        write_profile(project.workdir, output)
+        project.run("build", "--exclude-resource-type", "unit_test")
+        yield SyncTarget("snowflake", project, output, engine.query, lease=True, is_double=True)
+
+
+BUILDERS: dict[
+    str, Callable[[pytest.TempPathFactory, Path], AbstractContextManager[SyncTarget]]
+] = {
+    "duckdb": duckdb_target,
+    "snowflake": snowflake_target,
+}
+
+
+@dataclass
+class EngineSyncEnv(SyncEnv):
+    """tests/sync_support.SyncEnv (the CLI, the emulator, convergence) on any SyncTarget."""
+
+    target: SyncTarget | None = None
+
+    def query(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        assert self.target is not None and not params
+        return self.target.query(sql)
+
+    def history(self) -> list[dict[str, Any]]:
+        columns = ("run_id", "audience_key", "status", "adds_sent", "removes_sent")
+        rows = self.query(
+            f"select {', '.join(columns)} from tiktok_sync_run_history order by started_at"
+        )
+        return [dict(zip(columns, row, strict=True)) for row in rows]
