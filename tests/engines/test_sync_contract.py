@@ -36,7 +36,7 @@ from sync.emulator import Emulator, EmulatorConfig
 from sync.engines.base import Engine
 from sync.errors import WarehouseError
 from sync.warehouse import REQUIRED_RELATIONS, HistoryRow, Warehouse, utc_now
-from tests.engines.sync_targets import BUILDERS, EngineSyncEnv, SyncTarget
+from tests.engines.sync_targets import BUILDERS, ENGINES, EngineSyncEnv, SyncTarget
 from tests.reporting import add_summary
 from tests.sync_support import WRITE_PATHS
 
@@ -47,7 +47,7 @@ AUDIENCE_ID = "7100000000000000001"
 ADVERTISER = "7000000000000000001"
 
 
-@pytest.fixture(scope="module", params=sorted(BUILDERS))
+@pytest.fixture(scope="module", params=ENGINES)
 def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SyncTarget]:
@@ -80,7 +80,7 @@ def test_the_warehouse_opens_and_finds_every_relation_dbt_built(clean: SyncTarge
 
     assert set(REQUIRED_RELATIONS) <= present
     assert all(relation == relation.lower() for relation in present)
-    assert name.lower().replace('"', "").endswith(".tiktok_sync_batches")
+    assert name.lower().replace('"', "").replace("`", "").endswith(".tiktok_sync_batches")
 
 
 def test_a_schema_dbt_did_not_build_says_to_run_dbt_build(target: SyncTarget) -> None:
