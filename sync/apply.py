@@ -252,10 +252,15 @@ class _Context:
     deadline: float | None = None  # a clock() value: --max-duration
     recreate_missing: bool = False  # create again an audience deleted at TikTok
     force: bool = False  # --force: also under 1,000 identifiers
+    options: PlanOptions = field(default_factory=PlanOptions)
 
 
 class _OutOfTime(Exception):
     """The run reached --max-duration: nothing new starts; what is left stays pending."""
+
+
+class _ChangedSincePlan(Exception):
+    """The changes copied for the audience remove more than the plan's guard allowed."""
 
 
 def _check_time(ctx: _Context) -> None:
@@ -377,6 +382,7 @@ def _run(
         deadline=deadline,
         recreate_missing=recreate_missing,
         force=plan.options.force,
+        options=plan.options,
     )
     results: list[AudienceResult] = []
     stopped: AudienceResult | None = None
@@ -461,6 +467,9 @@ def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
         result.error = ErrorInfo(
             None, "stopped at --max-duration; the rest of its changes stay pending", None
         )
+    except _ChangedSincePlan as changed:
+        result.error = ErrorInfo(None, str(changed), None)
+        result.needs_action = True
     except TikTokError as error:
         result.error = ErrorInfo.of(error)
         if _out_of_time(ctx):
@@ -732,6 +741,7 @@ def _sync_segment(
         else None  # configured in the model: not created by this project
     )
     changes = ctx.warehouse.freeze_changes(key, limit, adds_from_members=ap.full_refresh)
+    _check_guard_again(ctx, ap, changes)
     # closing(): a failed batch ends the loop, and the reader must not outlive it.
     with closing(ctx.warehouse.frozen(changes, limit)) as batches:
         for chunk in batches:
@@ -753,6 +763,28 @@ def _sync_segment(
                 _acknowledged(ctx, result, response, adds=len(chunk.hashes))
             else:
                 _acknowledged(ctx, result, response, removes=len(chunk.hashes))
+
+
+def _check_guard_again(ctx: _Context, ap: AudiencePlan, changes: Freeze) -> None:
+    """The plan's mass-removal guard, on what the run copied to send.
+
+    On a server warehouse a `dbt build` may rebuild the audience between the plan and the copy
+    (on DuckDB it cannot: the run holds the file). More removes than planned, beyond the
+    guard's share, send nothing for the audience: something upstream changed, and the plan
+    the user saw no longer says what would happen.
+    """
+    if ctx.options.allow_mass_removal:
+        return
+    removes = ctx.warehouse.frozen_counts(changes).get("remove", 0)
+    held = ap.acknowledged_size
+    if removes <= ap.removes_total or removes <= ctx.options.max_removal_share * held:
+        return
+    raise _ChangedSincePlan(
+        f"refused: {ap.audience_key} changed since the plan (a dbt build during the run?): it "
+        f"would now remove {removes:,} of {held:,} acknowledged members, more than "
+        f"--max-removal-share {ctx.options.max_removal_share:.0%}; nothing was sent for it. "
+        "Run tiktok-sync plan again, then run"
+    )
 
 
 def _map(
@@ -893,6 +925,7 @@ def _sync_customer_file(
         return
     per_file = _ids_per_file(id_type)
     changes = ctx.warehouse.freeze_changes(key, per_file)
+    _check_guard_again(ctx, ap, changes)
     with closing(ctx.warehouse.frozen(changes, per_file)) as batches:
         for chunk in batches:
             _check_time(ctx)

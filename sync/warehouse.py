@@ -590,6 +590,17 @@ class Warehouse:
         )
         return Freeze(self.run_id, audience_key, first, end)
 
+    def frozen_counts(self, freeze: Freeze) -> dict[str, int]:
+        """How many adds and removes the run copied for the audience."""
+        rows = self._fetch(
+            f"counting the changes of {freeze.audience_key}",
+            f"select action, count(*) from {self.table('tiktok_sync_changes')} "
+            "where run_id = ? and audience_key = ? and batch_no >= ? and batch_no < ? "
+            "group by action",
+            [freeze.run_id, freeze.audience_key, freeze.first_batch_no, freeze.end_batch_no],
+        )
+        return {str(action): int(n) for action, n in rows}
+
     def frozen(
         self, freeze: Freeze, chunk_rows: int, *, action: str | None = None
     ) -> Generator[FrozenChunk, None, None]:

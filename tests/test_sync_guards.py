@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
+from sync.apply import run
 from sync.errors import ConfigError
-from sync.plan import AudiencePlan, PlanOptions, plan_audience
-from sync.settings import TikTokSettings
-from sync.warehouse import AudienceCounts, RegistryEntry, Target
+from sync.plan import AudiencePlan, PlanOptions, build_plan, plan_audience
+from sync.settings import TikTokSettings, WarehouseSettings
+from sync.warehouse import AudienceCounts, RegistryEntry, Target, Warehouse
 from tests.sync_support import ADVERTISER, SyncEnv, sync_env
 
 HIGH_VALUE = "demo_high_value_customers"
@@ -61,6 +62,32 @@ def test_a_mass_removal_is_refused_until_explicitly_allowed(env: SyncEnv) -> Non
     tiktok, desired = env.tiktok(), env.desired()
     assert tiktok[HIGH_VALUE] == desired[HIGH_VALUE]
     assert tiktok[NEWSLETTER] == desired[NEWSLETTER]
+
+
+def test_members_that_shrank_after_the_plan_are_not_removed_past_the_guard(env: SyncEnv) -> None:
+    # On a server warehouse a dbt build may replace an audience's members between the plan and
+    # the run's copy of its changes; the guard holds for what the run would actually send.
+    assert env.cli("run").exit_code == 0
+    env.emulator.clear_requests()
+    settings = WarehouseSettings("duckdb", env.db_path, "main", "p", "t")
+    tiktok = TikTokSettings(api_base=env.emulator.base_url, advertiser_id=ADVERTISER)
+    with Warehouse.open(settings) as warehouse:
+        plan = build_plan(warehouse, tiktok)
+        assert not plan.refused and not any(a.removes_total for a in plan.audiences)
+        # What a rebuild from a broken source would write after the plan was made.
+        warehouse.engine.execute(
+            f"delete from {warehouse.table('tiktok_audience_members')} "
+            "where audience_key = ? and id_hash < '8'",
+            [HIGH_VALUE],
+        )
+        result = run(plan, env.client(), warehouse, run_id="changed-under-the-plan")
+
+    assert result.exit_code == 2
+    (high_value,) = [a for a in result.audiences if a.plan.audience_key == HIGH_VALUE]
+    assert high_value.error is not None and "changed since the plan" in high_value.error.message
+    assert high_value.removes_sent == 0
+    assert env.membership_requests() == []  # the others had nothing to send either
+    assert env.tiktok()[HIGH_VALUE] == env.acknowledged()[HIGH_VALUE]
 
 
 def test_a_small_customer_file_audience_is_created_only_with_force(env: SyncEnv) -> None:

@@ -154,8 +154,7 @@ def first_line(exc: BaseException, credentials: Any = None) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if len(lines) > 1 and lines[0] in _DBT_HEADERS:
         lines = lines[1:]
-    text = lines[0] if lines else type(exc).__name__
-    return redact(text, credentials)
+    return redact(lines[0] if lines else type(exc).__name__, credentials)
 
 
 def redact(text: str, credentials: Any = None) -> str:

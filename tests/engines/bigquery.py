@@ -86,9 +86,16 @@ def emulator_python() -> str | None:
     return None
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
 def unavailable_reason() -> str | None:
     """None when the double can run here, else why not (a missing package)."""
-    missing = [m for m in _MODULES if importlib.util.find_spec(m) is None]
+    missing = [m for m in _MODULES if not _installed(m)]
     if missing:
         return (
             f"BigQuery adapter not installed (missing {', '.join(missing)}): "

@@ -38,13 +38,20 @@ _MODULES = ("fakesnow", "uvicorn", "starlette", "snowflake.connector", "dbt.adap
 
 def unavailable_reason() -> str | None:
     """None when the double can run here, else why not (a missing package)."""
-    missing = [m for m in _MODULES if importlib.util.find_spec(m) is None]
+    missing = [m for m in _MODULES if not _installed(m)]
     if missing:
         return (
             f"Snowflake double not installed (missing {', '.join(missing)}): "
             "pip install 'fakesnow[server]' 'dbt-snowflake>=1.11,<1.12'"
         )
     return None
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 class SnowflakeEngine:

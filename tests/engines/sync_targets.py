@@ -155,13 +155,6 @@ BUILDERS: dict[
     "snowflake": snowflake_target,
     "bigquery": bigquery_target,
 }
-# Engines whose tests run only in their own make target (pytest -m <engine>): a double or an
-# adapter that `make test` does not install.
-MARKED = ("snowflake", "bigquery", "spark")
-ENGINES = [
-    pytest.param(name, marks=getattr(pytest.mark, name)) if name in MARKED else name
-    for name in sorted(BUILDERS)
-]
 
 
 @dataclass

@@ -77,6 +77,7 @@ def engine(server: snowflake.SnowflakeEngine) -> Iterator[Any]:
     opened.close()  # idempotent
 
 
+@pytest.mark.snowflake
 def test_values_are_bound_not_interpreted(engine: Any) -> None:
     table = engine.relation("binding_check")
     engine.execute(f"create or replace table {table} (t varchar, n bigint, ts timestamp_ntz)")
@@ -95,6 +96,7 @@ def test_values_are_bound_not_interpreted(engine: Any) -> None:
     assert [b.schema.names for b in batches] == [["t", "n"]]
 
 
+@pytest.mark.snowflake
 def test_a_driver_error_is_one_line_with_its_fix_and_no_credential(engine: Any) -> None:
     with pytest.raises(engine.driver_errors) as missing:
         engine.fetch("select * from no_such_table")
@@ -111,6 +113,7 @@ def test_a_driver_error_is_one_line_with_its_fix_and_no_credential(engine: Any) 
     assert SECRET not in other and "\n" not in other and "[redacted]" in other
 
 
+@pytest.mark.snowflake
 def test_relations_are_listed_lower_case_tables_and_views(
     engine: Any, server: snowflake.SnowflakeEngine
 ) -> None:
