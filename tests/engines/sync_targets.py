@@ -58,7 +58,9 @@ class SyncTarget:
         profiles = self.project.workdir
         if schema is not None:
             profiles = self.project.workdir / f"schema-{schema}"
-            write_profile(profiles, {**self.output, "schema": schema})
+            # `dataset` is dbt-bigquery's other name for the schema: one of them only.
+            output = {k: v for k, v in self.output.items() if k != "dataset"}
+            write_profile(profiles, {**output, "schema": schema})
         return load_warehouse(PROJECT_DIR, profiles)
 
     def open(self, lock_holder: str | None = None) -> Warehouse:

@@ -61,6 +61,19 @@ def test_a_bigquery_target_without_the_engine_module_names_the_extra(
         open_engine(settings, read_only=False)
 
 
+def test_an_invalid_target_says_why_in_one_line_without_its_token() -> None:
+    # dbt nests the reason under two "Runtime Error" headers.
+    output = {"type": "bigquery", "method": "oauth-secrets", "token": SECRET, "project": "p"}
+
+    with pytest.raises(ConfigError) as invalid:
+        render_target({**output, "dataset": "a", "schema": "b"}, "profile", "prod")
+
+    assert str(invalid.value) == (
+        "target 'prod' of profile 'profile' is not valid for dbt: Credentials in profile "
+        '"profile", target "prod" invalid: Got duplicate keys: (dataset) all map to "schema"'
+    )
+
+
 @pytest.mark.parametrize(
     ("sql", "values", "types"),
     [
