@@ -39,7 +39,9 @@ lease is active; a crashed run's lease expires after `lease_ttl` (10 minutes).
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import warnings
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -164,10 +166,16 @@ class BigQueryEngine(LeaseLock):
     def _storage(self) -> Any:
         """The Storage Read API client, or None to read through the REST API."""
         if self._use_storage and self._read_client is None:
-            # The client's own helper (what RowIterator.to_arrow(create_bqstorage_client=True)
-            # calls): None, with a warning, when google-cloud-bigquery-storage is missing.
+            self._use_storage = False  # unless the client is made below
+            if importlib.util.find_spec("google.cloud.bigquery_storage") is None:
+                return None
+            # The client's own helper, what RowIterator.to_arrow(create_bqstorage_client=True)
+            # calls (private): the Read API client with this client's credentials, or None
+            # with a warning for a version it cannot use.
             try:
-                self._read_client = self._client._ensure_bqstorage_client()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._read_client = self._client._ensure_bqstorage_client()
             except Exception:  # an old or broken install: read through REST
                 self._read_client = None
             self._use_storage = self._read_client is not None

@@ -229,3 +229,15 @@ def test_a_dataset_that_does_not_exist_lists_no_relations(server: bigquery.BigQu
         assert opened.present_relations() == set()
     finally:
         opened.close()
+
+
+def test_the_storage_read_api_is_used_only_with_bigquerys_own_endpoint(engine: Any) -> None:
+    # Through api_endpoint (the double, a proxy) results come as REST pages: no gRPC to guess.
+    assert engine._storage() is None
+    pytest.importorskip("google.cloud.bigquery_storage")
+    engine._use_storage = True  # as for a profile without api_endpoint; nothing is read here
+
+    read_client = engine._storage()
+
+    assert type(read_client).__name__ == "BigQueryReadClient"
+    assert engine._storage() is read_client  # made once
