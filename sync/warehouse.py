@@ -852,7 +852,7 @@ class Warehouse:
                 f"insert into {self.table('tiktok_sync_audience_size_history')} (snapshot_at, "
                 "audience_key, audience_id, advertiser_id, api, cover_num, is_valid, "
                 "is_expiring) values (cast(? as timestamp), ?, ?, ?, ?, cast(? as bigint), "
-                "?, ?)",
+                "cast(? as boolean), cast(? as boolean))",
                 values,
             )
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sync.settings import WarehouseSettings
 
 # Adapter types the sync job reads and writes, and what each is tested against (README).
-SUPPORTED = ("duckdb", "postgres", "snowflake")
+SUPPORTED = ("duckdb", "postgres", "snowflake", "bigquery")
 
 
 def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
@@ -44,6 +44,14 @@ def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
                 f"target '{settings.target}' is a Snowflake warehouse; {install_hint('snowflake')}"
             ) from None
         return SnowflakeEngine.open(settings.dbt_target)
+    if settings.type == "bigquery":
+        try:
+            from sync.engines.bigquery import BigQueryEngine
+        except ImportError:
+            raise ConfigError(
+                f"target '{settings.target}' is a BigQuery warehouse; {install_hint('bigquery')}"
+            ) from None
+        return BigQueryEngine.open(settings.dbt_target)
     raise ConfigError(
         f"target '{settings.target}' is a {settings.type} warehouse, which the sync job does not "
         f'read yet (it reads {", ".join(SUPPORTED)}); see the README\'s "Other engines"'

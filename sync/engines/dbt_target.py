@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sync.errors import ConfigError, WarehouseError
@@ -90,7 +91,7 @@ def render_target(raw_target: dict[str, Any], profile: str, target: str) -> DbtT
         data.pop("threads", None)
         credentials = Profile._credentials_from_profile(data, profile, target)
     except DbtBaseException as exc:
-        raise ConfigError(_profile_error(str(exc), profile, target)) from None
+        raise ConfigError(_profile_error(str(exc), profile, target, raw_target)) from None
     return DbtTarget(
         type=adapter_type,
         database=getattr(credentials, "database", None),
@@ -99,13 +100,21 @@ def render_target(raw_target: dict[str, Any], profile: str, target: str) -> DbtT
     )
 
 
-def _profile_error(text: str, profile: str, target: str) -> str:
+def _profile_error(text: str, profile: str, target: str, raw_target: dict[str, Any]) -> str:
     missing = re.search(r"Env var required but not provided: '([^']+)'", text)
     if missing:
         name = missing.group(1)
         return f"the dbt profile uses env_var('{name}') but {name} is not set; set it"
-    # dbt's messages quote the offending value at most by key; first line only.
-    first = text.strip().splitlines()[0] if text.strip() else "invalid"
+    # dbt's messages quote the offending value at most by key; the first telling line only.
+    # dbt nests them under headers: "Runtime Error / Credentials in profile ... invalid:
+    # Runtime Error / Got duplicate keys: (dataset) all map to "schema"" (dbt-bigquery).
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if line not in _DBT_HEADERS] or ["invalid"]
+    first = lines[0]
+    for header in _DBT_HEADERS:
+        if first.endswith(f": {header}") and len(lines) > 1:
+            first = f"{first.removesuffix(header)}{lines[1]}"
+    first = redact(first, SimpleNamespace(**raw_target))
     return f"target '{target}' of profile '{profile}' is not valid for dbt: {first}"
 
 

@@ -206,9 +206,15 @@ class BigQueryEngine:
             )
         return self._client
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of one statement (GoogleSQL) as tuples, [] when it returns none."""
-        return [tuple(row.values()) for row in self.client().query(sql).result()]
+    def query(self, sql: str, dataset: str | None = None) -> list[tuple[Any, ...]]:
+        """Rows of one statement (GoogleSQL) as tuples, [] when it returns none; `dataset`: the
+        dataset of unqualified table names."""
+        config = None
+        if dataset is not None:
+            from google.cloud import bigquery
+
+            config = bigquery.QueryJobConfig(default_dataset=f"{PROJECT}.{dataset}")
+        return [tuple(row.values()) for row in self.client().query(sql, config).result()]
 
     def relation(self, name: str, schema: str = SCHEMA) -> str:
         """A table or view of `schema` as a quoted name for query()."""
@@ -217,6 +223,98 @@ class BigQueryEngine:
 
 def start(parent: Path | None = None) -> BigQueryEngine:
     return BigQueryEngine(parent).start()
+
+
+class PositionalParameters:
+    """Query parameters for crucible, which refuses them ("Not supported by Crucible: jobs.query
+    request field queryParameters", 0.1.0a2): an ASGI layer in front of it that writes each
+    positional parameter of a query request into the SQL as a literal of the parameter's type,
+    `CAST(<value> AS <type>)`, where BigQuery would bind it. The sync job's engine sends real
+    parameters (as it does to BigQuery); only the double reads them this way. Placeholders are
+    found with sqlglot's BigQuery tokenizer, so a `?` in a string, identifier or comment stays.
+    Named, array and struct parameters are passed on untouched, for crucible to refuse."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._tokenize = importlib.import_module("sqlglot.dialects.bigquery").BigQuery().tokenize
+        self._placeholder = importlib.import_module("sqlglot.tokens").TokenType.PLACEHOLDER
+
+    def _placeholders(self, sql: str) -> list[int]:
+        return [t.start for t in self._tokenize(sql) if t.token_type == self._placeholder]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if scope.get("method") != "POST" or not (
+            path.startswith("/bigquery/v2/") and path.endswith(("/jobs", "/queries"))
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        body = self.inline(body)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.app({**scope, "headers": headers}, replay, send)
+
+    def inline(self, body: bytes) -> bytes:
+        import json
+
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return body
+        # jobs.query holds the query at the top; jobs.insert under configuration.query.
+        holder = request.get("configuration", {}).get("query") or request
+        values = holder.get("queryParameters")
+        mode = holder.get("parameterMode", "POSITIONAL")
+        if not isinstance(values, list) or mode != "POSITIONAL":
+            return body
+        literals = [_literal(value) for value in values]
+        sql = holder.get("query", "")
+        starts = self._placeholders(sql)
+        if None in literals or len(starts) != len(literals):
+            return body
+        for start, literal in reversed(list(zip(starts, literals, strict=True))):
+            sql = sql[:start] + literal + sql[start + 1 :]
+        holder["query"] = sql
+        del holder["queryParameters"]
+        holder.pop("parameterMode", None)
+        return json.dumps(request).encode()
+
+
+def _literal(parameter: dict[str, Any]) -> str | None:
+    """A positional scalar parameter as a GoogleSQL literal of its type (None: not scalar)."""
+    kind = parameter.get("parameterType", {}).get("type")
+    if kind in (None, "ARRAY", "STRUCT", "RANGE") or parameter.get("name"):
+        return None
+    value = parameter.get("parameterValue", {}).get("value")
+    if value is None:
+        return f"CAST(NULL AS {kind})"
+    if kind == "BOOL":
+        return "TRUE" if str(value).lower() == "true" else "FALSE"
+    if kind == "INT64":
+        return f"CAST({int(value)} AS INT64)"
+    quoted = "'" + "".join(_ESCAPES.get(c, c) for c in str(value)) + "'"
+    if kind == "BYTES":
+        return f"FROM_BASE64({quoted})"
+    return f"CAST({quoted} AS {kind})"
+
+
+# GoogleSQL string literal escapes (lexical structure: quoted literals may not hold raw breaks).
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r"}
 
 
 def _serve(directory: Path) -> None:
@@ -230,6 +328,7 @@ def _serve(directory: Path) -> None:
     crucible_app = importlib.import_module("crucible.server.app")
 
     app = crucible_app.create_app("bigquery", crucible_engine.Engine(directory / "crucible.duckdb"))
+    app = PositionalParameters(app)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +50,17 @@ class SyncTarget:
     query: Query  # through the engine's driver, for checks
     lease: bool  # one run at a time is a lease in tiktok_sync_locks
     is_double: bool
+    # How to empty one table (`{table}`); crucible has no TRUNCATE (nor DELETE).
+    empty: str = "truncate table {table}"
 
     def settings(self, schema: str | None = None) -> WarehouseSettings:
         """The warehouse as `tiktok-sync` loads it; `schema`: another schema of it."""
         profiles = self.project.workdir
         if schema is not None:
             profiles = self.project.workdir / f"schema-{schema}"
-            write_profile(profiles, {**self.output, "schema": schema})
+            # `dataset` is dbt-bigquery's other name for the schema: one of them only.
+            output = {k: v for k, v in self.output.items() if k != "dataset"}
+            write_profile(profiles, {**output, "schema": schema})
         return load_warehouse(PROJECT_DIR, profiles)
 
     def open(self, lock_holder: str | None = None) -> Warehouse:
@@ -63,7 +68,7 @@ class SyncTarget:
 
     def reset(self) -> None:
         for table in LEDGER:
-            self.query(f"truncate table {table}")
+            self.query(self.empty.format(table=table))
 
 
 def write_profile(directory: Path, output: dict[str, Any]) -> None:
@@ -105,11 +110,52 @@ def snowflake_target(
         yield SyncTarget("snowflake", project, output, engine.query, lease=True, is_double=True)
 
 
+@contextmanager
+def bigquery_target(
+    tmp_path_factory: pytest.TempPathFactory, workdir: Path
+) -> Iterator[SyncTarget]:
+    """crucible (tests/engines/bigquery.py): a DOUBLE of BigQuery's REST API, on DuckDB."""
+    from tests.engines import bigquery
+
+    if reason := bigquery.unavailable_reason():
+        pytest.skip(reason)
+    with bigquery.start(workdir) as engine:
+        project = DbtProject(workdir / "dbt")
+        output = engine.profile_output()
+        write_profile(project.workdir, output)
+        project.run("build", "--exclude-resource-type", "unit_test")
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            # Unqualified names are the target's dataset's; BigQuery's TIMESTAMPs come back
+            # zone-aware, in UTC: naive UTC as the sync job writes them, for comparisons.
+            return [
+                tuple(_naive_utc(value) for value in row)
+                for row in engine.query(sql, dataset=bigquery.SCHEMA)
+            ]
+
+        yield SyncTarget(
+            "bigquery",
+            project,
+            output,
+            query,
+            lease=True,
+            is_double=True,
+            empty="create or replace table {table} as select * from {table} where false",
+        )
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 BUILDERS: dict[
     str, Callable[[pytest.TempPathFactory, Path], AbstractContextManager[SyncTarget]]
 ] = {
     "duckdb": duckdb_target,
     "snowflake": snowflake_target,
+    "bigquery": bigquery_target,
 }
 
 

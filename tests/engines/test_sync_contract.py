@@ -88,7 +88,7 @@ def test_the_warehouse_opens_and_finds_every_relation_dbt_built(clean: SyncTarge
 
     assert set(REQUIRED_RELATIONS) <= present
     assert all(relation == relation.lower() for relation in present)
-    assert name.lower().replace('"', "").endswith(".tiktok_sync_batches")
+    assert name.lower().replace('"', "").replace("`", "").endswith(".tiktok_sync_batches")
 
 
 def test_a_schema_dbt_did_not_build_says_to_run_dbt_build(target: SyncTarget) -> None:
