@@ -3,42 +3,35 @@
     rejected values (masked) into tiktok_rejected_identifiers, and per-column
     counts into tiktok_identifier_counts. Slices of other audiences are left
     alone, so `dbt build --select one_audience` refreshes just that one, and
-    a deleted model's slice stays until the sync job reports it orphaned. -#}
+    a deleted model's slice stays until the sync job reports it orphaned.
+    How a slice is replaced differs per engine: replace_audience_slice. -#}
 {% macro write_audience_slices(identifiers_relation, settings, id_columns, audience_sql) %}
-  {%- set key_literal = "'" ~ (settings.audience_key | replace("'", "''")) ~ "'" -%}
   {%- set now = dbt.current_timestamp() -%}
   {%- set shared = {} -%}
   {%- for name in ['tiktok_audience_members', 'tiktok_rejected_identifiers', 'tiktok_identifier_counts'] -%}
-    {%- do shared.update({name: api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table')}) -%}
+    {%- do shared.update({name: api.Relation.create(database=target.get('database'), schema=target.schema, identifier=name, type='table')}) -%}
   {%- endfor -%}
 
-  {%- call statement('tiktok_members_slice') -%}
-    delete from {{ shared.tiktok_audience_members }} where audience_key = {{ key_literal }}
-  {%- endcall -%}
-  {%- call statement('tiktok_members_insert') -%}
-    insert into {{ shared.tiktok_audience_members }} (audience_key, id_type, id_hash, built_at)
-    select distinct audience_key, id_type, id_hash, {{ now }}
+  {%- set members_sql -%}
+    select distinct id_type, id_hash, {{ now }} as built_at
     from {{ identifiers_relation }}
     where reason_code is null
-  {%- endcall -%}
+  {%- endset -%}
+  {%- do tiktok_sync.replace_audience_slice(
+        shared.tiktok_audience_members, settings.audience_key,
+        ['id_type', 'id_hash', 'built_at'], members_sql) -%}
 
-  {%- call statement('tiktok_rejected_slice') -%}
-    delete from {{ shared.tiktok_rejected_identifiers }} where audience_key = {{ key_literal }}
-  {%- endcall -%}
-  {%- call statement('tiktok_rejected_insert') -%}
-    insert into {{ shared.tiktok_rejected_identifiers }}
-        (audience_key, source_column, reason_code, reason, masked_value, value_length, value_fingerprint, built_at)
-    select audience_key, source_column, reason_code, reason, masked_value, value_length, value_fingerprint, {{ now }}
+  {%- set rejected_sql -%}
+    select source_column, reason_code, reason, masked_value, value_length, value_fingerprint, {{ now }} as built_at
     from {{ identifiers_relation }}
     where reason_code is not null
-  {%- endcall -%}
+  {%- endset -%}
+  {%- do tiktok_sync.replace_audience_slice(
+        shared.tiktok_rejected_identifiers, settings.audience_key,
+        ['source_column', 'reason_code', 'reason', 'masked_value', 'value_length', 'value_fingerprint', 'built_at'],
+        rejected_sql) -%}
 
-  {%- call statement('tiktok_counts_slice') -%}
-    delete from {{ shared.tiktok_identifier_counts }} where audience_key = {{ key_literal }}
-  {%- endcall -%}
-  {%- call statement('tiktok_counts_insert') -%}
-    insert into {{ shared.tiktok_identifier_counts }}
-        (audience_key, source_column, row_count, empty_count, valid_count, rejected_count, built_at)
+  {%- set counts_sql -%}
     with total as (
         select count(*) as row_count from ({{ audience_sql }}) audience
     ),
@@ -58,16 +51,19 @@
         {%- endfor %}
     )
     select
-        {{ key_literal }},
         id_columns.source_column,
         total.row_count,
-        total.row_count - coalesce(per_column.value_count, 0),
-        coalesce(per_column.valid_count, 0),
-        coalesce(per_column.rejected_count, 0),
-        {{ now }}
+        total.row_count - coalesce(per_column.value_count, 0) as empty_count,
+        coalesce(per_column.valid_count, 0) as valid_count,
+        coalesce(per_column.rejected_count, 0) as rejected_count,
+        {{ now }} as built_at
     from id_columns
     cross join total
     left join per_column
         on id_columns.source_column = per_column.source_column
-  {%- endcall -%}
+  {%- endset -%}
+  {%- do tiktok_sync.replace_audience_slice(
+        shared.tiktok_identifier_counts, settings.audience_key,
+        ['source_column', 'row_count', 'empty_count', 'valid_count', 'rejected_count', 'built_at'],
+        counts_sql) -%}
 {% endmacro %}
