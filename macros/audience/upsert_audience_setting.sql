@@ -1,0 +1,44 @@
+{#- An audience model just built: make sure tiktok_audiences lists it with
+    its current settings, even when the build selected only this model
+    (the full list is rebuilt from the graph whenever tiktok_audiences runs). -#}
+{% macro upsert_audience_setting(settings) %}
+  {%- set node = graph.nodes.get('model.tiktok_sync.tiktok_audiences') -%}
+  {%- if node is none -%}{{ return('') }}{%- endif -%}
+  {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+  {%- if relation is none -%}{{ return('') }}{%- endif -%}
+  {{- return(adapter.dispatch('upsert_audience_setting', 'tiktok_sync')(relation, settings)) -}}
+{% endmacro %}
+
+{% macro default__upsert_audience_setting(relation, settings) %}
+  {%- call statement('tiktok_audience_setting_delete') -%}
+    delete from {{ relation }} where audience_key = {{ tiktok_sync.string_literal(settings.audience_key) }}
+  {%- endcall -%}
+  {%- call statement('tiktok_audience_setting_insert') -%}
+    insert into {{ relation }} (audience_key, audience_name, api, mode, configured_audience_id, advertiser_id, retention_days)
+    {{ tiktok_sync.audience_settings_select(settings) }}
+  {%- endcall -%}
+{% endmacro %}
+
+{#- Plain Spark tables have no DELETE ("DELETE is only supported with v2
+    tables"), and Spark refuses to overwrite a table the same statement reads
+    ("Cannot overwrite a path that is also being read from"). tiktok_audiences
+    has one row per audience, so the new content goes through a staging table,
+    which works on Delta (Databricks) as well. -#}
+{% macro spark__upsert_audience_setting(relation, settings) %}
+  {%- set columns = 'audience_key, audience_name, api, mode, configured_audience_id, advertiser_id, retention_days' -%}
+  {%- set staging = api.Relation.create(
+        database=relation.database, schema=relation.schema,
+        identifier=relation.identifier ~ '__tiktok_upsert', type='table') -%}
+  {%- do adapter.drop_relation(staging) -%}
+  {%- call statement('tiktok_audience_setting_staging') -%}
+    create table {{ staging }} as
+    select {{ columns }} from {{ relation }}
+    where not (audience_key <=> {{ tiktok_sync.string_literal(settings.audience_key) }})
+    union all
+    {{ tiktok_sync.audience_settings_select(settings) }}
+  {%- endcall -%}
+  {%- call statement('tiktok_audience_setting_overwrite') -%}
+    insert overwrite table {{ relation }} select {{ columns }} from {{ staging }}
+  {%- endcall -%}
+  {%- do adapter.drop_relation(staging) -%}
+{% endmacro %}
