@@ -179,6 +179,19 @@ def _columns(engine: SparkEngine, relation: str) -> list[str]:
     return columns
 
 
+def _seed_value(value: Any) -> Any:
+    """A seed cell as dbt's CSV reader (agate) hands it to every adapter but DuckDB.
+
+    dbt-duckdb reads seed files with DuckDB itself; the others get agate's values, where
+    a cell that is blank or 'null' once stripped is NULL (dbt_common's agate_helper,
+    Text(null_values=("null", ""))). Either way such a value is no identifier: it is
+    counted as empty, and the models' rows agree (BUILT).
+    """
+    if isinstance(value, str) and value.strip().lower() in ("", "null"):
+        return None
+    return value
+
+
 def _rows_spark(engine: SparkEngine, relation: str, columns: list[str]) -> Rows:
     sql = f"select {', '.join(columns)} from {SCHEMA}.{relation}"
     return Counter(tuple(_normalise(v) for v in row) for row in engine.query(sql))
@@ -186,6 +199,8 @@ def _rows_spark(engine: SparkEngine, relation: str, columns: list[str]) -> Rows:
 
 def _rows_duckdb(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) -> Rows:
     rows = con.execute(f"select {', '.join(columns)} from {relation}").fetchall()
+    if relation in SEEDS:
+        rows = [tuple(_seed_value(v) for v in row) for row in rows]
     return Counter(tuple(_normalise(v) for v in row) for row in rows)
 
 
