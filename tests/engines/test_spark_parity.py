@@ -189,7 +189,13 @@ def _seed_value(value: Any) -> Any:
     """
     if isinstance(value, str) and value.strip().lower() in ("", "null"):
         return None
-    return value
+    return _seed_text(value)
+
+
+def _seed_text(value: Any) -> Any:
+    """dbt opens seed files in Python's universal-newline mode: a CR LF inside a quoted
+    value (phone_corpus case 3434) reaches every adapter but DuckDB as LF."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
 def _rows_spark(engine: SparkEngine, relation: str, columns: list[str]) -> Rows:
@@ -201,6 +207,8 @@ def _rows_duckdb(con: duckdb.DuckDBPyConnection, relation: str, columns: list[st
     rows = con.execute(f"select {', '.join(columns)} from {relation}").fetchall()
     if relation in SEEDS:
         rows = [tuple(_seed_value(v) for v in row) for row in rows]
+    elif relation == "normalise_phone":  # its raw_value is the seed's, as loaded
+        rows = [tuple(_seed_text(v) for v in row) for row in rows]
     return Counter(tuple(_normalise(v) for v in row) for row in rows)
 
 
