@@ -20,9 +20,10 @@
   {%- endcall -%}
 {% endmacro %}
 
-{#- Plain Spark tables (parquet, Hive) have no DELETE: "DELETE is only
-    supported with v2 tables" (Spark's DataSourceV2 DeleteFromTable; Delta
-    has it, but Delta's jars are not part of Spark). Spark and Databricks
+{#- Plain Spark tables (parquet, Hive) have no DELETE: "[UNSUPPORTED_FEATURE.
+    TABLE_OPERATION] ... Table `spark_catalog`.`tiktok_sync`.`...` does not
+    support DELETE" (Delta has it, but Delta's jars are not part of Spark
+    and cannot be downloaded where this is tested). Spark and Databricks
     both replace a partition instead: on Spark the shared tables are
     partitioned by audience_key (spark__sync_table_options), and an INSERT
     OVERWRITE with a static partition value replaces that partition only,

@@ -19,9 +19,10 @@
   {%- endcall -%}
 {% endmacro %}
 
-{#- Plain Spark tables have no DELETE ("DELETE is only supported with v2
-    tables"), and Spark refuses to overwrite a table the same statement reads
-    ("Cannot overwrite a path that is also being read from"). tiktok_audiences
+{#- Plain Spark tables have no DELETE ("[UNSUPPORTED_FEATURE.TABLE_OPERATION]
+    ... does not support DELETE"), and Spark refuses to overwrite a table the
+    same statement reads ("[UNSUPPORTED_OVERWRITE.TABLE] Can't overwrite the
+    target that is also being read from"). tiktok_audiences
     has one row per audience, so the new content goes through a staging table,
     which works on Delta (Databricks) as well. -#}
 {% macro spark__upsert_audience_setting(relation, settings) %}
