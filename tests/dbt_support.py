@@ -47,6 +47,7 @@ class DbtProject:
         check: bool = True,
         project_dir: Path = PROJECT_DIR,
         env: dict[str, str] | None = None,
+        timeout: float = 600,
     ) -> subprocess.CompletedProcess[str]:
         cmd = [DBT, *args, "--project-dir", str(project_dir)]
         if vars:
@@ -57,7 +58,7 @@ class DbtProject:
             capture_output=True,
             text=True,
             cwd=project_dir,
-            timeout=600,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

@@ -93,6 +93,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         "sha256_hex": "redshift__sha256_hex",  # SHA2(), no sha256()/encode()
         "string_cast_type": "redshift__string_cast_type",  # VARCHAR keeps the length
         "string_literal": "redshift__string_literal",  # backslashes escape in literals
+        "sync_table_options": "default__sync_table_options",
+        "upsert_audience_setting": "default__upsert_audience_setting",
     },
     "databricks": {
         "check_sync_lock": "default__check_sync_lock",
@@ -117,6 +119,10 @@ EXPECTED: dict[str, dict[str, str]] = {
         "sha256_hex": "spark__sha256_hex",
         "string_cast_type": "default__string_cast_type",
         "string_literal": "spark__string_literal",
+        # Spark's shared tables are partitioned by audience: harmless on Delta, which
+        # replaces slices with MERGE all the same
+        "sync_table_options": "spark__sync_table_options",
+        "upsert_audience_setting": "databricks__upsert_audience_setting",  # MERGE
     },
 }
 

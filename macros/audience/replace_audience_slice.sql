@@ -59,3 +59,25 @@
         values ({% for column in columns %}slice.{{ column }}{{ ', ' if not loop.last }}{% endfor %})
   {%- endcall -%}
 {% endmacro %}
+
+{#- Plain Spark tables (parquet, Hive) have no DELETE: "[UNSUPPORTED_FEATURE.
+    TABLE_OPERATION] ... Table `spark_catalog`.`tiktok_sync`.`...` does not
+    support DELETE" (Delta has it, but Delta's jars are not part of Spark
+    and cannot be downloaded where this is tested). On Spark the shared
+    tables are partitioned by audience_key (spark__sync_table_options), and
+    an INSERT OVERWRITE with a static partition value replaces that partition
+    only, whatever spark.sql.sources.partitionOverwriteMode says
+    (https://spark.apache.org/docs/latest/sql-ref-syntax-dml-insert-table.html),
+    in one statement: no reader sees the audience empty. Databricks has its
+    own MERGE above. -#}
+{% macro spark__replace_audience_slice(name, relation, audience_key, columns, select_sql) %}
+  {%- set others = columns | reject('equalto', 'audience_key') | list -%}
+  {%- call statement(name ~ '_overwrite') -%}
+    insert overwrite table {{ relation }}
+    partition (audience_key = {{ audience_key }}) ({{ others | join(', ') }})
+    select {{ others | join(', ') }}
+    from (
+    {{ select_sql }}
+    ) as slice
+  {%- endcall -%}
+{% endmacro %}

@@ -9,7 +9,7 @@
   {%- set now = dbt.current_timestamp() -%}
   {%- set shared = {} -%}
   {%- for name in ['tiktok_audience_members', 'tiktok_rejected_identifiers', 'tiktok_identifier_counts'] -%}
-    {%- do shared.update({name: api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table')}) -%}
+    {%- do shared.update({name: api.Relation.create(database=target.get('database'), schema=target.schema, identifier=name, type='table')}) -%}
   {%- endfor -%}
 
   {%- set members_sql -%}

@@ -42,7 +42,7 @@
 {% endmacro %}
 
 {% macro default__check_sync_lock() %}
-  {%- set locks = api.Relation.create(database=target.database, schema=target.schema, identifier='tiktok_sync_locks', type='table') -%}
+  {%- set locks = api.Relation.create(database=target.get('database'), schema=target.schema, identifier='tiktok_sync_locks', type='table') -%}
   {%- if adapter.get_relation(database=locks.database, schema=locks.schema, identifier=locks.identifier) is none -%}
     {{ return('') }}
   {%- endif -%}

@@ -5,20 +5,22 @@
     table: the state in it is what TikTok acknowledged. -#}
 {% macro create_sync_tables() %}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
-  {%- set schema_relation = api.Relation.create(database=target.database, schema=target.schema) -%}
+  {#- target.get: Spark's target has no database (dbt-spark drops it; a Relation
+      built from the undefined value fails), the relation then has none -#}
+  {%- set schema_relation = api.Relation.create(database=target.get('database'), schema=target.schema) -%}
   {#- create_schema commits its own work -#}
   {%- do adapter.create_schema(schema_relation) -%}
   {%- set wrote = [] -%}
   {%- for table_name, columns in tiktok_sync.sync_table_columns().items() -%}
     {%- set relation = api.Relation.create(
-          database=target.database, schema=target.schema, identifier=table_name, type='table') -%}
+          database=target.get('database'), schema=target.schema, identifier=table_name, type='table') -%}
     {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
       {%- call statement('create_' ~ table_name) -%}
         create table {{ relation }} (
           {%- for name, data_type in columns %}
           {{ name }} {{ data_type }}{{ "," if not loop.last }}
           {%- endfor %}
-        )
+        ) {{ tiktok_sync.sync_table_options(table_name) }}
       {%- endcall -%}
       {%- do tiktok_sync.create_sync_table_indexes(relation, table_name) -%}
       {%- do wrote.append(table_name) -%}

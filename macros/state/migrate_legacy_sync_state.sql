@@ -15,10 +15,10 @@
 {% macro migrate_legacy_sync_state() %}
   {%- set migrated = [] -%}
   {%- for legacy_name in ['tiktok_sync_audience_registry', 'tiktok_sync_acknowledged_members', 'tiktok_sync_unconfirmed_changes'] -%}
-    {%- set legacy = adapter.get_relation(database=target.database, schema=target.schema, identifier=legacy_name) -%}
+    {%- set legacy = adapter.get_relation(database=target.get('database'), schema=target.schema, identifier=legacy_name) -%}
     {%- if legacy is not none and legacy.type == 'table' -%}
       {%- do tiktok_sync._migrate_legacy_table(legacy_name, legacy) -%}
-      {%- set renamed = api.Relation.create(database=target.database, schema=target.schema,
+      {%- set renamed = api.Relation.create(database=target.get('database'), schema=target.schema,
             identifier=legacy_name ~ '_legacy', type='table') -%}
       {%- do adapter.rename_relation(legacy, renamed) -%}
       {%- do log('tiktok_sync: moved the state of ' ~ legacy ~ ' into the ledger; the table is now ' ~ renamed, info=true) -%}
@@ -32,7 +32,7 @@
 {% macro _migrate_legacy_table(legacy_name, legacy) %}
   {%- set ledger = {} -%}
   {%- for name in ['tiktok_sync_changes', 'tiktok_sync_batches', 'tiktok_sync_registry_events'] -%}
-    {%- do ledger.update({name: api.Relation.create(database=target.database, schema=target.schema, identifier=name, type='table')}) -%}
+    {%- do ledger.update({name: api.Relation.create(database=target.get('database'), schema=target.schema, identifier=name, type='table')}) -%}
   {%- endfor -%}
   {%- set now = dbt.current_timestamp() -%}
   {%- if legacy_name == 'tiktok_sync_audience_registry' -%}
