@@ -730,9 +730,18 @@ def _parse_create_time(value: str | None) -> datetime | None:
 # --- streaming (segment API) ---------------------------------------------------------------------
 
 
+def _nothing_planned(ap: AudiencePlan) -> bool:
+    """The plan counted no change for the audience: copying its diff into the ledger would
+    compute the diff once more to copy nothing (on Postgres the costliest statement of a run
+    with nothing to send). A change dbt made since the plan goes out with the next run."""
+    return not ap.full_refresh and ap.adds_total == 0 and ap.removes_total == 0
+
+
 def _sync_segment(
     ctx: _Context, ap: AudiencePlan, audience_id: str, result: AudienceResult
 ) -> None:
+    if _nothing_planned(ap):
+        return
     key, limit = ap.audience_key, ctx.client.mapping_batch_limit
     registered = ctx.warehouse.registry().get(key)
     created_at = (
@@ -927,6 +936,8 @@ def _sync_customer_file(
         _acknowledged(ctx, result, response)
         result.adds_sent += ap.adds_total
         result.removes_sent += 0 if add_only else ap.removes_total
+        return
+    if _nothing_planned(ap):
         return
     per_file = _ids_per_file(id_type)
     changes = ctx.warehouse.freeze_changes(key, per_file)
