@@ -189,6 +189,55 @@ def _teach_qualified_temporary_tables() -> None:
     FakeSnowflakeCursor._transform = _transform  # type: ignore[method-assign]
 
 
+class RetriedQueries:
+    """Snowflake's answer to a retried query, which fakesnow lacks: an ASGI layer in front of it.
+
+    The connector gives a query request 60 seconds to answer (DEFAULT_SOCKET_CONNECT_TIMEOUT in
+    snowflake/connector/network.py) and then sends it again with the same `requestId`. Snowflake
+    answers long queries early and has the client poll, and runs a request id once; fakesnow
+    runs every request it gets, on the session's one DuckDB connection. On a loaded machine a
+    seed's INSERT can take longer than 60 s there, and the retry then fails with DuckDB's
+    "connection is busy" (or, after the first ended, would run the INSERT twice). Here a
+    request id runs once: a retry waits for the first request's answer and gets it too."""
+
+    KEEP = 1024  # answers kept for retries that arrive after the first request ended
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._answers: dict[str, Any] = {}  # request id -> Future of the response's messages
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import asyncio
+        from urllib.parse import parse_qs
+
+        request_id = None
+        if scope["type"] == "http" and scope.get("path") == "/queries/v1/query-request":
+            query = parse_qs(scope.get("query_string", b"").decode())
+            request_id = (query.get("requestId") or [None])[0]
+        if request_id is None:
+            await self.app(scope, receive, send)
+            return
+        answer = self._answers.get(request_id)
+        if answer is None:
+            answer = asyncio.get_running_loop().create_future()
+            self._answers[request_id] = answer
+            while len(self._answers) > self.KEEP:
+                self._answers.pop(next(iter(self._answers)))
+            messages: list[Any] = []
+
+            async def keep(message: Any) -> None:
+                messages.append(message)
+
+            try:
+                await self.app(scope, receive, keep)
+            except BaseException as exc:
+                answer.set_exception(exc)
+                raise
+            answer.set_result(messages)
+        for message in await asyncio.shield(answer):
+            await send(message)
+
+
 def _serve(directory: Path) -> None:
     """The server process: fakesnow's app on a free loopback port, data in `directory`."""
     import socket
@@ -207,7 +256,9 @@ def _serve(directory: Path) -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app_module.app, log_level="warning", timeout_graceful_shutdown=5)
+        uvicorn.Config(
+            RetriedQueries(app_module.app), log_level="warning", timeout_graceful_shutdown=5
+        )
     )
     tmp = directory / "port.tmp"
     tmp.write_text(str(port))
