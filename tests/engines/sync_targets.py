@@ -28,6 +28,9 @@ from tests.sync_support import SyncEnv, demo_template
 
 # The tables the sync job appends to. Emptied between tests: the state is derived from them, so
 # empty ledgers are the warehouse `dbt build` left, before any sync.
+# A build on a double is several times slower than on DuckDB; on a loaded machine, much more.
+BUILD_TIMEOUT = 1800
+
 LEDGER = (
     "tiktok_sync_changes",
     "tiktok_sync_batches",
@@ -106,7 +109,7 @@ def snowflake_target(
         project = DbtProject(workdir / "dbt")
         output = engine.profile_output()
         write_profile(project.workdir, output)
-        project.run("build", "--exclude-resource-type", "unit_test")
+        project.run("build", "--exclude-resource-type", "unit_test", timeout=BUILD_TIMEOUT)
         yield SyncTarget("snowflake", project, output, engine.query, lease=True, is_double=True)
 
 
@@ -123,7 +126,7 @@ def bigquery_target(
         project = DbtProject(workdir / "dbt")
         output = engine.profile_output()
         write_profile(project.workdir, output)
-        project.run("build", "--exclude-resource-type", "unit_test")
+        project.run("build", "--exclude-resource-type", "unit_test", timeout=BUILD_TIMEOUT)
 
         def query(sql: str) -> list[tuple[Any, ...]]:
             # Unqualified names are the target's dataset's; BigQuery's TIMESTAMPs come back
