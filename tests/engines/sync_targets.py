@@ -26,11 +26,11 @@ from sync.warehouse import Warehouse
 from tests.dbt_support import PROJECT_DIR, PROJECT_NAME, DbtProject
 from tests.sync_support import SyncEnv, demo_template
 
-# The tables the sync job appends to. Emptied between tests: the state is derived from them, so
-# empty ledgers are the warehouse `dbt build` left, before any sync.
 # A build on a double is several times slower than on DuckDB; on a loaded machine, much more.
 BUILD_TIMEOUT = 1800
 
+# The tables the sync job appends to. Emptied between tests: the state is derived from them, so
+# empty ledgers are the warehouse `dbt build` left, before any sync.
 LEDGER = (
     "tiktok_sync_changes",
     "tiktok_sync_batches",
