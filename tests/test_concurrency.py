@@ -109,10 +109,11 @@ def test_a_warehouse_held_by_another_process_is_one_line_and_exit_2(
 def test_a_run_holding_postgres_refuses_a_second_run_and_a_dbt_build_of_the_sync_models(
     env: SyncEnv,
 ) -> None:
-    # TikTok never answers the first mapping in time: the run holds its advisory lock until
-    # it is killed at the end.
+    # TikTok never answers a mapping in time, retries included (each gets the client's 30 s
+    # read timeout): the run holds its advisory lock for minutes, until it is killed at the
+    # end, however slowly this machine gets through the checks below.
     env.emulator.set_faults(
-        [{"kind": "slow", "path": "segment/mapping/", "count": 1, "delay": 120}]
+        [{"kind": "slow", "path": "segment/mapping/", "count": 1000, "delay": 120}]
     )
     holder = _start_run(env)
     try:

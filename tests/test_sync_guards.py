@@ -72,8 +72,16 @@ def test_members_that_shrank_after_the_plan_are_not_removed_past_the_guard(env: 
     settings = WarehouseSettings("duckdb", env.db_path, "main", "p", "t")
     tiktok = TikTokSettings(api_base=env.emulator.base_url, advertiser_id=ADVERTISER)
     with Warehouse.open(settings) as warehouse:
+        # One new member, so that the run has a change of the audience to send (an audience the
+        # plan counted no change for is left for the next run, which plans it afresh).
+        warehouse.engine.execute(
+            f"insert into {warehouse.table('tiktok_audience_members')} "
+            "(audience_key, id_type, id_hash, built_at) values (?, 'EMAIL_SHA256', ?, ?)",
+            [HIGH_VALUE, "a" * 64, datetime(2026, 1, 1)],
+        )
         plan = build_plan(warehouse, tiktok)
         assert not plan.refused and not any(a.removes_total for a in plan.audiences)
+        assert [a.adds_total for a in plan.audiences if a.audience_key == HIGH_VALUE] == [1]
         # What a rebuild from a broken source would write after the plan was made.
         warehouse.engine.execute(
             f"delete from {warehouse.table('tiktok_audience_members')} "
