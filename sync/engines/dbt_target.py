@@ -152,6 +152,17 @@ def open_handle(target: DbtTarget, name: str = "tiktok-sync") -> Any:
     connection = Connection(
         type=cast("Identifier", target.type), name=name, credentials=target.credentials
     )
+    if target.type == "databricks":
+        # dbt-databricks opens its own Connection subclass, which carries the compute's
+        # http_path (its connection manager sets it from the profile, as here).
+        from dbt.adapters.databricks.connections import (  # type: ignore[import-not-found,unused-ignore]
+            DatabricksDBTConnection,
+        )
+
+        connection = DatabricksDBTConnection(
+            type=cast("Identifier", target.type), name=name, credentials=target.credentials
+        )
+        connection.http_path = str(getattr(target.credentials, "http_path", None) or "")
     try:
         opened = manager.open(connection)
     except Exception as exc:
