@@ -15,7 +15,7 @@ export DBT_PROFILES_DIR ?= $(IT)
 export TIKTOK_SYNC_DUCKDB_PATH ?= $(CURDIR)/tiktok_sync.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 
-.PHONY: venv deps build demo test lint typecheck unit clean bench soak \
+.PHONY: venv deps build demo test lint typecheck unit clean bench bench-engines soak \
 	test-postgres test-engines test-snowflake test-bigquery test-spark test-redshift-databricks
 
 venv: $(VENV)/.installed
@@ -97,6 +97,13 @@ soak: venv
 bench: venv
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# DuckDB and PostgreSQL side by side (bench/README.md "DuckDB and Postgres"): the demo's dbt
+# build, and a 1M first sync and no-change run, on a throwaway PostgreSQL server (apt:
+# postgresql-15); about 25 minutes on 2 cores. Options: BENCH_ENGINES_ARGS="--build-runs 3".
+bench-engines: venv
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m bench.engines $(BENCH_ENGINES_ARGS)
 
 clean:
 	rm -rf target logs tiktok_sync.duckdb tiktok_sync.duckdb.wal .demo \

@@ -1,13 +1,15 @@
 """A throwaway dbt project, set up as a user's, whose audiences read the generated Parquet.
 
 It installs this repository as a package (packages.yml, `dbt deps`), as a project using
-tiktok_sync does, and holds three bench audiences in `models/audiences/`. They read the files
-of `bench.generate` through `read_parquet` on the path in var `bench_data_dir`, so one project
-serves every size and generation.
+tiktok_sync does, and holds three bench audiences in `models/audiences/`. On DuckDB they read
+the files of `bench.generate` through `read_parquet` on the path in var `bench_data_dir`, so one
+project serves every size and generation; on Postgres (bench/engines.py) they read the same
+rows, loaded into tables of schema `<target schema>_input`.
 
 The profile sets DuckDB's `threads` and `memory_limit` explicitly (reported with the results)
 and reads the database path from TIKTOK_SYNC_DUCKDB_PATH, as integration_tests/profiles.yml
-does, so `tiktok-sync` finds the same warehouse.
+does, so `tiktok-sync` finds the same warehouse. A project made with a Postgres profile output
+builds there instead (its target `postgres`, chosen through DBT_TARGET).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -48,7 +53,11 @@ _MODEL = """\
 with
 
 {source} as (
+{{%- if target.type == 'duckdb' %}}
     select * from read_parquet('{{{{ var("bench_data_dir") }}}}/{source}.parquet')
+{{%- else %}}
+    select * from {{{{ target.schema }}}}_input.{source}
+{{%- endif %}}
 ),
 
 final as (
@@ -92,6 +101,7 @@ class BenchProject:
     root: Path
     threads: int
     memory_limit: str
+    target: str = "bench"
 
     @property
     def project_dir(self) -> Path:
@@ -110,6 +120,7 @@ class BenchProject:
             DBT_TARGET_PATH=str(self.root / "target"),
             DBT_LOG_PATH=str(self.root / "logs"),
             DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            DBT_TARGET=self.target,
             TIKTOK_SYNC_DUCKDB_PATH=str(warehouse),
         )
         return env
@@ -141,9 +152,12 @@ class BenchProject:
         return (path / f"{model}.sql").read_text()
 
 
-def make_project(root: Path, *, threads: int, memory_limit: str) -> BenchProject:
-    """Create (or re-create) the project copy and its profile under `root`."""
-    project = BenchProject(root, threads, memory_limit)
+def make_project(
+    root: Path, *, threads: int, memory_limit: str, postgres: dict[str, Any] | None = None
+) -> BenchProject:
+    """Create (or re-create) the project copy and its profile under `root`; with `postgres`
+    (a dbt-postgres profile output), a project that builds there."""
+    project = BenchProject(root, threads, memory_limit, "bench" if postgres is None else "postgres")
     shutil.rmtree(project.project_dir, ignore_errors=True)
     target = project.project_dir
     target.mkdir(parents=True)
@@ -159,9 +173,10 @@ def make_project(root: Path, *, threads: int, memory_limit: str) -> BenchProject
     # No temp_directory: DuckDB spills next to the database file (<file>.tmp), and dbt-duckdb
     # sets every setting again on each new cursor, which DuckDB refuses for temp_directory once
     # it has spilled.
-    (project.profiles_dir / "profiles.yml").write_text(
-        _PROFILE.format(threads=threads, memory_limit=memory_limit)
-    )
+    profile = _PROFILE.format(threads=threads, memory_limit=memory_limit)
+    if postgres is not None:
+        profile += "    " + yaml.safe_dump({"postgres": postgres}).replace("\n", "\n    ")
+    (project.profiles_dir / "profiles.yml").write_text(profile)
     deps = subprocess.run(
         [str(BIN / "dbt"), "deps", "--quiet", "--project-dir", str(target)],
         env=project.env(root / "unused.duckdb"),

@@ -730,9 +730,18 @@ def _parse_create_time(value: str | None) -> datetime | None:
 # --- streaming (segment API) ---------------------------------------------------------------------
 
 
+def _nothing_planned(ap: AudiencePlan) -> bool:
+    """The plan counted no change for the audience: copying its diff into the ledger would
+    compute the diff once more to copy nothing (on Postgres the costliest statement of a run
+    with nothing to send). A change dbt made since the plan goes out with the next run."""
+    return not ap.full_refresh and ap.adds_total == 0 and ap.removes_total == 0
+
+
 def _sync_segment(
     ctx: _Context, ap: AudiencePlan, audience_id: str, result: AudienceResult
 ) -> None:
+    if _nothing_planned(ap):
+        return
     key, limit = ap.audience_key, ctx.client.mapping_batch_limit
     registered = ctx.warehouse.registry().get(key)
     created_at = (
@@ -770,18 +779,23 @@ def _check_guard_again(ctx: _Context, ap: AudiencePlan, changes: Freeze) -> None
 
     On a server warehouse a `dbt build` may rebuild the audience between the plan and the copy
     (on DuckDB it cannot: the run holds the file). More removes than planned, beyond the
-    guard's share, send nothing for the audience: something upstream changed, and the plan
-    the user saw no longer says what would happen.
+    guard's share of what TikTok may hold, send nothing for the audience: something upstream
+    changed, and the plan the user saw no longer says what would happen. (More removes than
+    planned is also what adopting a lost create brings: its unconfirmed members that left.)
     """
     if ctx.options.allow_mass_removal:
         return
     removes = ctx.warehouse.frozen_counts(changes).get("remove", 0)
-    held = ap.acknowledged_size
-    if removes <= ap.removes_total or removes <= ctx.options.max_removal_share * held:
+    if removes <= ap.removes_total:
+        return
+    counts = ctx.warehouse.counts([ap.audience_key]).get(ap.audience_key)
+    acknowledged = sum(counts.acknowledged.values()) if counts else 0
+    held = acknowledged + (sum(counts.unconfirmed_adds.values()) if counts else 0)
+    if removes <= ctx.options.max_removal_share * held:
         return
     raise _ChangedSincePlan(
         f"refused: {ap.audience_key} changed since the plan (a dbt build during the run?): it "
-        f"would now remove {removes:,} of {held:,} acknowledged members, more than "
+        f"would now remove {removes:,} of the {held:,} members TikTok may hold, more than "
         f"--max-removal-share {ctx.options.max_removal_share:.0%}; nothing was sent for it. "
         "Run tiktok-sync plan again, then run"
     )
@@ -922,6 +936,8 @@ def _sync_customer_file(
         _acknowledged(ctx, result, response)
         result.adds_sent += ap.adds_total
         result.removes_sent += 0 if add_only else ap.removes_total
+        return
+    if _nothing_planned(ap):
         return
     per_file = _ids_per_file(id_type)
     changes = ctx.warehouse.freeze_changes(key, per_file)

@@ -380,20 +380,29 @@ class Warehouse:
             "group by maybe.audience_key, maybe.id_type",
             params,
         )
-        # One audience at a time: the diff's join over every audience at once needs more than
-        # the sync's memory limit allows on DuckDB (at 10M acknowledged members, 200MB fails
-        # for the whole diff and suffices per audience).
         adds: dict[str, dict[str, int]] = {}
         removes: dict[str, dict[str, int]] = {}
         diff = self.table("tiktok_audience_diff")
-        for key in keys if keys is not None else [t.audience_key for t in self.targets()]:
-            for _, action, id_type, n in self._fetch(
-                "counting tiktok_audience_diff",
-                f"select audience_key, action, id_type, count(*) from {diff} "
-                "where audience_key = ? group by audience_key, action, id_type",
-                [key],
+        count_diff = (
+            f"select audience_key, action, id_type, count(*) from {diff} "
+            "where 1 = 1{where} group by audience_key, action, id_type"
+        )
+        if self._engine.reads_diff_per_audience:
+            # One audience at a time: the diff's join over every audience at once needs more
+            # than the sync's memory limit allows on DuckDB (at 10M acknowledged members, 200MB
+            # fails for the whole diff and suffices per audience).
+            queries = [
+                (" and audience_key = ?", [key])
+                for key in (keys if keys is not None else [t.audience_key for t in self.targets()])
+            ]
+        else:
+            queries = [among("audience_key")]
+        for where, params in queries:
+            for key, action, id_type, n in self._fetch(
+                "counting tiktok_audience_diff", count_diff.format(where=where), params
             ):
-                (adds if action == "add" else removes).setdefault(key, {})[str(id_type)] = int(n)
+                counted = adds if action == "add" else removes
+                counted.setdefault(str(key), {})[str(id_type)] = int(n)
         where, params = among("audience_key")
         rejected_counts = {
             str(key): int(n)
@@ -534,7 +543,9 @@ class Warehouse:
         first, end = self._next_freeze(audience_key)
         group = "dense_rank() over (order by case when action = 'add' then 0 else 1 end, id_type)"
         within = self._engine.integer_division(
-            "row_number() over (partition by action, id_type order by id_hash) - 1", batch_size
+            "row_number() over (partition by action, id_type order by "
+            f"{self._engine.byte_order('id_hash')}) - 1",
+            batch_size,
         )
         self._execute(
             f"copying the changes of {audience_key} into tiktok_sync_changes",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.dbt_support import PROJECT_DIR, DbtProject, install_package, make_dbt_project
 from tests.reporting import summaries
+from tests.warehouses import ENGINES, DuckDBWarehouses, PostgresWarehouses, Warehouses
+
+# Set in CI (.ci/run), where PostgreSQL and dbt-postgres are installed: a missing one fails the
+# Postgres tests instead of skipping them.
+REQUIRE_POSTGRES_ENV = "TIKTOK_SYNC_REQUIRE_POSTGRES"
+_POSTGRES_TESTS = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,6 +27,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Runs of the long soak (tests/test_soak.py, marked slow; default 300, or "
         "TIKTOK_SYNC_SOAK_RUNS). Select it with -m slow, as `make soak` does.",
     )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test taking `engine` runs once per engine, or on those `@pytest.mark.engines` names."""
+    if "engine" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("engines")
+        names = marker.args if marker is not None else ENGINES
+        metafunc.parametrize("engine", names, indirect=True)
+
+
+def _engine_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("engine")
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m deselected what they deselect
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """The Postgres runs last, each file in its order: the DuckDB tests meanwhile leave the
+    Postgres demo template time to build in the background (`_postgres_ahead`)."""
+    items.sort(key=lambda item: _engine_of(item) == "postgres")
+    config.stash[_POSTGRES_TESTS] = any(_engine_of(item) == "postgres" for item in items)
 
 
 def pytest_terminal_summary(
@@ -38,3 +69,49 @@ def _package_installed() -> None:
 @pytest.fixture
 def dbt_project(tmp_path: Path) -> Iterator[DbtProject]:
     yield make_dbt_project(tmp_path / "dbt")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_ahead(request: pytest.FixtureRequest, _package_installed: None) -> None:
+    """In a session with Postgres tests, the server starts with the session and dbt builds
+    the demo template in the background while the DuckDB tests run (the build takes a minute
+    or more, mostly dbt-postgres loading seeds row by row). Where PostgreSQL cannot run, the
+    Postgres tests say why themselves."""
+    from tests.engines.postgres import unavailable_reason
+
+    if request.config.stash.get(_POSTGRES_TESTS, False) and unavailable_reason() is None:
+        warehouses: PostgresWarehouses = request.getfixturevalue("postgres_warehouses")
+        warehouses.prepare()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One real PostgreSQL server for the session, in sessions that run Postgres tests."""
+    from tests.engines.postgres import PostgresServer, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        message = f"PostgreSQL: {reason}"
+        if os.environ.get(REQUIRE_POSTGRES_ENV):
+            pytest.fail(f"{message} ({REQUIRE_POSTGRES_ENV} is set)", pytrace=False)
+        pytest.skip(message)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_warehouses(
+    postgres_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> PostgresWarehouses:
+    return PostgresWarehouses(postgres_server, tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
+    """Where the test's warehouse comes from: DuckDB files, or databases of a Postgres server."""
+    if request.param == "duckdb":
+        return DuckDBWarehouses(tmp_path_factory)
+    if request.param == "postgres":
+        warehouses: PostgresWarehouses = request.getfixturevalue("postgres_warehouses")
+        return warehouses
+    raise ValueError(f"unknown engine {request.param!r}")

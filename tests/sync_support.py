@@ -1,10 +1,14 @@
 """Real pieces for the sync tests: a dbt-built demo warehouse, the emulator, and tiktok-sync.
 
-dbt builds the demo project once per test session (demo_day 0) into a template file; each test
-gets its own copy of the .duckdb file, so tests may sync, rebuild and write freely. The emulator
-runs in-process on loopback with no rate limit and no processing delay unless a test asks.
-Nothing is patched: the CLI runs through Typer's CliRunner (or a subprocess), the client speaks
-HTTP to the emulator, dbt runs for real.
+The warehouse is DuckDB or a real PostgreSQL server (tests/warehouses.py): dbt builds the demo
+project once per test session and engine (demo_day 0) into a template, and each test gets its
+own copy, so tests may sync, rebuild and write freely. The emulator runs in-process on loopback
+with no rate limit and no processing delay unless a test asks. Nothing is patched: the CLI runs
+through Typer's CliRunner (or a subprocess), the client speaks HTTP to the emulator, dbt runs
+for real.
+
+Tests that hold for every engine take the `engine` fixture (tests/conftest.py: one run per
+engine, `@pytest.mark.engines("duckdb")` to narrow it) and pass it to `sync_env`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -26,10 +31,17 @@ from sync.apply import RunResult, new_run_id, run
 from sync.cli import app
 from sync.emulator import Emulator, EmulatorConfig
 from sync.plan import build_plan
-from sync.settings import TikTokSettings, WarehouseSettings
+from sync.settings import TikTokSettings
 from sync.tiktok import TikTokClient
 from sync.warehouse import Warehouse
 from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
+from tests.warehouses import (
+    DuckDBWarehouse,
+    DuckDBWarehouses,
+    Warehouses,
+    WarehouseUnderTest,
+    demo_template,
+)
 
 ADVERTISER = "7000000000000000001"  # the emulator's demo advertiser
 TOKEN = "emulator-token"
@@ -60,22 +72,13 @@ Members = dict[str, dict[str, set[str]]]  # audience_key -> id_type -> hashes
 _templates: dict[str, DbtProject] = {}
 
 
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    """The demo project built by dbt at demo_day 0, once per session for every module."""
-    if "demo" not in _templates:
-        project = make_dbt_project(tmp_path_factory.getbasetemp() / "sync-template")
-        # dbt's unit tests do not depend on the data; tests/test_warehouse_build.py runs them.
-        project.run("build", "--exclude-resource-type", "unit_test", vars={"demo_day": 0})
-        _templates["demo"] = project
-    return _templates["demo"]
-
-
 def demo_day1_members(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`tiktok_audience_members` as `dbt run` writes it at demo_day 1, as Parquet; once per session.
 
     For tests that change the audiences between runs several times: `SyncEnv.use_members` puts
     these rows (or the template's day-0 ones) in place, which is what `env.rebuild(1)` does to
-    the tables the sync job reads, without paying for a dbt run each time.
+    the tables the sync job reads, without paying for a dbt run each time. Built on DuckDB
+    for every engine: the members are equal row for row on each (tests/engines/).
     """
     if "day1" not in _templates:
         template = demo_template(tmp_path_factory)
@@ -95,15 +98,29 @@ def demo_day1_members(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclass
 class SyncEnv:
-    """One test's warehouse copy, the emulator, and ways to drive and inspect both."""
+    """One test's warehouse copy, the emulator, and ways to drive and inspect both.
+
+    `warehouse` defaults to the DuckDB file of `project`.
+    """
 
     project: DbtProject
     emulator: Emulator
     runner: CliRunner = field(default_factory=CliRunner)
+    warehouse: WarehouseUnderTest = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.warehouse is None:
+            self.warehouse = DuckDBWarehouse(self.project.workdir)
+
+    @property
+    def engine(self) -> str:
+        return self.warehouse.engine
 
     @property
     def db_path(self) -> Path:
-        return self.project.db_path
+        """The DuckDB file (DuckDB-only tests)."""
+        assert isinstance(self.warehouse, DuckDBWarehouse), f"no file on {self.engine}"
+        return self.warehouse.db_path
 
     # --- driving -------------------------------------------------------------------------
 
@@ -111,7 +128,7 @@ class SyncEnv:
         env: dict[str, str | None] = dict.fromkeys(_CLEARED_ENV)
         env.update(
             DBT_PROFILES_DIR=str(self.project.workdir),
-            TIKTOK_SYNC_DUCKDB_PATH=str(self.db_path),
+            **self.warehouse.env(),
             TIKTOK_ACCESS_TOKEN=TOKEN,
             TIKTOK_ADVERTISER_ID=ADVERTISER,
             TIKTOK_API_BASE=self.emulator.base_url,
@@ -134,12 +151,8 @@ class SyncEnv:
 
     def use_members(self, members_dir: Path, demo_day: int) -> None:
         """The desired members of `demo_day` (0 or 1) from `demo_day1_members`, as a rebuild."""
-        parquet = members_dir / f"members_day{demo_day}.parquet"
-        with duckdb.connect(str(self.db_path)) as con:
-            con.execute("begin transaction")
-            con.execute("delete from tiktok_audience_members")
-            con.execute(f"insert into tiktok_audience_members select * from '{parquet}'")
-            con.execute("commit")
+        rows = pq.read_table(members_dir / f"members_day{demo_day}.parquet")
+        self.warehouse.replace_rows("tiktok_audience_members", rows)
 
     def run_engine(
         self,
@@ -149,7 +162,7 @@ class SyncEnv:
         **plan_options: Any,
     ) -> RunResult:
         """The library's `run` with a client the test configured (retries, batch size)."""
-        settings = WarehouseSettings("duckdb", self.db_path, "main", "tiktok_sync", "dev")
+        settings = self.warehouse.settings()
         tiktok = TikTokSettings(
             api_base=self.emulator.base_url, advertiser_id=ADVERTISER, access_token=TOKEN
         )
@@ -167,8 +180,8 @@ class SyncEnv:
     # --- inspecting ----------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.db_path)) as con:
-            return con.execute(sql, list(params)).fetchall()
+        """One statement on the test's warehouse (`?` placeholders; SQL both engines read)."""
+        return self.warehouse.query(sql, params)
 
     def _grouped(self, sql: str) -> Members:
         out: Members = {}
@@ -240,7 +253,9 @@ class SyncEnv:
         }
 
     def pending(self) -> dict[str, int]:
-        rows = self.query("select audience_key, count(*) from tiktok_audience_diff group by all")
+        rows = self.query(
+            "select audience_key, count(*) from tiktok_audience_diff group by audience_key"
+        )
         return {str(k): int(n) for k, n in rows}
 
     def api_requests(self) -> list[dict[str, Any]]:
@@ -269,9 +284,7 @@ class SyncEnv:
         return sent
 
     def history(self) -> list[dict[str, Any]]:
-        with duckdb.connect(str(self.db_path)) as con:
-            relation = con.sql("select * from tiktok_sync_run_history order by started_at")
-            return relation.to_dicts()
+        return self.warehouse.dicts("select * from tiktok_sync_run_history order by started_at")
 
 
 @contextmanager
@@ -298,17 +311,15 @@ def warehouse_held_by_another_process(path: Path) -> Iterator[None]:
 
 @contextmanager
 def sync_env(
-    tmp_path_factory: pytest.TempPathFactory, workdir: Path, **emulator_config: Any
+    engine: Warehouses | pytest.TempPathFactory, workdir: Path, **emulator_config: Any
 ) -> Iterator[SyncEnv]:
     """A fresh copy of the demo warehouse (demo_day 0, nothing synced) and a running emulator.
 
-    For a test module's fixture: `with sync_env(tmp_path_factory, tmp_path) as env: yield env`.
+    For a test module's fixture: `with sync_env(engine, tmp_path) as env: yield env`, with the
+    `engine` fixture (every engine), or `tmp_path_factory` (DuckDB).
     """
-    template = demo_template(tmp_path_factory)
-    workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(template.workdir / "profiles.yml", workdir / "profiles.yml")
-    shutil.copy(template.db_path, workdir / "warehouse.duckdb")
+    warehouses = engine if isinstance(engine, Warehouses) else DuckDBWarehouses(engine)
     config = EmulatorConfig(**{"qps": 0, **emulator_config})
-    with Emulator(config) as emulator:
-        yield SyncEnv(DbtProject(workdir), emulator)
+    with warehouses.demo(workdir) as warehouse, Emulator(config) as emulator:
+        yield SyncEnv(warehouse.project, emulator, warehouse=warehouse)
         assert emulator.internal_errors() == []

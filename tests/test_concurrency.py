@@ -1,8 +1,16 @@
 """One run at a time: concurrent runs and a warehouse held by another process.
 
-DuckDB lets one process hold a file read-write and shuts every other process out; a run holds
-the warehouse from before its first request to its end (sync/warehouse.py), and a running
-`dbt build` holds it the same way for its whole invocation (dbt-duckdb keeps one connection).
+A run holds the warehouse from before its first read to its end (sync/warehouse.py), each
+engine its own way (README "One run at a time"):
+
+- DuckDB lets one process hold a file read-write and shuts every other process out, and a
+  running `dbt build` holds it the same way for its whole invocation (dbt-duckdb keeps one
+  connection): every command against a held file refuses.
+- Postgres: the run holds a session advisory lock on the target's schema. A second run
+  refuses; `plan`, `check` and `audiences` only read and go ahead; a `dbt build` of the sync
+  models (the views the run reads) stops with one clear error; the lock ends with the run's
+  session, so a run killed with SIGKILL leaves nothing held.
+
 So of two runs started together exactly one proceeds, the other refuses in one line with exit
 2 before sending anything, and nothing goes to TikTok twice. tests/test_sync_faults.py covers
 a second run started while the first is surely running; this adds the simultaneous start and
@@ -15,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,11 +36,12 @@ from tests.sync_support import (
     sync_env,
     warehouse_held_by_another_process,
 )
+from tests.warehouses import Warehouses
 
 
 @pytest.fixture
-def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SyncEnv]:
-    with sync_env(tmp_path_factory, tmp_path / "dbt") as sync:
+def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(engine, tmp_path / "dbt") as sync:
         yield sync
 
 
@@ -58,7 +68,7 @@ def test_two_runs_started_together_one_proceeds_the_other_refuses(env: SyncEnv) 
 
     assert sorted(code for code, _, _ in finished) == [0, 2], finished
     (_, _, refused_err) = next(f for f in finished if f[0] == 2)
-    assert "another process" in refused_err and "wait for it to finish" in refused_err
+    assert "is locked by" in refused_err and "wait for it to finish" in refused_err
     assert refused_err.count("\n") == 1 and "Traceback" not in refused_err
     # Nothing went twice: each identifier mapped once, each audience created once.
     sent = [
@@ -74,6 +84,7 @@ def test_two_runs_started_together_one_proceeds_the_other_refuses(env: SyncEnv) 
     assert len({h["run_id"] for h in env.history()}) == 1  # the refused run recorded nothing
 
 
+@pytest.mark.engines("duckdb")  # Postgres: the two tests below
 @pytest.mark.parametrize("command", ["run", "plan", "check", "audiences"])
 def test_a_warehouse_held_by_another_process_is_one_line_and_exit_2(
     env: SyncEnv, command: str
@@ -92,3 +103,60 @@ def test_a_warehouse_held_by_another_process_is_one_line_and_exit_2(
     assert result.stdout == ""  # nothing half-written for a caller parsing --json
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     assert "another process" in result.stderr
+
+
+@pytest.mark.engines("postgres")
+def test_a_run_holding_postgres_refuses_a_second_run_and_a_dbt_build_of_the_sync_models(
+    env: SyncEnv,
+) -> None:
+    # TikTok never answers the first mapping in time: the run holds its advisory lock until
+    # it is killed at the end.
+    env.emulator.set_faults(
+        [{"kind": "slow", "path": "segment/mapping/", "count": 1, "delay": 120}]
+    )
+    holder = _start_run(env)
+    try:
+        deadline = time.monotonic() + 60
+        while not env.emulator.faults()["counts"].get("slow"):
+            assert holder.poll() is None, holder.communicate()
+            assert time.monotonic() < deadline, "the run never reached TikTok"
+            time.sleep(0.05)
+        creates = len([r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS])
+
+        second = env.cli("run", "--json")
+
+        assert second.exit_code == 2, second.output
+        assert second.stdout == ""
+        assert second.stderr.count("\n") == 1 and second.stderr.startswith("error: ")
+        assert "Postgres" in second.stderr and "is locked by backend PID" in second.stderr
+        assert "wait for it to finish" in second.stderr
+        # Commands that only read go ahead while a run holds the lock.
+        for command in ("plan", "check", "audiences"):
+            read = env.cli(command, "--json")
+            assert read.exit_code == 0, (command, read.output)
+        assert len([r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS]) == creates
+
+        # `dbt build` of the views the run reads stops in their pre-hook, with the fix.
+        build = env.project.run(
+            "build", "--select", "tiktok_sync.sync", "--exclude-resource-type", "unit_test",
+            check=False,
+        )  # fmt: skip
+        assert build.returncode == 1
+        assert (
+            "a tiktok-sync run holds schema tiktok_sync (Postgres advisory lock "
+            "'tiktok_sync:tiktok_sync'); wait for it to finish, then run dbt build again"
+        ) in build.stdout
+        assert holder.poll() is None  # all of that while the run was running
+    finally:
+        holder.kill()
+        holder.communicate(timeout=30)
+
+    # The lock ended with the killed run's session: the next run proceeds and converges.
+    env.emulator.clear_faults()
+    deadline = time.monotonic() + 10
+    while env.query("select count(*) from pg_locks where locktype = 'advisory'")[0][0]:
+        assert time.monotonic() < deadline, "the killed run's lock outlived it"
+        time.sleep(0.05)
+    result = env.cli("run")
+    assert result.exit_code == 0, result.output
+    env.assert_converged()

@@ -28,6 +28,7 @@ import pytest
 
 from tests.dbt_support import PROJECT_DIR
 from tests.sync_support import SyncEnv, demo_day1_members, sync_env
+from tests.warehouses import Warehouses
 
 HIGH_VALUE = "demo_high_value_customers"  # streaming, mirror; synced first
 NEWSLETTER = "demo_newsletter_subscribers"  # customer file, mirror
@@ -35,8 +36,8 @@ SLOW = 1.5  # seconds TikTok sleeps on the request the run is killed in
 
 
 @pytest.fixture
-def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SyncEnv]:
-    with sync_env(tmp_path_factory, tmp_path / "dbt") as sync:
+def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(engine, tmp_path / "dbt") as sync:
         yield sync
 
 

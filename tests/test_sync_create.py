@@ -15,14 +15,15 @@ import pytest
 
 from tests import ledger
 from tests.sync_support import ADVERTISER, SyncEnv, sync_env
+from tests.warehouses import Warehouses
 
 HIGH_VALUE = "demo_high_value_customers"
 NEWSLETTER = "demo_newsletter_subscribers"
 
 
 @pytest.fixture
-def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SyncEnv]:
-    with sync_env(tmp_path_factory, tmp_path / "dbt", processing_seconds=0.2) as sync:
+def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(engine, tmp_path / "dbt", processing_seconds=0.2) as sync:
         yield sync
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests import ledger
 from tests.sync_support import TOKEN, SyncEnv, sync_env
+from tests.warehouses import Warehouses
 
 TOP_KEYS = {"run_id", "status", "dry_run", "audiences"}
 AUDIENCE_TYPES: dict[str, tuple[type, ...]] = {
@@ -32,6 +33,7 @@ AUDIENCE_TYPES: dict[str, tuple[type, ...]] = {
     "status": (str,),
     "error": (dict, type(None)),
 }
+UNBUILT: dict[str, str | None] = {}  # stands for SyncEnv.warehouse.unbuilt_env()
 ERROR_TYPES: dict[str, tuple[type, ...]] = {
     "code": (int, type(None)),
     "message": (str,),
@@ -40,8 +42,8 @@ ERROR_TYPES: dict[str, tuple[type, ...]] = {
 
 
 @pytest.fixture
-def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SyncEnv]:
-    with sync_env(tmp_path_factory, tmp_path / "dbt") as sync:
+def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(engine, tmp_path / "dbt") as sync:
         yield sync
 
 
@@ -132,8 +134,8 @@ def test_plan_text_lists_audiences_warnings_and_orphans(env: SyncEnv) -> None:
         ),
         pytest.param(
             ("run",),
-            {"TIKTOK_SYNC_DUCKDB_PATH": "/nonexistent/warehouse.duckdb"},
-            "; run dbt build",
+            UNBUILT,  # the engine's: a DuckDB file or a Postgres schema dbt never built
+            "dbt build",
             id="no-warehouse",
         ),
         pytest.param(
@@ -153,6 +155,8 @@ def test_plan_text_lists_audiences_warnings_and_orphans(env: SyncEnv) -> None:
 def test_configuration_errors_are_one_line_with_the_fix_and_exit_2(
     env: SyncEnv, args: tuple[str, ...], env_overrides: dict[str, str | None], expected: str
 ) -> None:
+    if env_overrides is UNBUILT:
+        env_overrides = env.warehouse.unbuilt_env()
     result = env.cli(*args, env=env_overrides)
 
     assert result.exit_code == 2

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.sync_support import SyncEnv, sync_env
+from tests.warehouses import Warehouses
 
 DEMO_AUDIENCES = {
     "demo_high_value_customers",
@@ -24,8 +25,8 @@ ADD_ONLY = "demo_mobile_app_users"
 
 
 @pytest.fixture
-def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SyncEnv]:
-    with sync_env(tmp_path_factory, tmp_path / "dbt") as sync:
+def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(engine, tmp_path / "dbt") as sync:
         yield sync
 
 

@@ -33,6 +33,10 @@ class Engine(ABC):
     types: ClassVar[tuple[str, ...]] = ()
     #: How one run at a time is enforced, for messages and the README.
     lock_kind: ClassVar[str] = ""
+    #: Count the diff with one query per audience (bounded memory where the diff's join runs
+    #: in the sync's own process), or all audiences in one (where the server computes the
+    #: views' aggregation over the whole ledger for each query anyway).
+    reads_diff_per_audience: ClassVar[bool] = True
 
     def __init__(self, name: str, schema: str) -> None:
         self.name = name  # the engine's name in messages: "DuckDB", "Postgres", ...
@@ -92,6 +96,10 @@ class Engine(ABC):
         """SQL for `expression` (an integer) divided by `divisor`, rounded down, as a bigint.
         `/` of two integers is a float on most engines, an integer on Postgres."""
         return f"cast(floor(({expression}) / {int(divisor)}) as bigint)"
+
+    def byte_order(self, column: str) -> str:
+        """SQL ordering `column` (ASCII text) by its bytes, as DuckDB orders text."""
+        return column
 
     def now_param(self, value: datetime) -> Any:
         """A naive UTC timestamp as the driver binds it into a timestamp column."""

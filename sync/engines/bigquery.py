@@ -118,7 +118,9 @@ class BigQueryEngine(LeaseLock):
             requests.exceptions.RequestException,
         )
         self._target = target
-        self._client: bigquery.Client = open_handle(target, "tiktok-sync")
+        # Any: google-cloud-bigquery ships no type information (and need not be installed to
+        # type-check the rest of the package).
+        self._client: Any = open_handle(target, "tiktok-sync")
         credentials = target.credentials
         self._project = str(target.database or self._client.project)
         self._max_bytes = getattr(credentials, "maximum_bytes_billed", None)
@@ -204,9 +206,9 @@ class BigQueryEngine(LeaseLock):
         return WarehouseError(f"BigQuery failed while {doing}: {text}{where}; {fix}")
 
     def close(self) -> None:
-        client, self._client = self._client, None  # type: ignore[assignment]
+        client, self._client = self._client, None
         if client is not None:
-            client.close()  # type: ignore[no-untyped-call]
+            client.close()
         self._read_client = None
 
 

@@ -27,10 +27,33 @@ from sync.errors import WarehouseError
 # The advisory lock's key: hashtext() of this prefix and the schema, as the dbt macro computes it.
 LOCK_PREFIX = "tiktok_sync:"
 
+# Planner settings of the sync job's own sessions (never the server's or dbt's). The ledger views
+# join on several correlated columns (run_id, audience_key, batch_no) and filter on aggregates,
+# which the planner cannot estimate: it takes thousands of rows for one, and for a read of one
+# audience (`where audience_key = ?`) it then picks nested loops or merge joins with the
+# identifier as a join filter, which are quadratic in the audience. Measured on a soak
+# warehouse (30k people, 500 changes sent without an answer): 60 s and more per read of one
+# audience's diff; every join a hash join instead, 0.2-0.4 s, and linear. The same wrong
+# estimates, multiplied by the penalty that turns those joins off, put every read past
+# jit_above_cost: JIT then compiled ~380 functions for 7.6 s of an 8 s read, so it is off too.
+# work_mem: the ledger's sorts and hash aggregates spill to disk at the default 4MB (a first
+# sync of 1M identifiers sorted ~90MB per audience on disk); 64MB per sort or hash, for the one
+# statement the sync runs at a time. None of this changes a result.
+SESSION_SETTINGS = (
+    ("enable_nestloop", "off"),
+    ("enable_mergejoin", "off"),
+    ("jit", "off"),
+    ("work_mem", "64MB"),
+)
+
 
 class PostgresEngine(Engine):
     types = ("postgres",)
     lock_kind = "a Postgres advisory lock on the target's schema, held by the run's session"
+    # The diff materialises its shared WITH queries (desired members, acknowledged state) for
+    # every audience: `where audience_key = ?` does not reach the ledger's aggregation, so
+    # three audiences counted one by one cost three times one count of all.
+    reads_diff_per_audience = False
 
     def __init__(self, target: DbtTarget) -> None:
         super().__init__("Postgres", target.schema)
@@ -39,9 +62,23 @@ class PostgresEngine(Engine):
         self.driver_errors = (psycopg2.Error,)
         self._psycopg2 = psycopg2
         self._target = target
-        self._writer: Any = open_handle(target, "tiktok-sync")
+        self._writer: Any = self._open("tiktok-sync")
         self._reader: Any = None
         self._locked = False
+
+    def _open(self, name: str) -> Any:
+        """A session of the target's server, opened by dbt's adapter, with our planner settings
+        (committed: a SET in a transaction that rolls back is undone)."""
+        handle = open_handle(self._target, name)
+        try:
+            with handle.cursor() as cursor:
+                for setting, value in SESSION_SETTINGS:
+                    cursor.execute(f"set {setting} = '{value}'")
+            handle.commit()
+        except self._psycopg2.Error as exc:
+            handle.close()
+            raise self.error(exc, "configuring its session") from None
+        return handle
 
     @classmethod
     def open(cls, target: DbtTarget) -> PostgresEngine:
@@ -80,7 +117,7 @@ class PostgresEngine(Engine):
 
     def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
         if self._reader is None:
-            self._reader = open_handle(self._target, "tiktok-sync-reader")
+            self._reader = self._open("tiktok-sync-reader")
         # A named cursor is a server-side cursor: the server keeps the result and sends
         # `batch_rows` rows per fetch (psycopg2's client-side cursor would fetch them all).
         cursor = self._reader.cursor(name=f"tiktok_sync_{uuid.uuid4().hex}")
@@ -112,6 +149,12 @@ class PostgresEngine(Engine):
     def integer_division(self, expression: str, divisor: int) -> str:
         # Integer division already: floor() of a bigint has two candidate signatures here.
         return f"(({expression}) / {int(divisor)})"
+
+    def byte_order(self, column: str) -> str:
+        # The database's collation (en_US.UTF-8, C.UTF-8, ...) compares with strcoll(), several
+        # times the cost of comparing bytes; "C" compares bytes, which for hex hashes is the
+        # same order, DuckDB's. The sort of a first sync's freeze is most of its time.
+        return f'{column} collate "C"'
 
     def acquire_run_lock(self, holder: str) -> None:
         key = LOCK_PREFIX + self.schema

@@ -35,7 +35,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +142,13 @@ def _free_port() -> int:
 class PostgresServer:
     """One throwaway PostgreSQL cluster; use as a context manager (or start()/stop())."""
 
-    def __init__(self, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, start_timeout: float = 60.0, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """`settings`: more `postgres -c` settings over SERVER_SETTINGS (the benchmarks load
+        pg_stat_statements)."""
         self.start_timeout = start_timeout
+        self.settings = {**SERVER_SETTINGS, **(settings or {})}
         self.port = 0
         self.workdir: Path | None = None
         self._bin: Path | None = None
@@ -232,7 +237,7 @@ class PostgresServer:
         for _attempt in range(5):
             self.port = _free_port()
             settings = {
-                **SERVER_SETTINGS,
+                **self.settings,
                 "port": str(self.port),
                 "unix_socket_directories": str(self.workdir),
             }

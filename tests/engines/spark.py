@@ -259,7 +259,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@contextlib.contextmanager
 def start(parent: Path | None = None) -> SparkEngine:
     """A started engine (the engine modules' common entry point; `parent` is not needed)."""
     engine = SparkEngine()
@@ -267,6 +266,7 @@ def start(parent: Path | None = None) -> SparkEngine:
     return engine
 
 
+@contextlib.contextmanager
 def spark_engine() -> Iterator[SparkEngine]:
     """A prepared Spark warehouse, deleted on exit."""
     with SparkEngine() as engine:

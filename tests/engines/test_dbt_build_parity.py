@@ -159,6 +159,7 @@ def built(
     name = request.param
     module = engine_module(name)
     workdir = tmp_path_factory.mktemp(name)
+    (workdir / "engine").mkdir()
     server = module.start(workdir / "engine")
     try:
         project = make_dbt_project(workdir / "dbt")
