@@ -541,7 +541,13 @@ class Warehouse:
             rows = f"select id_type, id_hash, action from {diff} where audience_key = ?"
             params = [audience_key]
         first, end = self._next_freeze(audience_key)
-        group = "dense_rank() over (order by case when action = 'add' then 0 else 1 end, id_type)"
+        # A bigint before it is multiplied: Spark's dense_rank() is a 32-bit int, and the fourth
+        # group's (group - 1) * GROUP_STRIDE (3e9) wraps to a negative batch_no there (dbt-spark
+        # turns ANSI overflow errors off), which the read of the freeze never finds.
+        group = (
+            "cast(dense_rank() over (order by case when action = 'add' then 0 else 1 end, id_type)"
+            " as bigint)"
+        )
         within = self._engine.integer_division(
             "row_number() over (partition by action, id_type order by "
             f"{self._engine.byte_order('id_hash')}) - 1",

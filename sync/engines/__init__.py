@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sync.settings import WarehouseSettings
 
 # Adapter types the sync job reads and writes, and what each is tested against (README).
-SUPPORTED = ("duckdb", "postgres", "snowflake", "bigquery")
+SUPPORTED = ("duckdb", "postgres", "snowflake", "bigquery", "spark", "databricks")
 
 
 def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
@@ -52,6 +52,23 @@ def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
                 f"target '{settings.target}' is a BigQuery warehouse; {install_hint('bigquery')}"
             ) from None
         return BigQueryEngine.open(settings.dbt_target)
+    if settings.type == "spark":
+        try:
+            from sync.engines.spark import SparkEngine
+        except ImportError:
+            raise ConfigError(
+                f"target '{settings.target}' is a Spark warehouse; {install_hint('spark')}"
+            ) from None
+        return SparkEngine.open(settings.dbt_target)
+    if settings.type == "databricks":
+        try:
+            from sync.engines.databricks import DatabricksEngine
+        except ImportError:
+            raise ConfigError(
+                f"target '{settings.target}' is a Databricks warehouse; "
+                f"{install_hint('databricks')}"
+            ) from None
+        return DatabricksEngine.open(settings.dbt_target)
     raise ConfigError(
         f"target '{settings.target}' is a {settings.type} warehouse, which the sync job does not "
         f'read yet (it reads {", ".join(SUPPORTED)}); see the README\'s "Other engines"'

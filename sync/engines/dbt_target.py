@@ -128,6 +128,17 @@ def relation_name(target: DbtTarget, identifier: str) -> str:
     return str(relation.render())
 
 
+def schema_name(target: DbtTarget) -> str:
+    """The target's schema (with its database or catalog where the adapter names one), rendered
+    by the adapter's Relation as dbt would."""
+    from dbt.adapters.factory import get_adapter_class_by_name
+
+    relation = get_adapter_class_by_name(target.type).Relation.create(
+        database=target.database, schema=target.schema, identifier="any"
+    )
+    return str(relation.include(identifier=False).render())
+
+
 def open_handle(target: DbtTarget, name: str = "tiktok-sync") -> Any:
     """The driver connection dbt's adapter opens for the target (its retries, auth and all).
 
@@ -141,6 +152,17 @@ def open_handle(target: DbtTarget, name: str = "tiktok-sync") -> Any:
     connection = Connection(
         type=cast("Identifier", target.type), name=name, credentials=target.credentials
     )
+    if target.type == "databricks":
+        # dbt-databricks opens its own Connection subclass, which carries the compute's
+        # http_path (its connection manager sets it from the profile, as here).
+        from dbt.adapters.databricks.connections import (  # type: ignore[import-not-found,unused-ignore]
+            DatabricksDBTConnection,
+        )
+
+        connection = DatabricksDBTConnection(
+            type=cast("Identifier", target.type), name=name, credentials=target.credentials
+        )
+        connection.http_path = str(getattr(target.credentials, "http_path", None) or "")
     try:
         opened = manager.open(connection)
     except Exception as exc:

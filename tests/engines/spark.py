@@ -19,6 +19,12 @@ pyspark, with the same settings), started on first use and kept for the next que
 `release()` stops it and waits for its JVM to exit. Call `release()` before every dbt
 invocation after a `query()` (`env()` does not do it for you).
 
+In this process (the sync contract, tests/engines/sync_targets.py): the sync job's engine runs
+in the test process and holds a SparkSession there, as `tiktok-sync` does in its own process.
+`session_query()` reads through that same session (same JVM, so no second Derby client), and
+`stop_session()` stops its JVM, which dbt needs before it can start (`SparkDbtProject.run` does
+it before every dbt command); the next statement starts a new one.
+
 Needs `pip install 'dbt-spark[session]>=1.11,<1.12'` (pulls pyspark 4.x, a 456 MB sdist
 pip builds) and Java 17 or newer (Debian: `apt-get install openjdk-17-jre-headless`).
 
@@ -126,6 +132,8 @@ class SparkEngine:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._jvm_pid: int | None = None
+        self._query_session: Any = None
+        self._query_base: Any = None
 
     def __enter__(self) -> SparkEngine:
         self.start()
@@ -142,8 +150,10 @@ class SparkEngine:
         self.workdir = Path(tempfile.mkdtemp(prefix="tiktok-sync-spark-"))
 
     def stop(self) -> None:
-        """Stop the query helper and delete the warehouse: nothing is left behind."""
+        """Stop the query helper and this process's session, and delete the warehouse: nothing
+        is left behind."""
         self.release()
+        self.stop_session()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
@@ -196,6 +206,73 @@ class SparkEngine:
             "threads": threads,
             "server_side_parameters": self.spark_conf(),
         }
+
+    # -- the session in this process (the sync contract) -------------------------------
+
+    def session(self) -> Any:
+        """This process's SparkSession with the engine's settings (the one the sync job's engine
+        takes from dbt's profile: the same builder, the same settings)."""
+        os.environ.update(self.env())
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.enableHiveSupport()
+        for key, value in self.spark_conf().items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+
+    def session_query(self, sql: str, schema: str = SCHEMA) -> list[tuple[Any, ...]]:
+        """Run one statement in this process's session, unqualified names in `schema`; its rows
+        ([] when it returns none), timestamps as naive UTC. Not while dbt runs."""
+        from sync.engines.base_spark import rows_of
+        from sync.engines.spark import fresh_catalog
+
+        spark = self.session()
+        # A session of its own (same JVM, catalog and metastore) for the current schema, so the
+        # engine's session keeps its own.
+        if self._query_session is None or self._query_base is not spark:
+            self._query_session = spark.newSession()
+            self._query_session.catalog.setCurrentDatabase(schema)
+            self._query_base = spark
+        fresh_catalog(self._query_session)  # the sync job's writes since the last query
+        return rows_of(self._query_session.sql(sql).toArrow())
+
+    def stop_session(self, timeout: float = 60.0) -> None:
+        """Stop this process's Spark JVM, if one runs, and wait until it has exited (Derby is
+        free again). pyspark starts a new one with the next session."""
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
+
+        gateway = SparkContext._gateway
+        if gateway is None:
+            return
+        jvm_pid: int | None = None
+        with contextlib.suppress(Exception):
+            jvm_pid = int(SparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
+        session = SparkSession._instantiatedSession
+        if session is not None:
+            session.stop()
+        elif SparkContext._active_spark_context is not None:
+            SparkContext._active_spark_context.stop()
+        gateway.shutdown()
+        # The JVM (pyspark's PythonGatewayServer) exits when its stdin closes.
+        proc = getattr(gateway, "proc", None)
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+        self._query_session = self._query_base = None
+        if jvm_pid is not None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _alive(jvm_pid):
+                time.sleep(0.2)
+            if _alive(jvm_pid):
+                os.kill(jvm_pid, 9)
 
     def relation(self, name: str, schema: str = SCHEMA) -> str:
         """A table or view of `schema` for query()."""
