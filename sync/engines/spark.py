@@ -48,9 +48,9 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from py4j.protocol import Py4JError
@@ -79,6 +79,9 @@ class SparkEngine(SparkSQL):
         "the Spark session's JVM, which holds an embedded Derby metastore alone; on a shared "
         "metastore, a lease in tiktok_sync_locks"
     )
+    # A one-row INSERT on Spark is a job that writes and commits a file: seconds, not the
+    # milliseconds of a database, and more on a busy cluster. As Databricks'.
+    lease_commit_bound: ClassVar[timedelta] = timedelta(seconds=10)
 
     def __init__(self, target: DbtTarget) -> None:
         super().__init__("Spark", target)
