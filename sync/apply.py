@@ -58,6 +58,7 @@ from sync.tiktok import (
 )
 from sync.tiktok.checks import MAX_FILE_BYTES, MAX_FILE_PATHS
 from sync.tiktok.models import hash_length
+from sync.tiktok.redact import redact, remember, remembering
 from sync.warehouse import Freeze, HistoryRow, Orphan, Warehouse, utc_now
 
 logger = logging.getLogger(__name__)
@@ -294,8 +295,10 @@ def sync_audiences(
         raise ConfigError(f"--max-duration must be more than 0 seconds, got {max_duration}")
     deadline = None if max_duration is None else time.monotonic() + max_duration
     run_id = run_id or new_run_id()
-    # The run holds the warehouse from before its first read to its end (one run at a time).
-    with Warehouse.open(warehouse_settings, lock_holder=run_id) as warehouse:
+    # The run holds the warehouse from before its first read to its end (one run at a time);
+    # the secrets it uses are masked in all it writes (the run history) while it runs.
+    with remembering(), Warehouse.open(warehouse_settings, lock_holder=run_id) as warehouse:
+        remember(tiktok.access_token, tiktok.app_secret)
         plan = plan_from_warehouse(warehouse, tiktok, options)
         if not plan.refused and not tiktok.access_token:
             raise ConfigError(
@@ -586,9 +589,14 @@ def _history(run_id: str, result: AudienceResult) -> HistoryRow:
         removes_pending=result.removes_pending,
         rejected_identifiers=ap.rejected_identifiers,
         error_code=error.code if error else (20001 if partial else None),
-        error_message=error.message if error else partial,
-        request_id=error.request_id if error else None,
+        # Redacted again here: the table outlives the process, and a note may quote TikTok.
+        error_message=_redacted(error.message if error else partial),
+        request_id=_redacted(error.request_id if error else None),
     )
+
+
+def _redacted(text: str | None) -> str | None:
+    return redact(text) if text else text
 
 
 # --- create once -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import yaml
 from sync.engines.dbt_target import DbtTarget, render_target
 from sync.errors import ConfigError
 from sync.tiktok import DEFAULT_BASE_URL
+from sync.tiktok.redact import remember
 
 logger = logging.getLogger(__name__)
 
@@ -347,10 +348,13 @@ def load_tiktok(
     )
     if advertiser is not None and not advertiser.strip().isdigit():
         raise ConfigError("the advertiser id must be TikTok's numeric id, e.g. 7000000000000000001")
-    return TikTokSettings(
+    settings = TikTokSettings(
         api_base=base,
         advertiser_id=advertiser.strip() if advertiser else None,
         access_token=env_token or stored.get("access_token"),
         app_id=os.environ.get("TIKTOK_APP_ID") or stored.get("app_id"),
         app_secret=os.environ.get("TIKTOK_APP_SECRET") or stored.get("app_secret"),
     )
+    # Masked in every output from now on; the app id is shown, and never taken for a piece.
+    remember(settings.access_token, settings.app_secret, public=(settings.app_id,))
+    return settings

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sync.commands.common import command, echo_json, reflowed
+from sync.commands.common import command, echo, echo_json, reflowed
 from sync.commands.options import (
     AdvertiserId,
     ApiBase,
@@ -83,13 +83,13 @@ def check(
                 line = f"{item.status:<4}  {item.name}: {item.detail}"
                 if item.fix:
                     line += f"; fix: {item.fix}"
-                typer.echo(line)
+                echo(line)
             failed = sum(1 for c in report.checks if c.status == FAIL)
             warned = sum(1 for c in report.checks if c.status == WARN)
             if failed:
-                typer.echo(f"{failed} of {len(report.checks)} checks failed.")
+                echo(f"{failed} of {len(report.checks)} checks failed.")
             else:
-                typer.echo(f"All checks passed ({warned} warnings).")
+                echo(f"All checks passed ({warned} warnings).")
         if not report.ok:
             raise typer.Exit(2)
 
@@ -156,7 +156,7 @@ def _print_audiences(report: AudiencesReport) -> None:
         )
     _print_table(rows)
     if report.snapshot_at is not None:
-        typer.echo(
+        echo(
             f"Recorded {report.snapshot_rows} size(s) in tiktok_sync_audience_size_history "
             f"(snapshot_at {report.snapshot_at:%Y-%m-%d %H:%M:%S} UTC)."
         )
@@ -215,7 +215,7 @@ def advertisers(
             ]
             _print_table(rows)
         if configured and all(a.advertiser_id != configured for a in found):
-            typer.echo(
+            echo(
                 f"warning: the token cannot manage the configured advertiser {configured}; "
                 "re-authorise with an account that has it, or check Business Center access",
                 err=True,
@@ -225,4 +225,4 @@ def advertisers(
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from sync.apply import DEFAULT_PROCESSING_WAIT, new_run_id, preview, sync_audiences
-from sync.commands.common import command, reflowed
+from sync.commands.common import command, echo, reflowed
 from sync.commands.options import (
     AdvertiserId,
     ApiBase,
@@ -167,7 +167,7 @@ def run(
                 max_duration=max_duration,
                 recreate_missing=recreate_missing,
             )
-        typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        echo(json.dumps(to_json(result)) if json_output else render_text(result))
         raise typer.Exit(result.exit_code)
 
 
@@ -210,7 +210,7 @@ def plan(
             full_refresh=full_refresh,
         )
         result = preview(plan_sync(warehouse, tiktok, options), new_run_id())
-        typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        echo(json.dumps(to_json(result)) if json_output else render_text(result))
         raise typer.Exit(result.exit_code)
 
 

@@ -54,7 +54,7 @@ from sync.tiktok.models import (
     hash_length,
 )
 from sync.tiktok.ratelimit import RateLimiter
-from sync.tiktok.redact import REDACTED, protect_urllib3_logs
+from sync.tiktok.redact import REDACTED, protect_urllib3_logs, remember
 from sync.tiktok.retry import RetryPolicy, call_with_retry
 from sync.tiktok.transport import read_envelope, surely_not_applied, transport_failure
 
@@ -118,6 +118,7 @@ class TikTokClient:
         if mapping_batch_limit < 1:
             raise ValueError(f"mapping_batch_limit must be >= 1, got {mapping_batch_limit}")
         self._access_token = access_token or None
+        remember(access_token)  # masked in every output of this process from now on
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = (connect_timeout, read_timeout)
         # A time.monotonic() value after which no retry starts and a request's read timeout is
@@ -154,6 +155,7 @@ class TikTokClient:
 
     def exchange_auth_code(self, app_id: str, secret: str, auth_code: str) -> TokenGrant:
         """Trade the `auth_code` from the OAuth redirect for a long-lived access token."""
+        remember(public=(app_id,))  # shown in output; never mistaken for a piece of a secret
         response = self._call(
             "POST",
             OAUTH_ACCESS_TOKEN,
@@ -175,6 +177,7 @@ class TikTokClient:
 
     def get_authorized_advertisers(self, app_id: str, secret: str) -> list[Advertiser]:
         """The advertisers this token may act for. TikTok takes the app secret in the query."""
+        remember(public=(app_id,))
         response = self._call(
             "GET", OAUTH_ADVERTISERS, params={"app_id": app_id, "secret": secret}, secrets=(secret,)
         )
@@ -416,6 +419,7 @@ class TikTokClient:
             if not self._access_token:
                 raise AuthError("no access token is configured", endpoint=endpoint)
             headers["Access-Token"] = self._access_token  # not `Authorization` (§1)
+        remember(*secrets)
         known_secrets = (self._access_token or "", *secrets)
 
         def attempt() -> ApiResponse:

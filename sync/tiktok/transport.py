@@ -38,7 +38,9 @@ def read_envelope(
     """Decide from the envelope (TikTok answers errors with HTTP 200, reference §1)."""
     status = response.status_code
     envelope = _parse_envelope(response.content)
-    header_id = response.headers.get("X-Tt-Logid")
+    # The request id is server text like the message: a hostile or buggy server can put a
+    # secret in it, and it goes to logs, errors and the ledger.
+    header_id = _redacted_id(response.headers.get("X-Tt-Logid"), secrets)
     if envelope is None:
         logger.debug("%s -> HTTP %s without envelope in %.3f s", endpoint, status, elapsed)
         if 300 <= status < 400:
@@ -65,7 +67,7 @@ def read_envelope(
         )
     code: int = envelope["code"]
     message = redact(str(envelope.get("message") or ""), secrets)
-    request_id = str(envelope.get("request_id") or "") or header_id
+    request_id = _redacted_id(str(envelope.get("request_id") or ""), secrets) or header_id
     logger.debug(
         "%s -> HTTP %s code %s request_id %s in %.3f s", endpoint, status, code, request_id, elapsed
     )
@@ -91,6 +93,10 @@ def read_envelope(
         request_id=request_id,
         partial=code == PARTIAL_SUCCESS,
     )
+
+
+def _redacted_id(value: str | None, secrets: Sequence[str]) -> str | None:
+    return redact(value, secrets) if value else None
 
 
 def _parse_envelope(body: bytes) -> dict[str, Any] | None:
