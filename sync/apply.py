@@ -289,7 +289,8 @@ def sync_audiences(
 
     `max_duration` (seconds, counted from this call) bounds the run's wall time: after it no
     create, batch, retry or processing wait starts and a request in flight gets at most
-    `MIN_READ_TIMEOUT` more to answer (plus connecting); the rest stays pending (exit 1).
+    `MIN_READ_TIMEOUT` more in all (connecting and its whole answer); the rest stays pending
+    (exit 1).
     """
     if max_duration is not None and max_duration <= 0:
         raise ConfigError(f"--max-duration must be more than 0 seconds, got {max_duration}")

@@ -28,6 +28,7 @@ class Request:
     path: str  # after /open_api/v1.3/, without the query
     query: str
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 # Writes the whole answer (status line, headers, body) to the socket; `stop` is set when the
@@ -69,6 +70,15 @@ def trickle(interval: float) -> Answer:
                 return
             wfile.write(whole[i : i + 1])
             wfile.flush()
+
+    return answer
+
+
+def small(code: int) -> Answer:
+    """A well-formed, small error envelope at once (a baseline beside the hostile answers)."""
+
+    def answer(request: Request, wfile: Any, stop: threading.Event) -> None:
+        write_json(wfile, envelope(code, "refused"))
 
     return answer
 

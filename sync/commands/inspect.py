@@ -30,6 +30,15 @@ AppId = Annotated[
         "secret is read from TIKTOK_APP_SECRET or the credentials file, never from an option.",
     ),
 ]
+CheckMaxDuration = Annotated[
+    float,
+    typer.Option(
+        "--max-duration",
+        min=0.1,
+        help="Stop talking to TikTok after this many seconds (every request and retry, a "
+        "server that answers slowly included); a check TikTok did not answer in time fails.",
+    ),
+]
 NoSnapshot = Annotated[
     bool,
     typer.Option(
@@ -47,6 +56,7 @@ def check(
     advertiser_id: AdvertiserId = None,
     api_base: ApiBase = None,
     credentials_file: CredentialsFile = None,
+    max_duration: CheckMaxDuration = 60.0,
     json_output: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -75,6 +85,7 @@ def check(
             api_base=api_base,
             advertiser_id=advertiser_id,
             credentials_file=credentials_file,
+            max_duration=max_duration,
         )
         if json_output:
             echo_json(report.to_json())

@@ -96,8 +96,8 @@ MaxDuration = Annotated[
         "--max-duration",
         min=0.1,
         help="Stop after this many seconds: no create, batch, retry or processing wait starts "
-        "later, and a request in flight gets at most 1 s more to answer (plus connecting). "
-        "What is left stays pending for the next run (exit 1).",
+        "later, and a request in flight gets at most 1 s more in all (connecting and its whole "
+        "answer). What is left stays pending for the next run (exit 1).",
     ),
 ]
 

@@ -1,9 +1,10 @@
 """The TikTok Business API client: one class that owns the session and checks the envelope.
 
 Every call goes through `TikTokClient._call`: pace (rate limiter), send with (connect, read)
-timeouts, read the `{code, message, request_id, data}` envelope, turn a non-zero code into the
-typed error from `codes.classify`, retry what the retry-safety rule allows. Endpoint methods only
-validate their input, shape the request and parse `data`.
+timeouts and a total deadline for the whole answer (`deadline`), read at most
+`transport.MAX_BODY_BYTES` of it, read the `{code, message, request_id, data}` envelope, turn a
+non-zero code into the typed error from `codes.classify`, retry what the retry-safety rule
+allows. Endpoint methods only validate their input, shape the request and parse `data`.
 
 Retry safety (TikTok has no idempotency keys, reference §7): set operations (segment mapping
 add/delete, customer-file update APPEND/REMOVE/REPLACE), uploads, GETs and deletes are retried on
@@ -43,7 +44,14 @@ from sync.tiktok.checks import (
     refused,
 )
 from sync.tiktok.customer_file import FormData, file_content
-from sync.tiktok.errors import AmbiguousWriteError, AuthError, FatalError, RetryableError
+from sync.tiktok.deadline import deadline, watch
+from sync.tiktok.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    FatalError,
+    RetryableError,
+    TransportError,
+)
 from sync.tiktok.models import (
     UPDATE_ACTIONS,
     Advertiser,
@@ -56,7 +64,7 @@ from sync.tiktok.models import (
 from sync.tiktok.ratelimit import RateLimiter
 from sync.tiktok.redact import REDACTED, protect_urllib3_logs, remember
 from sync.tiktok.retry import RetryPolicy, call_with_retry
-from sync.tiktok.transport import read_envelope, surely_not_applied, transport_failure
+from sync.tiktok.transport import read_body, read_envelope, surely_not_applied, transport_failure
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +90,7 @@ CUSTOM_AUDIENCE_NAME_MAX = 128  # reference §3.3
 # would then no longer match the one we look up after an ambiguous create, so refuse them.
 SEGMENT_NAME_MAX = 70
 DEFAULT_MAPPING_BATCH_LIMIT = 10_000  # project default, reference "Streaming mapping batch"
-MIN_READ_TIMEOUT = 1.0  # seconds a request still gets when the deadline is (nearly) reached
+MIN_READ_TIMEOUT = 1.0  # seconds a request still gets in all when the run's deadline is (nearly) up
 
 
 def authorization_url(app_id: str, redirect_uri: str, state: str) -> str:
@@ -121,7 +129,7 @@ class TikTokClient:
         remember(access_token)  # masked in every output of this process from now on
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = (connect_timeout, read_timeout)
-        # A time.monotonic() value after which no retry starts and a request's read timeout is
+        # A time.monotonic() value after which no retry starts and a request's total time is
         # cut to what is left (at least MIN_READ_TIMEOUT): how `run --max-duration` bounds a run.
         self.deadline: float | None = None
         self.mapping_batch_limit = mapping_batch_limit
@@ -135,6 +143,7 @@ class TikTokClient:
         self._limiter = RateLimiter(requests_per_second, sleep=sleep)
         self._owns_session = session is None
         self._session = session or requests.Session()
+        watch(self._session)  # each request's total deadline can close its connection
         protect_urllib3_logs()
 
     def __repr__(self) -> str:
@@ -448,29 +457,48 @@ class TikTokClient:
         endpoint = f"{method} {path}"
         self._limiter.acquire()
         started = time.monotonic()
-        timeout = self.timeout
+        # One total budget per request, connecting and the whole answer included (the read
+        # timeout alone is per socket read: a trickling server would never hit it), cut to
+        # what is left of the run's deadline, but at least MIN_READ_TIMEOUT.
+        budget = sum(self.timeout)
         if self.deadline is not None:
-            left = max(self.deadline - started, MIN_READ_TIMEOUT)
-            timeout = (timeout[0], min(timeout[1], left))
-        try:
-            response = self._session.request(
-                method,
-                self.base_url + path,
-                params=params,
-                json=json_body,
-                data=data,
-                headers=headers,
-                timeout=timeout,
-                # A redirect would carry the Access-Token header (requests strips only
-                # `Authorization`) to wherever it points; TikTok's API never redirects.
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            # The exception's text holds the full URL (with `secret` on oauth2/advertiser/get/)
-            # and its request holds the headers: describe it in our own words, chain nothing.
-            failure = transport_failure(exc, endpoint, timeout)
-        else:
-            return read_envelope(response, endpoint, time.monotonic() - started, secrets)
+            budget = min(budget, max(self.deadline - started, MIN_READ_TIMEOUT))
+        timeout = (min(self.timeout[0], budget), min(self.timeout[1], budget))
+        with deadline(budget) as watch:
+            try:
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    # A redirect would carry the Access-Token header (requests strips only
+                    # `Authorization`) to wherever it points; TikTok's API never redirects.
+                    allow_redirects=False,
+                    stream=True,  # read by read_body, capped, under the deadline
+                )
+                with response:
+                    body = read_body(response, endpoint)
+            except requests.RequestException as exc:
+                # The exception's text holds the full URL (with `secret` on
+                # oauth2/advertiser/get/) and its request holds the headers: describe it in our
+                # own words, chain nothing.
+                failure = transport_failure(
+                    exc, endpoint, timeout, budget if watch.expired else None
+                )
+            else:
+                if not watch.expired:
+                    return read_envelope(
+                        response, body, endpoint, time.monotonic() - started, secrets
+                    )
+                # Closed at the deadline, an answer without a length just ends: cut short.
+                failure = TransportError(
+                    f"no complete answer within {budget:.1f} s",
+                    endpoint=endpoint,
+                    request_sent=True,
+                )
         logger.debug("%s -> %s after %.3f s", endpoint, failure.message, time.monotonic() - started)
         raise failure
 
