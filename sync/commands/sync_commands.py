@@ -80,6 +80,15 @@ RequestsPerSecond = Annotated[
         help="Pace of requests to TikTok; the Basic tier allows 10 per app.",
     ),
 ]
+RequestsPerMinute = Annotated[
+    int,
+    typer.Option(
+        "--requests-per-minute",
+        min=1,
+        help="At most this many requests in any minute; the Basic tier allows 600 per app, and "
+        "going over costs a 5-minute pause.",
+    ),
+]
 
 RecreateMissing = Annotated[
     bool,
@@ -123,6 +132,7 @@ def run(
     full_refresh: FullRefresh = False,
     processing_wait: ProcessingWait = DEFAULT_PROCESSING_WAIT,
     requests_per_second: RequestsPerSecond = 10.0,
+    requests_per_minute: RequestsPerMinute = 600,
     max_duration: MaxDuration = None,
     recreate_missing: RecreateMissing = False,
     memory_limit: MemoryLimit = None,
@@ -164,6 +174,7 @@ def run(
                 progress=progress,
                 processing_wait=processing_wait,
                 requests_per_second=requests_per_second,
+                requests_per_minute=requests_per_minute,
                 max_duration=max_duration,
                 recreate_missing=recreate_missing,
             )

@@ -90,6 +90,8 @@ CUSTOM_AUDIENCE_NAME_MAX = 128  # reference §3.3
 # would then no longer match the one we look up after an ambiguous create, so refuse them.
 SEGMENT_NAME_MAX = 70
 DEFAULT_MAPPING_BATCH_LIMIT = 10_000  # project default, reference "Streaming mapping batch"
+# TikTok's Basic tier: 600 requests a minute per app, a 5-minute pause past it (reference §5.1).
+DEFAULT_REQUESTS_PER_MINUTE = 600
 MIN_READ_TIMEOUT = 1.0  # seconds a request still gets in all when the run's deadline is (nearly) up
 
 
@@ -119,6 +121,7 @@ class TikTokClient:
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         requests_per_second: float | None = 10,
+        requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
         mapping_batch_limit: int = DEFAULT_MAPPING_BATCH_LIMIT,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -140,7 +143,9 @@ class TikTokClient:
             max_total_wait=max_total_wait,
         )
         self._sleep = sleep
-        self._limiter = RateLimiter(requests_per_second, sleep=sleep)
+        self._limiter = RateLimiter(
+            requests_per_second, per_minute=requests_per_minute, sleep=sleep
+        )
         self._owns_session = session is None
         self._session = session or requests.Session()
         watch(self._session)  # each request's total deadline can close its connection

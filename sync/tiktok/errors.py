@@ -91,7 +91,8 @@ class RetryableError(TikTokError):
 
 
 class ThrottledError(RetryableError):
-    """TikTok turned the request away for rate (40100, 40016, 40133, 61000): nothing applied."""
+    """TikTok turned the request away for rate (40100, 40016, 40132, 40133, 61000): nothing
+    applied."""
 
     default_next_step = (
         "TikTok is rate limiting this app; will retry on the next run "
