@@ -11,8 +11,9 @@ a bare HTTP 5xx page, may be slow enough to exceed a client timeout, and — wit
 keys — may apply a change and then fail to say so. It throttles some requests with 40132 too
 ("requests made too frequently for a certain field value": `throttle` with `code` 40132), and
 answers 20001 when it applied only part of a request (`partial`: on `segment/mapping/` the first
-half of `batch_data` is applied, elsewhere all of it; the answer does not say which, since no
-source shows TikTok saying so, reference Open question 11).
+half of `batch_data` is applied, on `dmp/custom_audience/update/` all of it; the answer does not
+say which, since no source shows TikTok saying so, reference Open question 11). Other endpoints
+answer as usual under `partial`: a part of a read, a create or an upload has no meaning we know.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ DROP = "drop"
 APPLIED_THEN_ERROR = "applied_then_error"
 APPLIED_THEN_DROP = "applied_then_drop"
 PARTIAL = "partial"
+# Where a `partial` fault answers 20001: the endpoints that apply a set of identifiers.
+PARTIAL_PATHS = frozenset({"segment/mapping/", "dmp/custom_audience/update/"})
 
 KINDS = (
     THROTTLE,

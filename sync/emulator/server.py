@@ -245,7 +245,12 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == faults.APPLIED_THEN_ERROR:
             entry["applied_code"] = code
             code, message, data = fault.effective_code, fault.message, {}
-        if fault is not None and fault.kind == faults.PARTIAL and code == errors.OK:
+        if (
+            fault is not None
+            and fault.kind == faults.PARTIAL
+            and code == errors.OK
+            and relative in faults.PARTIAL_PATHS
+        ):
             code, message, data = fault.effective_code, fault.message, {}
         return _envelope(request_id, code, message, data, entry)
 

@@ -438,11 +438,22 @@ class TikTokClient:
 
         def attempt() -> ApiResponse:
             try:
-                return self._send(method, path, params, json_body, data, headers, known_secrets)
+                response = self._send(method, path, params, json_body, data, headers, known_secrets)
             except RetryableError as err:
                 if retry is _Retry.ALWAYS or surely_not_applied(err):
                     raise
                 cause = err
+            else:
+                if response.partial and method == "GET":
+                    # A read TikTok answered only in part (20001) may lack what we look for:
+                    # an audience missing from it is not deleted, nor a name free. Ask again.
+                    raise RetryableError(
+                        f"TikTok answered only in part (code {response.code}: {response.message})",
+                        endpoint=endpoint,
+                        code=response.code,
+                        request_id=response.request_id,
+                    )
+                return response
             raise AmbiguousWriteError.after(cause, ambiguous_step) from cause
 
         return call_with_retry(
