@@ -58,7 +58,8 @@ from sync.tiktok import (
 )
 from sync.tiktok.checks import MAX_FILE_BYTES, MAX_FILE_PATHS
 from sync.tiktok.models import hash_length
-from sync.warehouse import Freeze, HistoryRow, Orphan, Warehouse, utc_now
+from sync.tiktok.redact import redact, remember, remembering
+from sync.warehouse import Batch, Freeze, HistoryRow, Orphan, Warehouse, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -281,6 +282,7 @@ def sync_audiences(
     progress: Progress | None = None,
     processing_wait: float = DEFAULT_PROCESSING_WAIT,
     requests_per_second: float | None = 10,
+    requests_per_minute: int | None = 600,
     max_duration: float | None = None,
     recreate_missing: bool = False,
 ) -> RunResult:
@@ -288,21 +290,27 @@ def sync_audiences(
 
     `max_duration` (seconds, counted from this call) bounds the run's wall time: after it no
     create, batch, retry or processing wait starts and a request in flight gets at most
-    `MIN_READ_TIMEOUT` more to answer (plus connecting); the rest stays pending (exit 1).
+    `MIN_READ_TIMEOUT` more in all (connecting and its whole answer); the rest stays pending
+    (exit 1).
     """
     if max_duration is not None and max_duration <= 0:
         raise ConfigError(f"--max-duration must be more than 0 seconds, got {max_duration}")
     deadline = None if max_duration is None else time.monotonic() + max_duration
     run_id = run_id or new_run_id()
-    # The run holds the warehouse from before its first read to its end (one run at a time).
-    with Warehouse.open(warehouse_settings, lock_holder=run_id) as warehouse:
+    # The run holds the warehouse from before its first read to its end (one run at a time);
+    # the secrets it uses are masked in all it writes (the run history) while it runs.
+    with remembering(), Warehouse.open(warehouse_settings, lock_holder=run_id) as warehouse:
+        remember(tiktok.access_token, tiktok.app_secret)
         plan = plan_from_warehouse(warehouse, tiktok, options)
         if not plan.refused and not tiktok.access_token:
             raise ConfigError(
                 "no TikTok access token: run `tiktok-sync auth`, or set TIKTOK_ACCESS_TOKEN"
             )
         with TikTokClient(
-            tiktok.access_token, base_url=tiktok.api_base, requests_per_second=requests_per_second
+            tiktok.access_token,
+            base_url=tiktok.api_base,
+            requests_per_second=requests_per_second,
+            requests_per_minute=requests_per_minute,
         ) as client:
             return run(
                 plan,
@@ -570,7 +578,6 @@ def _recreatable(
 def _history(run_id: str, result: AudienceResult) -> HistoryRow:
     ap = result.plan
     error = result.error
-    partial = next((n for n in result.notes if n.startswith("TikTok reported partial")), None)
     return HistoryRow(
         run_id=run_id,
         audience_key=ap.audience_key,
@@ -585,10 +592,15 @@ def _history(run_id: str, result: AudienceResult) -> HistoryRow:
         adds_pending=result.adds_pending,
         removes_pending=result.removes_pending,
         rejected_identifiers=ap.rejected_identifiers,
-        error_code=error.code if error else (20001 if partial else None),
-        error_message=error.message if error else partial,
-        request_id=error.request_id if error else None,
+        error_code=error.code if error else None,
+        # Redacted again here: the table outlives the process, and a message quotes TikTok.
+        error_message=_redacted(error.message if error else None),
+        request_id=_redacted(error.request_id if error else None),
     )
+
+
+def _redacted(text: str | None) -> str | None:
+    return redact(text) if text else text
 
 
 # --- create once -------------------------------------------------------------------------------
@@ -767,11 +779,10 @@ def _sync_segment(
             ctx.warehouse.batch_sent(batch)
             action = "add" if chunk.action == "add" else "delete"
             response = _map(ctx, ap, audience_id, created_at, action, chunk.id_type, chunk.hashes)
-            ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
             if chunk.action == "add":
-                _acknowledged(ctx, result, response, adds=len(chunk.hashes))
+                _acknowledged(ctx, batch, result, response, adds=len(chunk.hashes))
             else:
-                _acknowledged(ctx, result, response, removes=len(chunk.hashes))
+                _acknowledged(ctx, batch, result, response, removes=len(chunk.hashes))
 
 
 def _check_guard_again(ctx: _Context, ap: AudiencePlan, changes: Freeze) -> None:
@@ -848,16 +859,36 @@ def _map(
 
 
 def _acknowledged(
-    ctx: _Context, result: AudienceResult, response: ApiResponse, adds: int = 0, removes: int = 0
-) -> None:
+    ctx: _Context,
+    batch: Batch,
+    result: AudienceResult,
+    response: ApiResponse,
+    adds: int = 0,
+    removes: int = 0,
+) -> bool:
+    """Record the batch TikTok answered, unless the answer was a partial success; say which.
+
+    Code 20001 means TikTok applied only part of the request (reference §1, §5.2), and neither
+    TikTok's documentation nor any connector shows an answer that says which identifiers failed
+    (reference Open question 11; `data` and `message` are free-form). So a partial answer is
+    not an acknowledgement: the batch keeps only its `sent` event, stays unconfirmed, and the
+    diff sends it again on the next run (adds and removes are set operations, so what TikTok
+    did apply is unchanged). Recording it would claim members TikTok may not hold.
+    """
+    if response.partial:
+        result.error = ErrorInfo(
+            response.code,
+            f"TikTok applied only part of a batch of {batch.identifier_count:,} and did not say "
+            f"which identifiers failed (code {response.code}: {response.message}); the whole "
+            "batch stays unconfirmed and goes out again on the next run",
+            response.request_id,
+        )
+        return False
+    ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
     result.adds_sent += adds
     result.removes_sent += removes
     ctx.progress.sent(result.plan.audience_key, adds + removes)
-    if response.partial:
-        result.notes.append(
-            f"TikTok reported partial success (code {response.code}, request_id "
-            f"{response.request_id}): {response.message}"
-        )
+    return True
 
 
 # --- customer file -------------------------------------------------------------------------------
@@ -932,10 +963,9 @@ def _sync_customer_file(
         )
         ctx.warehouse.batch_sent(batch)
         response = _update(ctx, ap, audience_id, paths, "REPLACE")
-        ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
-        _acknowledged(ctx, result, response)
-        result.adds_sent += ap.adds_total
-        result.removes_sent += 0 if add_only else ap.removes_total
+        if _acknowledged(ctx, batch, result, response):
+            result.adds_sent += ap.adds_total
+            result.removes_sent += 0 if add_only else ap.removes_total
         return
     if _nothing_planned(ap):
         return
@@ -958,11 +988,10 @@ def _sync_customer_file(
             )
             ctx.warehouse.batch_sent(batch)
             response = _update(ctx, ap, audience_id, [path], "APPEND" if adding else "REMOVE")
-            ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
             if adding:
-                _acknowledged(ctx, result, response, adds=len(chunk.hashes))
+                _acknowledged(ctx, batch, result, response, adds=len(chunk.hashes))
             else:
-                _acknowledged(ctx, result, response, removes=len(chunk.hashes))
+                _acknowledged(ctx, batch, result, response, removes=len(chunk.hashes))
 
 
 def _update(

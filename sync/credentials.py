@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -140,11 +141,18 @@ def diagnose(error: TikTokError, *, advertiser_id: str | None = None) -> Diagnos
     return Diagnosis(ConfigError, detail, error.next_step)
 
 
-def open_client(settings: TikTokSettings) -> TikTokClient:
-    """A client for a command someone waits for: fewer, shorter retries than a sync run's."""
-    return TikTokClient(
+def open_client(settings: TikTokSettings, max_duration: float | None = None) -> TikTokClient:
+    """A client for a command someone waits for: fewer, shorter retries than a sync run's.
+
+    `max_duration` (seconds from now) bounds all its requests and retries together, as
+    `run --max-duration` does a run's.
+    """
+    client = TikTokClient(
         settings.access_token, base_url=settings.api_base, max_attempts=3, max_total_wait=15
     )
+    if max_duration is not None:
+        client.deadline = time.monotonic() + max_duration
+    return client
 
 
 def authorized_advertisers(settings: TikTokSettings, app_id: str | None) -> list[Advertiser]:

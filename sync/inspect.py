@@ -219,8 +219,12 @@ def run_checks(
     api_base: str | None,
     advertiser_id: str | None,
     credentials_file: str | None,
+    max_duration: float | None = None,
 ) -> CheckReport:
-    """Every check in order; later checks run only where the earlier ones they need passed."""
+    """Every check in order; later checks run only where the earlier ones they need passed.
+
+    `max_duration` bounds the time spent talking to TikTok (every request and retry).
+    """
     checks: list[Check] = []
     audiences = _warehouse_checks(checks, project_dir, profiles_dir, target)
     try:
@@ -230,7 +234,7 @@ def run_checks(
     except ConfigError as error:
         checks.append(Check("settings", FAIL, "the TikTok settings cannot be read", str(error)))
         return CheckReport(checks)
-    _tiktok_checks(checks, settings, credentials_file, audiences or [])
+    _tiktok_checks(checks, settings, credentials_file, audiences or [], max_duration)
     return CheckReport(checks)
 
 
@@ -291,6 +295,7 @@ def _tiktok_checks(
     settings: TikTokSettings,
     credentials_file: str | None,
     audiences: list[WarehouseAudience],
+    max_duration: float | None = None,
 ) -> None:
     if not settings.access_token:
         checks.append(
@@ -312,7 +317,7 @@ def _tiktok_checks(
             by_advertiser[chosen].append(audience)
         else:
             unassigned.append(audience.audience_key)
-    with open_client(settings) as client:
+    with open_client(settings, max_duration) as client:
         token, per_advertiser = _verify_token(
             client, settings, token_source(credentials_file), sorted(by_advertiser)
         )

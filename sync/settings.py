@@ -11,8 +11,10 @@ credentials file written by `tiktok-sync auth`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,9 @@ import yaml
 from sync.engines.dbt_target import DbtTarget, render_target
 from sync.errors import ConfigError
 from sync.tiktok import DEFAULT_BASE_URL
+from sync.tiktok.redact import remember
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
 
@@ -259,19 +264,60 @@ def _duckdb_options(output: dict[str, Any], key: str, where: str) -> tuple[tuple
     return tuple(pairs)
 
 
-def read_credentials_file(path: Path) -> dict[str, str]:
-    """The credentials file `tiktok-sync auth` writes: JSON with access_token."""
+def read_credentials_file(path: Path, *, token_from_env: bool = False) -> dict[str, str]:
+    """The credentials file `tiktok-sync auth` writes: JSON with access_token.
+
+    With `token_from_env` (TIKTOK_ACCESS_TOKEN is set, and wins over the file) a file that
+    cannot be read is a warning, not an error: the token the user gave works without it.
+
+    A file other users can open gets a warning, not a refusal (ssh refuses such a key): the
+    token it holds is already as exposed as it will be, refusing would stop every scheduled sync
+    on the day the mode changed (a restore from backup, a umask in a container) with the token
+    still valid, and the fix is one command, which the warning names. A refusal would also not
+    take the token back from whoever read it: that is `tiktok-sync auth` again.
+    """
+    path = path.expanduser()
+    _warn_if_open_to_others(path)
     try:
-        data = json.loads(path.expanduser().read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
+        problem = f"credentials file {path} cannot be read ({type(exc).__name__})"
+        if token_from_env:
+            logger.warning("%s; ignored, since TIKTOK_ACCESS_TOKEN is set", problem)
+            return {}
         raise ConfigError(
-            f"credentials file {path} cannot be read ({type(exc).__name__})"
+            f"{problem}; fix or remove it (`tiktok-sync auth` writes a new one), or set "
+            "TIKTOK_ACCESS_TOKEN"
         ) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"credentials file {path} is not a JSON object")
+        if token_from_env:
+            logger.warning(
+                "credentials file %s is not a JSON object; ignored, since TIKTOK_ACCESS_TOKEN "
+                "is set",
+                path,
+            )
+            return {}
+        raise ConfigError(
+            f"credentials file {path} is not a JSON object; fix or remove it, or set "
+            "TIKTOK_ACCESS_TOKEN"
+        )
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+
+
+def _warn_if_open_to_others(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing or unreachable: reading it says what is wrong
+    if stat.S_ISREG(mode) and mode & 0o077:
+        logger.warning(
+            "credentials file %s can be opened by other users (mode %04o): run `chmod 600 %s`",
+            path,
+            stat.S_IMODE(mode),
+            path,
+        )
 
 
 def credentials_path(credentials_file: str | os.PathLike[str] | None = None) -> Path:
@@ -290,7 +336,10 @@ def load_tiktok(
     credentials_file: str | os.PathLike[str] | None = None,
 ) -> TikTokSettings:
     """TikTok settings: option, else environment variable, else credentials file."""
-    stored = read_credentials_file(credentials_path(credentials_file))
+    env_token = os.environ.get("TIKTOK_ACCESS_TOKEN")
+    stored = read_credentials_file(
+        credentials_path(credentials_file), token_from_env=bool(env_token)
+    )
     base = api_base or os.environ.get("TIKTOK_API_BASE") or DEFAULT_BASE_URL
     if not base.endswith("/"):
         base += "/"
@@ -299,10 +348,13 @@ def load_tiktok(
     )
     if advertiser is not None and not advertiser.strip().isdigit():
         raise ConfigError("the advertiser id must be TikTok's numeric id, e.g. 7000000000000000001")
-    return TikTokSettings(
+    settings = TikTokSettings(
         api_base=base,
         advertiser_id=advertiser.strip() if advertiser else None,
-        access_token=os.environ.get("TIKTOK_ACCESS_TOKEN") or stored.get("access_token"),
+        access_token=env_token or stored.get("access_token"),
         app_id=os.environ.get("TIKTOK_APP_ID") or stored.get("app_id"),
         app_secret=os.environ.get("TIKTOK_APP_SECRET") or stored.get("app_secret"),
     )
+    # Masked in every output from now on; the app id is shown, and never taken for a piece.
+    remember(settings.access_token, settings.app_secret, public=(settings.app_id,))
+    return settings

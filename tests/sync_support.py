@@ -142,7 +142,7 @@ class SyncEnv:
         """`tiktok-sync <args> --project-dir <the project>`, in-process."""
         command = [*args, "--project-dir", str(PROJECT_DIR)]
         if args and args[0] == "run":
-            command += ["--requests-per-second", "1000"]
+            command += ["--requests-per-second", "1000", "--requests-per-minute", "1000000"]
         return self.runner.invoke(app, command, env=self.env(**(env or {})))
 
     def rebuild(self, demo_day: int) -> None:

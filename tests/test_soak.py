@@ -163,6 +163,8 @@ def remember_desired_devices(env: SyncEnv) -> None:
 # client must treat as transient.
 FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("throttle", {}),
+    ("throttle", {"code": 40132}),  # TikTok's per-field throttle (issue 12)
+    ("partial", {}),  # 20001: half a mapping batch applied, the answer not saying which
     ("busy", {}),
     ("busy", {"code": 40202}),
     ("server_error", {}),

@@ -151,7 +151,13 @@ def test_nothing_in_the_package_opens_http_connections_another_way() -> None:
         for path in package.rglob("*.py")
         if "emulator" not in path.parts and pattern.search(path.read_text())
     ]
-    assert offenders == []
+    # tiktok/deadline.py subclasses urllib3's connection classes for the session's adapter, so a
+    # request's deadline can close its socket; it opens nothing itself. Only it may.
+    assert offenders == [str(Path("tiktok", "deadline.py"))]
+    deadline_imports = re.findall(
+        r"^from urllib3\.(\w+) import", (package / "tiktok" / "deadline.py").read_text(), re.M
+    )
+    assert sorted(deadline_imports) == ["connection", "connectionpool"]
 
 
 def test_the_retry_loop_starts_no_backoff_past_the_deadline() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from sync.commands.common import command, echo_json, reflowed
+from sync.commands.common import command, echo, echo_json, reflowed
 from sync.commands.options import ApiBase, CredentialsFile, Debug, Json
 from sync.credentials import auth_code_from, exchange_auth_code, open_client, require_app_id
 from sync.errors import ConfigError
@@ -118,7 +119,10 @@ def auth(
             }
             if print_token:
                 result["access_token"] = saved.access_token
-            echo_json(result)
+                # Asked for: printed as is (echo_json would mask it if it were remembered).
+                typer.echo(json.dumps(result, indent=2))
+            else:
+                echo_json(result)
             return
         if print_token:
             typer.echo(saved.access_token)  # alone on stdout, for `> file` or a secret store
@@ -132,7 +136,7 @@ def auth(
         if saved.saved_to is not None:
             info.append("Next: tiktok-sync check")
         for line in info:
-            typer.echo(line, err=print_token)
+            echo(line, err=print_token)
 
 
 def _print_authorization_url(app_id: str, redirect_uri: str, state: str, as_json: bool) -> None:
@@ -140,7 +144,7 @@ def _print_authorization_url(app_id: str, redirect_uri: str, state: str, as_json
     if as_json:
         echo_json({"authorization_url": url, "redirect_uri": redirect_uri, "state": state})
         return
-    typer.echo(
+    echo(
         "Open this URL in a browser, signed in as someone who manages the advertisers, and "
         f"approve:\n\n  {url}\n\n"
         f"TikTok then redirects to {redirect_uri} with auth_code=... and state={state} (check "

@@ -1,4 +1,9 @@
-"""What every command does around its one library call: logging, errors, JSON output."""
+"""What every command does around its one library call: logging, errors, JSON output.
+
+Everything a command prints goes through `echo` (or the log handler, or the error line), which
+masks every secret the process knows in any form (`sync.tiktok.redact`): a server can echo the
+token back in a message, a request id or a name that ends up in a report.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Any, TypeVar
 import typer
 
 from sync.errors import SyncError
-from sync.tiktok.redact import redact
+from sync.tiktok.redact import redact, remembering
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +32,7 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            typer.echo(self.format(record), err=True)
+            typer.echo(redact(self.format(record)), err=True)
         except Exception:  # logging must never break the command
             self.handleError(record)
 
@@ -66,28 +71,33 @@ def command(debug: bool) -> Iterator[None]:
     Anything else is a bug: one line too, the traceback (never locals, which hold tokens) only
     with --debug.
     """
-    with logging_to_stderr(debug):
+    with remembering(), logging_to_stderr(debug):
         try:
             yield
         except SyncError as error:
-            typer.echo(f"error: {error}", err=True)
+            echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as error:
-            typer.echo(
+            echo(
                 f"error: unexpected {type(error).__name__}; this is a bug, please report it "
                 "with the output of --debug",
                 err=True,
             )
             if debug:
                 text = "".join(traceback.format_exception(error))
-                typer.echo(redact(text, [os.environ.get(name) for name in _SECRET_ENV]), err=True)
+                echo(redact(text, [os.environ.get(name) for name in _SECRET_ENV]), err=True)
             raise typer.Exit(1) from None
 
 
+def echo(text: str, *, err: bool = False) -> None:
+    """Print a line of the command's output with every known secret masked."""
+    typer.echo(redact(text), err=err)
+
+
 def echo_json(value: object) -> None:
-    typer.echo(json.dumps(value, indent=2, default=str))
+    echo(json.dumps(value, indent=2, default=str))
 
 
 def reflowed(function: F) -> F:

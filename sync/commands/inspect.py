@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sync.commands.common import command, echo_json, reflowed
+from sync.commands.common import command, echo, echo_json, reflowed
 from sync.commands.options import (
     AdvertiserId,
     ApiBase,
@@ -30,6 +30,15 @@ AppId = Annotated[
         "secret is read from TIKTOK_APP_SECRET or the credentials file, never from an option.",
     ),
 ]
+CheckMaxDuration = Annotated[
+    float,
+    typer.Option(
+        "--max-duration",
+        min=0.1,
+        help="Stop talking to TikTok after this many seconds (every request and retry, a "
+        "server that answers slowly included); a check TikTok did not answer in time fails.",
+    ),
+]
 NoSnapshot = Annotated[
     bool,
     typer.Option(
@@ -47,6 +56,7 @@ def check(
     advertiser_id: AdvertiserId = None,
     api_base: ApiBase = None,
     credentials_file: CredentialsFile = None,
+    max_duration: CheckMaxDuration = 60.0,
     json_output: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -75,6 +85,7 @@ def check(
             api_base=api_base,
             advertiser_id=advertiser_id,
             credentials_file=credentials_file,
+            max_duration=max_duration,
         )
         if json_output:
             echo_json(report.to_json())
@@ -83,13 +94,13 @@ def check(
                 line = f"{item.status:<4}  {item.name}: {item.detail}"
                 if item.fix:
                     line += f"; fix: {item.fix}"
-                typer.echo(line)
+                echo(line)
             failed = sum(1 for c in report.checks if c.status == FAIL)
             warned = sum(1 for c in report.checks if c.status == WARN)
             if failed:
-                typer.echo(f"{failed} of {len(report.checks)} checks failed.")
+                echo(f"{failed} of {len(report.checks)} checks failed.")
             else:
-                typer.echo(f"All checks passed ({warned} warnings).")
+                echo(f"All checks passed ({warned} warnings).")
         if not report.ok:
             raise typer.Exit(2)
 
@@ -156,7 +167,7 @@ def _print_audiences(report: AudiencesReport) -> None:
         )
     _print_table(rows)
     if report.snapshot_at is not None:
-        typer.echo(
+        echo(
             f"Recorded {report.snapshot_rows} size(s) in tiktok_sync_audience_size_history "
             f"(snapshot_at {report.snapshot_at:%Y-%m-%d %H:%M:%S} UTC)."
         )
@@ -215,7 +226,7 @@ def advertisers(
             ]
             _print_table(rows)
         if configured and all(a.advertiser_id != configured for a in found):
-            typer.echo(
+            echo(
                 f"warning: the token cannot manage the configured advertiser {configured}; "
                 "re-authorise with an account that has it, or check Business Center access",
                 err=True,
@@ -225,4 +236,4 @@ def advertisers(
 def _print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from sync.apply import DEFAULT_PROCESSING_WAIT, new_run_id, preview, sync_audiences
-from sync.commands.common import command, reflowed
+from sync.commands.common import command, echo, reflowed
 from sync.commands.options import (
     AdvertiserId,
     ApiBase,
@@ -80,6 +80,15 @@ RequestsPerSecond = Annotated[
         help="Pace of requests to TikTok; the Basic tier allows 10 per app.",
     ),
 ]
+RequestsPerMinute = Annotated[
+    int,
+    typer.Option(
+        "--requests-per-minute",
+        min=1,
+        help="At most this many requests in any minute; the Basic tier allows 600 per app, and "
+        "going over costs a 5-minute pause.",
+    ),
+]
 
 RecreateMissing = Annotated[
     bool,
@@ -96,8 +105,8 @@ MaxDuration = Annotated[
         "--max-duration",
         min=0.1,
         help="Stop after this many seconds: no create, batch, retry or processing wait starts "
-        "later, and a request in flight gets at most 1 s more to answer (plus connecting). "
-        "What is left stays pending for the next run (exit 1).",
+        "later, and a request in flight gets at most 1 s more in all (connecting and its whole "
+        "answer). What is left stays pending for the next run (exit 1).",
     ),
 ]
 
@@ -123,6 +132,7 @@ def run(
     full_refresh: FullRefresh = False,
     processing_wait: ProcessingWait = DEFAULT_PROCESSING_WAIT,
     requests_per_second: RequestsPerSecond = 10.0,
+    requests_per_minute: RequestsPerMinute = 600,
     max_duration: MaxDuration = None,
     recreate_missing: RecreateMissing = False,
     memory_limit: MemoryLimit = None,
@@ -164,10 +174,11 @@ def run(
                 progress=progress,
                 processing_wait=processing_wait,
                 requests_per_second=requests_per_second,
+                requests_per_minute=requests_per_minute,
                 max_duration=max_duration,
                 recreate_missing=recreate_missing,
             )
-        typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        echo(json.dumps(to_json(result)) if json_output else render_text(result))
         raise typer.Exit(result.exit_code)
 
 
@@ -210,7 +221,7 @@ def plan(
             full_refresh=full_refresh,
         )
         result = preview(plan_sync(warehouse, tiktok, options), new_run_id())
-        typer.echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        echo(json.dumps(to_json(result)) if json_output else render_text(result))
         raise typer.Exit(result.exit_code)
 
 

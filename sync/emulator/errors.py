@@ -9,6 +9,7 @@ into an envelope.
 from __future__ import annotations
 
 OK = 0
+PARTIAL_SUCCESS = 20001  # ref §1: "partially successful"; what failed is not said
 INVALID_PARAMETERS = 40000  # body is not JSON / wrong content type (ref §5.2)
 NO_PERMISSION = 40001  # advertiser not reachable by this token (ref §5.2, §2 scopes)
 PARAM_ERROR = 40002  # every other validation failure; also processing lock and <1,000 floor

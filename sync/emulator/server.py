@@ -226,6 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return _injected(fault, request_id, entry)
                 if fault.kind == faults.SLOW:
                     time.sleep(fault.delay)  # outside every lock
+                if fault.kind == faults.PARTIAL:
+                    request = faults.partial_request(request)
             code, message, data = errors.OK, errors.MSG_OK, endpoint.handler(state, request)
         except ApiError as exc:
             code, message, data = exc.code, exc.message, {}
@@ -242,6 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if fault is not None and fault.kind == faults.APPLIED_THEN_ERROR:
             entry["applied_code"] = code
+            code, message, data = fault.effective_code, fault.message, {}
+        if (
+            fault is not None
+            and fault.kind == faults.PARTIAL
+            and code == errors.OK
+            and relative in faults.PARTIAL_PATHS
+        ):
             code, message, data = fault.effective_code, fault.message, {}
         return _envelope(request_id, code, message, data, entry)
 

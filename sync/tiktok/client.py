@@ -1,9 +1,10 @@
 """The TikTok Business API client: one class that owns the session and checks the envelope.
 
 Every call goes through `TikTokClient._call`: pace (rate limiter), send with (connect, read)
-timeouts, read the `{code, message, request_id, data}` envelope, turn a non-zero code into the
-typed error from `codes.classify`, retry what the retry-safety rule allows. Endpoint methods only
-validate their input, shape the request and parse `data`.
+timeouts and a total deadline for the whole answer (`deadline`), read at most
+`transport.MAX_BODY_BYTES` of it, read the `{code, message, request_id, data}` envelope, turn a
+non-zero code into the typed error from `codes.classify`, retry what the retry-safety rule
+allows. Endpoint methods only validate their input, shape the request and parse `data`.
 
 Retry safety (TikTok has no idempotency keys, reference §7): set operations (segment mapping
 add/delete, customer-file update APPEND/REMOVE/REPLACE), uploads, GETs and deletes are retried on
@@ -43,7 +44,14 @@ from sync.tiktok.checks import (
     refused,
 )
 from sync.tiktok.customer_file import FormData, file_content
-from sync.tiktok.errors import AmbiguousWriteError, AuthError, FatalError, RetryableError
+from sync.tiktok.deadline import deadline, watch
+from sync.tiktok.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    FatalError,
+    RetryableError,
+    TransportError,
+)
 from sync.tiktok.models import (
     UPDATE_ACTIONS,
     Advertiser,
@@ -54,9 +62,9 @@ from sync.tiktok.models import (
     hash_length,
 )
 from sync.tiktok.ratelimit import RateLimiter
-from sync.tiktok.redact import REDACTED, protect_urllib3_logs
+from sync.tiktok.redact import REDACTED, protect_urllib3_logs, remember
 from sync.tiktok.retry import RetryPolicy, call_with_retry
-from sync.tiktok.transport import read_envelope, surely_not_applied, transport_failure
+from sync.tiktok.transport import read_body, read_envelope, surely_not_applied, transport_failure
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +90,9 @@ CUSTOM_AUDIENCE_NAME_MAX = 128  # reference §3.3
 # would then no longer match the one we look up after an ambiguous create, so refuse them.
 SEGMENT_NAME_MAX = 70
 DEFAULT_MAPPING_BATCH_LIMIT = 10_000  # project default, reference "Streaming mapping batch"
-MIN_READ_TIMEOUT = 1.0  # seconds a request still gets when the deadline is (nearly) reached
+# TikTok's Basic tier: 600 requests a minute per app, a 5-minute pause past it (reference §5.1).
+DEFAULT_REQUESTS_PER_MINUTE = 600
+MIN_READ_TIMEOUT = 1.0  # seconds a request still gets in all when the run's deadline is (nearly) up
 
 
 def authorization_url(app_id: str, redirect_uri: str, state: str) -> str:
@@ -111,6 +121,7 @@ class TikTokClient:
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         requests_per_second: float | None = 10,
+        requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
         mapping_batch_limit: int = DEFAULT_MAPPING_BATCH_LIMIT,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -118,9 +129,10 @@ class TikTokClient:
         if mapping_batch_limit < 1:
             raise ValueError(f"mapping_batch_limit must be >= 1, got {mapping_batch_limit}")
         self._access_token = access_token or None
+        remember(access_token)  # masked in every output of this process from now on
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = (connect_timeout, read_timeout)
-        # A time.monotonic() value after which no retry starts and a request's read timeout is
+        # A time.monotonic() value after which no retry starts and a request's total time is
         # cut to what is left (at least MIN_READ_TIMEOUT): how `run --max-duration` bounds a run.
         self.deadline: float | None = None
         self.mapping_batch_limit = mapping_batch_limit
@@ -131,9 +143,12 @@ class TikTokClient:
             max_total_wait=max_total_wait,
         )
         self._sleep = sleep
-        self._limiter = RateLimiter(requests_per_second, sleep=sleep)
+        self._limiter = RateLimiter(
+            requests_per_second, per_minute=requests_per_minute, sleep=sleep
+        )
         self._owns_session = session is None
         self._session = session or requests.Session()
+        watch(self._session)  # each request's total deadline can close its connection
         protect_urllib3_logs()
 
     def __repr__(self) -> str:
@@ -154,6 +169,7 @@ class TikTokClient:
 
     def exchange_auth_code(self, app_id: str, secret: str, auth_code: str) -> TokenGrant:
         """Trade the `auth_code` from the OAuth redirect for a long-lived access token."""
+        remember(public=(app_id,))  # shown in output; never mistaken for a piece of a secret
         response = self._call(
             "POST",
             OAUTH_ACCESS_TOKEN,
@@ -175,6 +191,7 @@ class TikTokClient:
 
     def get_authorized_advertisers(self, app_id: str, secret: str) -> list[Advertiser]:
         """The advertisers this token may act for. TikTok takes the app secret in the query."""
+        remember(public=(app_id,))
         response = self._call(
             "GET", OAUTH_ADVERTISERS, params={"app_id": app_id, "secret": secret}, secrets=(secret,)
         )
@@ -416,15 +433,27 @@ class TikTokClient:
             if not self._access_token:
                 raise AuthError("no access token is configured", endpoint=endpoint)
             headers["Access-Token"] = self._access_token  # not `Authorization` (§1)
+        remember(*secrets)
         known_secrets = (self._access_token or "", *secrets)
 
         def attempt() -> ApiResponse:
             try:
-                return self._send(method, path, params, json_body, data, headers, known_secrets)
+                response = self._send(method, path, params, json_body, data, headers, known_secrets)
             except RetryableError as err:
                 if retry is _Retry.ALWAYS or surely_not_applied(err):
                     raise
                 cause = err
+            else:
+                if response.partial and method == "GET":
+                    # A read TikTok answered only in part (20001) may lack what we look for:
+                    # an audience missing from it is not deleted, nor a name free. Ask again.
+                    raise RetryableError(
+                        f"TikTok answered only in part (code {response.code}: {response.message})",
+                        endpoint=endpoint,
+                        code=response.code,
+                        request_id=response.request_id,
+                    )
+                return response
             raise AmbiguousWriteError.after(cause, ambiguous_step) from cause
 
         return call_with_retry(
@@ -444,29 +473,48 @@ class TikTokClient:
         endpoint = f"{method} {path}"
         self._limiter.acquire()
         started = time.monotonic()
-        timeout = self.timeout
+        # One total budget per request, connecting and the whole answer included (the read
+        # timeout alone is per socket read: a trickling server would never hit it), cut to
+        # what is left of the run's deadline, but at least MIN_READ_TIMEOUT.
+        budget = sum(self.timeout)
         if self.deadline is not None:
-            left = max(self.deadline - started, MIN_READ_TIMEOUT)
-            timeout = (timeout[0], min(timeout[1], left))
-        try:
-            response = self._session.request(
-                method,
-                self.base_url + path,
-                params=params,
-                json=json_body,
-                data=data,
-                headers=headers,
-                timeout=timeout,
-                # A redirect would carry the Access-Token header (requests strips only
-                # `Authorization`) to wherever it points; TikTok's API never redirects.
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            # The exception's text holds the full URL (with `secret` on oauth2/advertiser/get/)
-            # and its request holds the headers: describe it in our own words, chain nothing.
-            failure = transport_failure(exc, endpoint, timeout)
-        else:
-            return read_envelope(response, endpoint, time.monotonic() - started, secrets)
+            budget = min(budget, max(self.deadline - started, MIN_READ_TIMEOUT))
+        timeout = (min(self.timeout[0], budget), min(self.timeout[1], budget))
+        with deadline(budget) as watch:
+            try:
+                response = self._session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    # A redirect would carry the Access-Token header (requests strips only
+                    # `Authorization`) to wherever it points; TikTok's API never redirects.
+                    allow_redirects=False,
+                    stream=True,  # read by read_body, capped, under the deadline
+                )
+                with response:
+                    body = read_body(response, endpoint)
+            except requests.RequestException as exc:
+                # The exception's text holds the full URL (with `secret` on
+                # oauth2/advertiser/get/) and its request holds the headers: describe it in our
+                # own words, chain nothing.
+                failure = transport_failure(
+                    exc, endpoint, timeout, budget if watch.expired else None
+                )
+            else:
+                if not watch.expired:
+                    return read_envelope(
+                        response, body, endpoint, time.monotonic() - started, secrets
+                    )
+                # Closed at the deadline, an answer without a length just ends: cut short.
+                failure = TransportError(
+                    f"no complete answer within {budget:.1f} s",
+                    endpoint=endpoint,
+                    request_sent=True,
+                )
         logger.debug("%s -> %s after %.3f s", endpoint, failure.message, time.monotonic() - started)
         raise failure
 

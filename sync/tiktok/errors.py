@@ -8,7 +8,7 @@ again (`RetryableError`), whether the caller should wait for TikTok to finish pr
 message and request_id (for support tickets, reference §1), and what to do.
 
 Secrets: these objects hold only what the client put in them: method and path (never a query
-string), TikTok's code, its message with every known secret redacted, and the request_id. They
+string), TikTok's code, its message and request_id with every known secret redacted. They
 never chain a `requests` exception, whose text includes the full URL (with the app `secret`
 of `oauth2/advertiser/get/`) and whose request object carries the `Access-Token` header.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from sync.tiktok.codes import OBJECT_NOT_FOUND, THROTTLE_CODES, Action, classify, is_server_side
+from sync.tiktok.redact import redact
 
 
 class TikTokError(Exception):
@@ -38,11 +39,12 @@ class TikTokError(Exception):
         action: Action | None = None,
     ) -> None:
         # TikTok's messages are single-line in practice; keep `str(err)` one line regardless.
-        self.message = " ".join(message.split())
+        # Whatever built it, an error holds no secret this process knows (redact.remember).
+        self.message = redact(" ".join(message.split()))
         super().__init__(self.message)
         self.endpoint = endpoint  # "POST segment/mapping/": method and path, never a query
         self.code = code
-        self.request_id = request_id
+        self.request_id = redact(request_id) if request_id else request_id
         self.http_status = http_status
         self.next_step = next_step or self.default_next_step
         self.action = action or self.default_action
@@ -89,7 +91,8 @@ class RetryableError(TikTokError):
 
 
 class ThrottledError(RetryableError):
-    """TikTok turned the request away for rate (40100, 40016, 40133, 61000): nothing applied."""
+    """TikTok turned the request away for rate (40100, 40016, 40132, 40133, 61000): nothing
+    applied."""
 
     default_next_step = (
         "TikTok is rate limiting this app; will retry on the next run "

@@ -8,6 +8,10 @@ Why a sliding window and not a plain token bucket: a full bucket of `burst` toke
 lets through `burst + rate` calls in the first second (20 for 10/s, burst 10), twice a 10 QPS
 budget. Here at most `burst` calls start in any window of `burst / rate` seconds: bursts of up to
 `burst` calls, never more than `rate` calls per second over that window, and `rate` on average.
+
+TikTok also counts requests per minute (Basic tier: 600/min), and going over it costs a 5-minute
+pause, not a second (reference §5.1): `per_minute` keeps at most that many calls in any 60 s
+window, whatever `rate` allows (a `--requests-per-second` above the tier's 10, retries, bursts).
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+MINUTE = 60.0
+
 
 class RateLimiter:
-    """`rate` calls per second, in bursts of up to `burst`; `rate` 0 or None turns pacing off."""
+    """`rate` calls per second, in bursts of up to `burst`, and at most `per_minute` calls in any
+    minute; `rate` 0 or None turns pacing off."""
 
     def __init__(
         self,
         rate: float | None = 10.0,
         burst: int | None = None,
         *,
+        per_minute: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -41,6 +49,11 @@ class RateLimiter:
         self._lock = threading.Lock()
         # Start times of the last `burst` calls, oldest first (reserved, so possibly future).
         self._starts: deque[float] = deque(maxlen=self.burst)
+        if per_minute is not None and per_minute < 1:
+            raise ValueError(f"per_minute must be >= 1, got {per_minute}")
+        self.per_minute = per_minute
+        # Start times of the last `per_minute` calls, the same way.
+        self._minute: deque[float] = deque(maxlen=per_minute or 1)
 
     @property
     def enabled(self) -> bool:
@@ -59,11 +72,15 @@ class RateLimiter:
             start = now
             if len(self._starts) == self.burst:
                 start = max(now, self._starts[0] + self.window)
+            if self.per_minute and len(self._minute) == self.per_minute:
+                start = max(start, self._minute[0] + MINUTE)
             self._starts.append(start)  # drops the oldest: maxlen is `burst`
+            if self.per_minute:
+                self._minute.append(start)
         wait = start - now
         if wait > 0:
             self._sleep(wait)
         return wait
 
     def __repr__(self) -> str:
-        return f"RateLimiter(rate={self.rate}, burst={self.burst})"
+        return f"RateLimiter(rate={self.rate}, burst={self.burst}, per_minute={self.per_minute})"

@@ -31,14 +31,56 @@ from sync.tiktok.redact import redact
 
 logger = logging.getLogger(__name__)
 
+# The most of an answer the client reads. These endpoints answer a few KB; the largest is
+# dmp/custom_audience/get/ for 100 audiences with TikTok's default 100 history entries each
+# (reference §3.5), about 3 MB at ~300 bytes an entry. 16 MB leaves five times that, and a
+# server sending more (issue 12: 400 MB at HTTP 200, read whole to 1.35 GB of memory) is not
+# TikTok answering: the request fails as a transport error and its changes stay pending.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+def read_body(response: requests.Response, endpoint: str, limit: int = MAX_BODY_BYTES) -> bytearray:
+    """The whole body of a streamed response, refused past `limit` bytes (decoded)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise _too_large(endpoint, limit, response.status_code)
+    body = bytearray()  # returned as is, not copied: json.loads reads a bytearray
+    for chunk in response.iter_content(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            # The error's traceback keeps this frame, and `body`, alive while the retry loop
+            # sends the request again: free the buffer now, not when the error is dropped.
+            body.clear()
+            response.close()  # not back to the pool: the rest of the answer is still coming
+            raise _too_large(endpoint, limit, response.status_code)
+    return body
+
+
+def _too_large(endpoint: str, limit: int, status: int) -> TransportError:
+    return TransportError(
+        f"the answer is larger than {limit // (1024 * 1024)} MB, far more than TikTok sends "
+        "for this endpoint (check --api-base and any proxy)",
+        endpoint=endpoint,
+        request_sent=True,
+        http_status=status,
+    )
+
 
 def read_envelope(
-    response: requests.Response, endpoint: str, elapsed: float, secrets: Sequence[str]
+    response: requests.Response,
+    body: bytes | bytearray,
+    endpoint: str,
+    elapsed: float,
+    secrets: Sequence[str],
 ) -> ApiResponse:
     """Decide from the envelope (TikTok answers errors with HTTP 200, reference §1)."""
     status = response.status_code
-    envelope = _parse_envelope(response.content)
-    header_id = response.headers.get("X-Tt-Logid")
+    envelope = _parse_envelope(body)
+    # The request id is server text like the message: a hostile or buggy server can put a
+    # secret in it, and it goes to logs, errors and the ledger.
+    header_id = _redacted_id(response.headers.get("X-Tt-Logid"), secrets)
     if envelope is None:
         logger.debug("%s -> HTTP %s without envelope in %.3f s", endpoint, status, elapsed)
         if 300 <= status < 400:
@@ -65,7 +107,7 @@ def read_envelope(
         )
     code: int = envelope["code"]
     message = redact(str(envelope.get("message") or ""), secrets)
-    request_id = str(envelope.get("request_id") or "") or header_id
+    request_id = _redacted_id(str(envelope.get("request_id") or ""), secrets) or header_id
     logger.debug(
         "%s -> HTTP %s code %s request_id %s in %.3f s", endpoint, status, code, request_id, elapsed
     )
@@ -93,7 +135,11 @@ def read_envelope(
     )
 
 
-def _parse_envelope(body: bytes) -> dict[str, Any] | None:
+def _redacted_id(value: str | None, secrets: Sequence[str]) -> str | None:
+    return redact(value, secrets) if value else None
+
+
+def _parse_envelope(body: bytes | bytearray) -> dict[str, Any] | None:
     try:
         parsed = json.loads(body)
     except ValueError:
@@ -107,10 +153,19 @@ def _parse_envelope(body: bytes) -> dict[str, Any] | None:
 
 
 def transport_failure(
-    exc: requests.RequestException, endpoint: str, timeout: tuple[float, float]
+    exc: requests.RequestException,
+    endpoint: str,
+    timeout: tuple[float, float],
+    expired_after: float | None = None,
 ) -> TikTokError:
-    """Our own description of a `requests` failure, and whether TikTok can have seen it."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    """Our own description of a `requests` failure, and whether TikTok can have seen it.
+
+    `expired_after`: the request's total deadline (seconds) closed the connection; whatever
+    `requests` made of that, the answer did not come in time.
+    """
+    if expired_after is not None and not isinstance(exc, requests.exceptions.ConnectTimeout):
+        what, sent = f"no complete answer within {expired_after:.1f} s", True
+    elif isinstance(exc, requests.exceptions.ConnectTimeout):
         what, sent = f"could not connect within {timeout[0]} s", False
     elif isinstance(exc, requests.exceptions.ReadTimeout):
         what, sent = f"no answer within the {timeout[1]} s read timeout", True

@@ -48,6 +48,20 @@ def test_code_20001_is_success_flagged_partial(
     assert response.data == {"failed": 3}
 
 
+def test_a_read_answered_20001_is_asked_again_not_trusted(
+    server: ScriptedServer, client: TikTokClient
+) -> None:
+    """A partial list may lack the audience looked for: it is no proof of a deletion."""
+    details = {"audience_details": {"audience_id": "aud-1", "name": "a"}}
+    server.script(
+        ok({"list": []}, code=20001, message="Partially successful."),
+        ok({"list": [details]}),
+    )
+    found = client.get_custom_audiences(ADVERTISER, ["aud-1"])
+    assert [d.audience_id for d in found] == ["aud-1"]
+    assert len(server.requests) == 2
+
+
 def test_http_200_with_code_40105_is_an_auth_error_not_retried(
     server: ScriptedServer, client: TikTokClient
 ) -> None:

@@ -95,3 +95,19 @@ def test_concurrent_callers_each_reserve_their_own_slot() -> None:
 def test_nonsense_settings_are_refused(rate: float, burst: int | None) -> None:
     with pytest.raises(ValueError):
         RateLimiter(rate, burst)
+
+
+def test_never_more_than_the_per_minute_quota_in_any_minute() -> None:
+    """TikTok's Basic tier: 600 a minute, a 5-minute pause past it (reference §5.1). At 20/s
+    (a --requests-per-second above the tier's 10) the 601st call waits for the minute."""
+    clock = FakeClock()
+    rate_limiter = RateLimiter(20, per_minute=600, clock=clock, sleep=clock.sleep)
+    starts: list[float] = []
+    for _ in range(1500):
+        starts.append(clock.now + rate_limiter.acquire())
+        clock.now = starts[-1]  # the caller runs when its wait is over
+    for i, first in enumerate(starts):
+        assert sum(first <= s < first + 60.0 for s in starts[i : i + 601]) <= 600
+    assert starts[600] >= starts[0] + 60.0
+    # Within the minute the per-second pace still holds: 600 calls take 30 s at 20/s.
+    assert starts[599] - starts[0] == pytest.approx(29.0, abs=1.0)

@@ -10,10 +10,12 @@ import logging
 import socket
 import traceback
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import pytest
 
 from sync.tiktok import TikTokClient, TikTokError, TokenGrant
+from sync.tiktok import redact as redact_module
 
 from .conftest import MakeClient
 from .scripted import (
@@ -140,3 +142,26 @@ def test_reprs_of_client_and_grant_hide_the_token() -> None:
     assert TOKEN not in repr(client) and "[redacted]" in repr(client)
     assert TOKEN not in repr(grant) and TOKEN not in str(grant)
     client.close()
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda s: s.upper(), id="upper-cased"),
+        pytest.param(lambda s: s.swapcase(), id="case-swapped"),
+        pytest.param(lambda s: s[2:10], id="an 8-character piece"),
+        pytest.param(lambda s: f"req-{s[5:]}-7", id="inside a request id"),
+        pytest.param(lambda s: f"https://h/p/?token={quote(s)}&x=1", id="percent-encoded in a URL"),
+    ],
+)
+def test_every_shape_of_a_remembered_secret_is_masked(shape: Callable[[str], str]) -> None:
+    secret = "Tok/9f8e7d6c5b4a3210+zz"
+    with redact_module.remembering():
+        redact_module.remember(secret)
+        masked = redact_module.redact(f"TikTok said: {shape(secret)}.")
+    assert masked.startswith("TikTok said: ") and "[redacted]" in masked
+    folded = masked.lower()
+    pieces = {secret[i : i + 8].lower() for i in range(len(secret) - 7)}
+    assert not any(piece in folded for piece in pieces), masked
+    # Outside a command or a run nothing stays remembered.
+    assert redact_module.redact(secret) == secret
