@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import typer
 
 from sync.commands.auth import auth
@@ -36,6 +38,26 @@ def emulator(
     from sync.emulator.server import run_forever
 
     run_forever(host=host, port=port, config_path=config)
+
+
+def _version(value: bool) -> None:
+    if value:
+        # The installed distribution's version: what `pip install` put here, not a copy.
+        typer.echo(f"tiktok-sync {metadata.version('tiktok-audience-sync')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
+    """Keep TikTok Custom Audiences exactly in step with audiences defined as dbt models."""
 
 
 app.command()(plan)
