@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -182,14 +182,16 @@ def test_timestamps_keep_their_instant_whatever_the_time_zones(
             batch.column("at").to_pylist()
             for batch in sync_engine.stream(f"select at from {table}", [], 10)
         ]
-        utc = sync_engine.fetch(f"select cast(date_format(at, 'HH:mm') as string) from {table}")
+        # Microseconds since the epoch name the instant whatever the session's time zone.
+        micros = sync_engine.fetch(f"select unix_micros(at) from {table}")
     finally:
         session.conf.set("spark.sql.session.timeZone", zone)
         monkeypatch.undo()
         time.tzset()
 
     assert fetched == [(at,)] and streamed == [[at]]
-    assert utc == [("03:30",)]  # Berlin's wall clock (UTC+2 after the change) for 01:30 UTC
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert micros == [((at.replace(tzinfo=UTC) - epoch) // timedelta(microseconds=1),)]
 
 
 def test_temporary_views_are_not_relations_dbt_built(sync_engine: Any) -> None:
