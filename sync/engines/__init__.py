@@ -7,6 +7,7 @@ the others need their dbt adapter (the package's extras: `pip install
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from sync.engines.base import Engine
@@ -16,8 +17,18 @@ from sync.errors import ConfigError
 if TYPE_CHECKING:
     from sync.settings import WarehouseSettings
 
+# The server engines: adapter type -> (the engine's module, its class, its name in messages).
+# Imported only when a target needs one, since each needs its dbt adapter installed.
+_SERVER_ENGINES = {
+    "postgres": ("sync.engines.postgres", "PostgresEngine", "Postgres"),
+    "snowflake": ("sync.engines.snowflake", "SnowflakeEngine", "Snowflake"),
+    "bigquery": ("sync.engines.bigquery", "BigQueryEngine", "BigQuery"),
+    "spark": ("sync.engines.spark", "SparkEngine", "Spark"),
+    "databricks": ("sync.engines.databricks", "DatabricksEngine", "Databricks"),
+}
+
 # Adapter types the sync job reads and writes, and what each is tested against (README).
-SUPPORTED = ("duckdb", "postgres", "snowflake", "bigquery", "spark", "databricks")
+SUPPORTED = ("duckdb", *_SERVER_ENGINES)
 
 
 def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
@@ -28,51 +39,20 @@ def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
         return DuckDBEngine.open(settings, read_only=read_only)
     if settings.dbt_target is None:  # pragma: no cover - load_warehouse always renders it
         raise ConfigError(f"target '{settings.target}' was not rendered by dbt")
-    if settings.type == "postgres":
-        try:
-            from sync.engines.postgres import PostgresEngine
-        except ImportError:
-            raise ConfigError(
-                f"target '{settings.target}' is a Postgres warehouse; {install_hint('postgres')}"
-            ) from None
-        return PostgresEngine.open(settings.dbt_target)
-    if settings.type == "snowflake":
-        try:
-            from sync.engines.snowflake import SnowflakeEngine
-        except ImportError:
-            raise ConfigError(
-                f"target '{settings.target}' is a Snowflake warehouse; {install_hint('snowflake')}"
-            ) from None
-        return SnowflakeEngine.open(settings.dbt_target)
-    if settings.type == "bigquery":
-        try:
-            from sync.engines.bigquery import BigQueryEngine
-        except ImportError:
-            raise ConfigError(
-                f"target '{settings.target}' is a BigQuery warehouse; {install_hint('bigquery')}"
-            ) from None
-        return BigQueryEngine.open(settings.dbt_target)
-    if settings.type == "spark":
-        try:
-            from sync.engines.spark import SparkEngine
-        except ImportError:
-            raise ConfigError(
-                f"target '{settings.target}' is a Spark warehouse; {install_hint('spark')}"
-            ) from None
-        return SparkEngine.open(settings.dbt_target)
-    if settings.type == "databricks":
-        try:
-            from sync.engines.databricks import DatabricksEngine
-        except ImportError:
-            raise ConfigError(
-                f"target '{settings.target}' is a Databricks warehouse; "
-                f"{install_hint('databricks')}"
-            ) from None
-        return DatabricksEngine.open(settings.dbt_target)
-    raise ConfigError(
-        f"target '{settings.target}' is a {settings.type} warehouse, which the sync job does not "
-        f'read yet (it reads {", ".join(SUPPORTED)}); see the README\'s "Other engines"'
-    )
+    if settings.type not in _SERVER_ENGINES:
+        raise ConfigError(
+            f"target '{settings.target}' is a {settings.type} warehouse, which the sync job does "
+            f'not read yet (it reads {", ".join(SUPPORTED)}); see the README\'s "Other engines"'
+        )
+    module_name, class_name, name = _SERVER_ENGINES[settings.type]
+    try:
+        engine_class = getattr(importlib.import_module(module_name), class_name)
+    except ImportError:
+        raise ConfigError(
+            f"target '{settings.target}' is a {name} warehouse; {install_hint(settings.type)}"
+        ) from None
+    opened: Engine = engine_class.open(settings.dbt_target)
+    return opened
 
 
 __all__ = ["SUPPORTED", "Engine", "open_engine"]
