@@ -59,7 +59,7 @@ from sync.tiktok import (
 from sync.tiktok.checks import MAX_FILE_BYTES, MAX_FILE_PATHS
 from sync.tiktok.models import hash_length
 from sync.tiktok.redact import redact, remember, remembering
-from sync.warehouse import Batch, Freeze, HistoryRow, Orphan, Warehouse, utc_now
+from sync.warehouse import Batch, Freeze, HistoryRow, Orphan, RegistryEntry, Warehouse, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class AudienceResult:
     notes: list[str] = field(default_factory=list)
     stops_run: bool = False  # an authorisation error: no other audience is tried
     needs_action: bool = False  # a person must act (e.g. the audience was deleted at TikTok)
+    tiktok_name: str | None = None  # the name TikTok holds for an audience the sync made
 
     @property
     def sent(self) -> int:
@@ -197,7 +198,9 @@ def preview(plan: Plan, run_id: str) -> RunResult:
         return RunResult(run_id, True, _refused(plan), plan.orphans, True, list(plan.notes))
     now = utc_now()
     audiences = [
-        AudienceResult(
+        _blocked(ap)
+        if ap.blocked
+        else AudienceResult(
             plan=ap,
             audience_id=ap.audience_id,
             started_at=now,
@@ -212,29 +215,38 @@ def preview(plan: Plan, run_id: str) -> RunResult:
     return RunResult(run_id, True, audiences, plan.orphans, False, list(plan.notes))
 
 
+def _blocked(ap: AudiencePlan) -> AudienceResult:
+    """An audience whose settings TikTok cannot follow (sync/setting_changes.py): nothing is
+    sent for it, a person must act (exit 2), the other audiences sync."""
+    return _unsent(ap, f"not synced: {'; '.join(ap.blocked)}", needs_action=True)
+
+
 def _refused(plan: Plan) -> list[AudienceResult]:
-    now = utc_now()
     offenders = [ap.audience_key for ap in plan.audiences if ap.refused]
-    results = []
-    for ap in plan.audiences:
-        message = (
+    return [
+        _unsent(
+            ap,
             f"refused: {ap.audience_key} {'; '.join(ap.refusals)}"
             if ap.refused
-            else f"not sent: the run is refused because of {', '.join(offenders)}"
+            else f"not sent: the run is refused because of {', '.join(offenders)}",
         )
-        results.append(
-            AudienceResult(
-                plan=ap,
-                audience_id=ap.audience_id,
-                started_at=now,
-                finished_at=now,
-                adds_pending=ap.pending_adds,
-                removes_pending=ap.pending_removes,
-                status="refused",
-                error=ErrorInfo(None, message, None),
-            )
-        )
-    return results
+        for ap in plan.audiences
+    ]
+
+
+def _unsent(ap: AudiencePlan, message: str, *, needs_action: bool = False) -> AudienceResult:
+    now = utc_now()
+    return AudienceResult(
+        plan=ap,
+        audience_id=ap.audience_id,
+        started_at=now,
+        finished_at=now,
+        adds_pending=ap.pending_adds,
+        removes_pending=ap.pending_removes,
+        status="refused",
+        error=ErrorInfo(None, message, None),
+        needs_action=needs_action,
+    )
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -386,7 +398,9 @@ def _run(
         processing_wait=processing_wait,
         sleep=sleep,
         clock=clock,
-        taken_ids={e.audience_id for e in warehouse.registry().values() if e.audience_id},
+        # Configured ids too: an audience another model syncs into is never adopted.
+        taken_ids={e.audience_id for e in warehouse.registry().values() if e.audience_id}
+        | {ap.audience_id for ap in plan.audiences if ap.audience_id},
         deadline=deadline,
         recreate_missing=recreate_missing,
         force=plan.options.force,
@@ -401,6 +415,10 @@ def _run(
             continue
         if _out_of_time(ctx):
             results.append(_not_attempted_in_time(ap))
+            continue
+        if ap.blocked:
+            results.append(_blocked(ap))
+            warehouse.append_run_history([_history(run_id, results[-1])])
             continue
         result = _apply_audience(ctx, ap)
         results.append(result)
@@ -515,9 +533,12 @@ def _pending(ctx: _Context, ap: AudiencePlan, result: AudienceResult) -> tuple[i
 
 def _sync_audience(ctx: _Context, ap: AudiencePlan, result: AudienceResult) -> None:
     audience_id, created_now = ap.audience_id, False
+    result.tiktok_name = ap.tiktok_name
     if audience_id is None:
+        result.tiktok_name = ap.audience_name  # unless an earlier create is adopted
         audience_id, created_now = _create_once(ctx, ap, result)
     if audience_id is not None:
+        _rename(ctx, ap, audience_id, result)
         if ap.api == "streaming":
             _sync_segment(ctx, ap, audience_id, result)
         elif not created_now:  # a customer-file create already carried every member
@@ -617,7 +638,7 @@ def _create_once(
     _check_time(ctx)
     pending = ap.pending_create
     if pending is not None:
-        found = _find_created(ctx, ap, pending.created_at)
+        found = _find_created(ctx, ap, pending)
         if found is not None:
             return _adopt(ctx, ap, result, found), False
     # Customer files are uploaded before the create (which names them) and only once: a second
@@ -651,7 +672,7 @@ def _create_once(
         audience_id = _create(ctx, ap, file_paths)
     except AmbiguousWriteError as error:
         ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
-        found = _find_created(ctx, ap, pending.created_at)
+        found = _find_created(ctx, ap, pending)
         if found is not None:
             return _adopt(ctx, ap, result, found), False
         # Not there (yet): a create TikTok answered too late may still be applied, and creating
@@ -690,8 +711,10 @@ def _create(ctx: _Context, ap: AudiencePlan, file_paths: list[str]) -> str:
     )
 
 
-def _adopt(ctx: _Context, ap: AudiencePlan, result: AudienceResult, audience_id: str) -> str:
-    ctx.warehouse.register_created(ap.audience_key, audience_id)
+def _adopt(ctx: _Context, ap: AudiencePlan, result: AudienceResult, found: tuple[str, str]) -> str:
+    audience_id, name = found
+    ctx.warehouse.register_created(ap.audience_key, audience_id, name)
+    result.tiktok_name = name
     ctx.taken_ids.add(audience_id)
     result.audience_id = audience_id
     result.notes.append(
@@ -700,13 +723,22 @@ def _adopt(ctx: _Context, ap: AudiencePlan, result: AudienceResult, audience_id:
     return audience_id
 
 
-def _find_created(ctx: _Context, ap: AudiencePlan, since: datetime | None) -> str | None:
-    """An audience of this name and type that our pending create may have made, if any."""
+def _find_created(
+    ctx: _Context, ap: AudiencePlan, pending: RegistryEntry
+) -> tuple[str, str] | None:
+    """(id, name) of an audience of this type that our pending create may have made, if any.
+
+    Looked up under the pending row's name as well as the configured one: the user may have
+    changed meta.tiktok.audience_name since the create that was interrupted (which sent the
+    pending row's name), and a later attempt sent the configured one.
+    """
     wanted_type = AUDIENCE_TYPES[ap.api]
+    names = {ap.audience_name, pending.audience_name or ap.audience_name}
+    since = pending.created_at
     earliest = since - CLOCK_SKEW if since is not None else None
-    candidates: list[tuple[datetime, str]] = []
+    candidates: list[tuple[datetime, str, str]] = []
     for audience in ctx.client.list_custom_audiences(ap.advertiser_id):
-        if audience.name != ap.audience_name or audience.audience_id in ctx.taken_ids:
+        if audience.name not in names or audience.audience_id in ctx.taken_ids:
             continue
         if audience.type is not None and audience.type != wanted_type:
             continue
@@ -715,17 +747,18 @@ def _find_created(ctx: _Context, ap: AudiencePlan, since: datetime | None) -> st
         created = _parse_create_time(audience.create_time)
         if earliest is not None and created is not None and created < earliest:
             continue  # older than our first attempt: someone else's audience of that name
-        candidates.append((created or datetime.max, audience.audience_id))
+        candidates.append((created or datetime.max, audience.audience_id, audience.name))
     if not candidates:
         return None
     candidates.sort()
     if len(candidates) > 1:
         ctx.progress.note(
             ap.audience_key,
-            f"{len(candidates)} audiences named {ap.audience_name!r} since the first attempt; "
-            f"adopting the oldest, {candidates[0][1]}",
+            f"{len(candidates)} audiences named {' or '.join(repr(n) for n in sorted(names))} "
+            f"since the first attempt; adopting the oldest, {candidates[0][1]}",
         )
-    return candidates[0][1]
+    _, audience_id, name = candidates[0]
+    return audience_id, name
 
 
 def _parse_create_time(value: str | None) -> datetime | None:
@@ -1003,13 +1036,23 @@ def _update(
     §7); re-sending the update is the poll. After `processing_wait` seconds the change stays
     pending for the next run.
     """
+    return _waiting_out_processing(
+        ctx,
+        ap,
+        lambda: ctx.client.update_custom_audience(ap.advertiser_id, audience_id, paths, action),
+    )
+
+
+def _waiting_out_processing(
+    ctx: _Context, ap: AudiencePlan, update: Callable[[], ApiResponse]
+) -> ApiResponse:
     deadline = ctx.clock() + ctx.processing_wait
     if ctx.deadline is not None:
         deadline = min(deadline, ctx.deadline)
     delay = FIRST_POLL
     while True:
         try:
-            return ctx.client.update_custom_audience(ap.advertiser_id, audience_id, paths, action)
+            return update()
         except AudienceBusyError:
             remaining = deadline - ctx.clock()
             if remaining <= 0:
@@ -1018,3 +1061,36 @@ def _update(
             ctx.progress.note(ap.audience_key, f"TikTok is processing it; retrying in {wait:.0f} s")
             ctx.sleep(wait)
             delay = min(delay * 2, MAX_POLL)
+
+
+# --- settings changed since the create ---------------------------------------------------------
+
+
+def _rename(ctx: _Context, ap: AudiencePlan, audience_id: str, result: AudienceResult) -> None:
+    """Give the audience the configured name at TikTok if the registry says it holds another
+    (meta.tiktok.audience_name changed, or a lost create was adopted under an earlier name).
+
+    Customer-file audiences only: the segment API has no rename (sync/setting_changes.py), so a
+    streaming audience keeps its name and the plan says so. A rename TikTok's processing lock
+    outlasts is left to the next run: members matter more than the name.
+    """
+    old, new = result.tiktok_name, ap.audience_name
+    if old is None or old == new:
+        return  # None: configured in the model, not ours to rename
+    if ap.api != "customer_file":
+        result.notes.append(
+            f"keeps its TikTok name {old!r}: TikTok's segment API cannot rename an audience"
+        )
+        return
+    _check_time(ctx)
+    try:
+        _waiting_out_processing(
+            ctx, ap, lambda: ctx.client.rename_custom_audience(ap.advertiser_id, audience_id, new)
+        )
+    except AudienceBusyError:
+        result.notes.append(
+            f"not renamed to {new!r} yet: TikTok is processing it; the next run does"
+        )
+        return
+    ctx.warehouse.register_renamed(ap.audience_key, new)
+    result.notes.append(f"renamed TikTok audience {audience_id} from {old!r} to {new!r}")

@@ -12,6 +12,8 @@ acknowledged (override `--allow-mass-removal`); creating a customer-file audienc
 (reference §3.8; override `--force`); a customer-file audience with more than one id type
 (TikTok: one calculate_type per audience and every file of it, reference §3.2-§3.4; no override);
 an audience registered under another advertiser than the one it would now go to.
+Blocked (nothing sent for that audience, the others sync, exit 2; sync/setting_changes.py): a
+change of api TikTok cannot follow, two models in one TikTok audience.
 Warnings: an audience under 1,000 members (unusable for targeting, and customer-file updates
 that leave it there fail, reference §3.4).
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sync.errors import ConfigError
+from sync.setting_changes import setting_changes, shared_audiences
 from sync.settings import TikTokSettings, WarehouseSettings
 from sync.warehouse import (
     AudienceCounts,
@@ -77,6 +80,9 @@ class AudiencePlan:
     audience_id_configured: bool = False  # meta.tiktok.audience_id, not created by the sync
     refusals: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()  # settings TikTok cannot follow: this audience is not synced
+    changes: tuple[str, ...] = ()  # setting changes the run applies at TikTok (a rename)
+    tiktok_name: str | None = None  # the name the registry says TikTok holds, if the sync made it
 
     @property
     def refused(self) -> bool:
@@ -128,7 +134,9 @@ def build_plan(
 
 
 def plan_from_warehouse(warehouse: Warehouse, tiktok: TikTokSettings, options: PlanOptions) -> Plan:
-    targets = _select(warehouse.targets(), options.audiences)
+    every_target = warehouse.targets()
+    sharing = shared_audiences(every_target)
+    targets = _select(every_target, options.audiences)
     counts = warehouse.counts([t.audience_key for t in targets])
     registry = warehouse.registry()
     plans = tuple(
@@ -138,6 +146,7 @@ def plan_from_warehouse(warehouse: Warehouse, tiktok: TikTokSettings, options: P
             registry.get(target.audience_key),
             tiktok,
             options,
+            sharing.get(target.audience_key, []),
         )
         for target in targets
     )
@@ -170,8 +179,10 @@ def plan_audience(
     registered: RegistryEntry | None,
     tiktok: TikTokSettings,
     options: PlanOptions,
+    sharing: list[str] | None = None,
 ) -> AudiencePlan:
-    """One audience's plan from the warehouse's facts about it (pure; no I/O)."""
+    """One audience's plan from the warehouse's facts about it (pure; no I/O). `sharing`: the
+    other audience keys that sync into this one's TikTok audience."""
     key = target.audience_key
     advertiser = target.advertiser_id or tiktok.advertiser_id
     if advertiser is None:
@@ -259,10 +270,12 @@ def plan_audience(
 
     pending_create = registered if registered and registered.audience_id is None else None
     if target.audience_id is None and pending_create is not None:
+        earlier = pending_create.audience_name or target.audience_name
         warnings.append(
-            "a previous run stopped while creating it; the run looks for that audience by name "
-            "before creating one"
+            f"a previous run stopped while creating it as {earlier!r}; the run looks for that "
+            "audience by name before creating one"
         )
+    verdict = setting_changes(target, registered, sharing or [])
     return AudiencePlan(
         audience_key=key,
         audience_name=target.audience_name,
@@ -282,7 +295,14 @@ def plan_audience(
         pending_create=pending_create,
         audience_id_configured=target.is_audience_id_configured,
         refusals=tuple(refusals),
-        warnings=tuple(warnings),
+        warnings=(*warnings, *verdict.warnings),
+        blocked=verdict.blocked,
+        changes=verdict.changes,
+        tiktok_name=(
+            registered.audience_name
+            if registered is not None and registered.audience_id == target.audience_id
+            else None
+        ),
     )
 
 

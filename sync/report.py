@@ -148,6 +148,9 @@ def _sections(result: RunResult) -> list[tuple[str, list[str]]]:
             "Nothing was sent. Fix the cause, pass the override named above, or leave the "
             "audience out with --audience."
         )
+    # Settings TikTok cannot follow stop one audience, not the run: the others are sent.
+    blocked = [f"{a.plan.audience_key}: {b}" for a in result.audiences for b in a.plan.blocked]
+    changes = [f"{a.plan.audience_key}: {c}" for a in result.audiences for c in a.plan.changes]
     warnings = [f"{a.plan.audience_key}: {w}" for a in result.audiences for w in a.plan.warnings]
     errors = [
         f"{a.plan.audience_key}: {a.error.message}"
@@ -167,7 +170,9 @@ def _sections(result: RunResult) -> list[tuple[str, list[str]]]:
     ]
     return [
         ("Refused:", refused),
+        ("Not synced, its settings need a decision (exit 2):", blocked),
         ("Errors:", errors),
+        ("Settings changed:", changes),
         ("Warnings:", warnings),
         ("Notes:", notes),
         ("Orphaned audiences (never emptied automatically):", orphans),

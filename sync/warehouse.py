@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -762,24 +762,29 @@ class Warehouse:
             return
         self._registry_event("dropped", entry)
 
-    def register_created(self, audience_key: str, audience_id: str) -> None:
+    def register_created(
+        self, audience_key: str, audience_id: str, audience_name: str | None = None
+    ) -> None:
         """Record TikTok's id for the audience, immediately after the create returned it (or
-        the audience a lost create made was found by name)."""
+        the audience a lost create made was found by name: `audience_name` is the name it was
+        found under, which may be an earlier one than the pending row's)."""
         entry = self.registry().get(audience_key)
         if entry is None:  # pragma: no cover - a pending event is always written first
             raise WarehouseError(f"no pending create of {audience_key} to record {audience_id} for")
         self._registry_event(
             "created",
-            RegistryEntry(
-                audience_key,
-                audience_id,
-                entry.advertiser_id,
-                entry.api,
-                entry.audience_name,
-                entry.created_at,
-                entry.created_by_run_id,
+            replace(
+                entry, audience_id=audience_id, audience_name=audience_name or entry.audience_name
             ),
         )
+
+    def register_renamed(self, audience_key: str, audience_name: str) -> None:
+        """Record the name TikTok now holds for the audience, right after it accepted a rename:
+        the registry's name is what the next run compares meta.tiktok.audience_name with."""
+        entry = self.registry().get(audience_key)
+        if entry is None or entry.audience_id is None:  # pragma: no cover - renames follow a create
+            raise WarehouseError(f"no recorded audience of {audience_key} to rename")
+        self._registry_event("renamed", replace(entry, audience_name=audience_name))
 
     def forget_audience(self, audience_key: str, audience_id: str, advertiser_id: str) -> None:
         """The audience was deleted at TikTok: the registry forgets it (so it is created again)

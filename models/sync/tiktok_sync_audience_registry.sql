@@ -2,7 +2,8 @@
     latest event of tiktok_sync_registry_events per audience key. A create in
     flight shows with a null audience_id (the sync job looks for it by name
     before creating again); an audience whose create surely failed, or which
-    was deleted at TikTok, has no row. -#}
+    was deleted at TikTok, has no row. audience_name is the name TikTok holds:
+    the one it was created (or found) under, or the last rename. -#}
 {{ config(materialized='view') }}
 
 with
@@ -32,7 +33,7 @@ final as (
     inner join latest_events
         on registry_events.audience_key = latest_events.audience_key
         and registry_events.event_seq = latest_events.event_seq
-    where registry_events.event in ('pending', 'created')
+    where registry_events.event in ('pending', 'created', 'renamed')
 )
 
 select * from final

@@ -298,6 +298,24 @@ class TikTokClient:
             },
         )
 
+    def rename_custom_audience(
+        self, advertiser_id: str, audience_id: str, name: str
+    ) -> ApiResponse:
+        """Rename a customer-file audience: an update with a name and no files (reference §3.4:
+        "either custom_audience_name or file_paths is required"). Setting a name twice changes
+        nothing, so it is retried as any update is."""
+        endpoint = f"POST {CUSTOM_AUDIENCE_UPDATE}"
+        check_name(name, CUSTOM_AUDIENCE_NAME_MAX, endpoint)
+        return self._call(
+            "POST",
+            CUSTOM_AUDIENCE_UPDATE,
+            json_body={
+                "advertiser_id": advertiser_id,
+                "custom_audience_id": audience_id,
+                "custom_audience_name": name,
+            },
+        )
+
     def get_custom_audiences(
         self, advertiser_id: str, audience_ids: Sequence[str]
     ) -> list[AudienceDetails]:

@@ -1,0 +1,92 @@
+"""What a change of an audience's settings between runs does (README "Changing an audience's
+settings"), decided by the plan before anything is sent.
+
+The registry (`tiktok_sync_audience_registry`) records what TikTok holds for each audience the
+sync job created: its id, api and name. A setting that now differs from it is
+
+- applied by the run: a customer-file audience is renamed at TikTok (`dmp/custom_audience/update/`
+  with a name and no files, reference §3.4);
+- shown and left: a streaming audience keeps its name, since TikTok's segment API has no rename
+  (reference §4.1 has create and delete only);
+- or it blocks the audience: nothing is sent for it, the other audiences sync, and the run (and
+  `plan`) exits 2 with the fix. TikTok cannot turn a Partner (segment) audience into a customer-file
+  one or back, and two models syncing into one TikTok audience would each remove the other's
+  members while the ledger says both are in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sync.warehouse import RegistryEntry, Target
+
+
+@dataclass(frozen=True)
+class SettingChanges:
+    """One audience's verdict on its settings against what TikTok holds."""
+
+    blocked: tuple[str, ...] = ()  # nothing is sent for the audience; the run exits 2
+    changes: tuple[str, ...] = ()  # what the run changes at TikTok besides members
+    warnings: tuple[str, ...] = ()
+
+
+def shared_audiences(targets: Iterable[Target]) -> dict[str, list[str]]:
+    """Each audience key whose TikTok audience id another model also syncs into, with those
+    other keys. Over every configured audience, not only the selected ones: `--audience` must not
+    hide the model that would undo this one's work."""
+    keys_by_id: dict[str, list[str]] = {}
+    for target in targets:
+        if target.audience_id is not None:
+            keys_by_id.setdefault(target.audience_id, []).append(target.audience_key)
+    return {
+        key: [other for other in keys if other != key]
+        for keys in keys_by_id.values()
+        if len(keys) > 1
+        for key in keys
+    }
+
+
+def setting_changes(
+    target: Target, registered: RegistryEntry | None, sharing: list[str]
+) -> SettingChanges:
+    blocked: list[str] = []
+    changes: list[str] = []
+    warnings: list[str] = []
+    key = target.audience_key
+    if sharing:
+        others = ", ".join(sharing)
+        blocked.append(
+            f"syncs into TikTok audience {target.audience_id}, as does model {others}; two "
+            "models in one audience remove each other's members. Give each model its own "
+            "audience: change or remove meta.tiktok.audience_id of one of them"
+        )
+    # The registry speaks for the audience the run would sync into: the one the sync created
+    # (or is creating), unless meta.tiktok.audience_id points elsewhere.
+    recorded = registered is not None and (
+        registered.audience_id is None or registered.audience_id == target.audience_id
+    )
+    if not recorded or registered is None:
+        return SettingChanges(tuple(blocked), tuple(changes), tuple(warnings))
+    held = registered.audience_id or "(being created)"
+    if registered.api is not None and registered.api != target.api:
+        blocked.append(
+            f"meta.tiktok.api changed from '{registered.api}' to '{target.api}', but TikTok "
+            f"audience {held} is a {registered.api} audience and TikTok cannot change an "
+            f"audience's type. Restore api '{registered.api}', or rename model {key} so the "
+            f"sync creates a new {target.api} audience (the old one is then listed in "
+            "tiktok_orphaned_audiences and left alone)"
+        )
+    old_name = registered.audience_name
+    if old_name is not None and old_name != target.audience_name:
+        if target.api == "customer_file":
+            changes.append(
+                f"renames TikTok audience {held} from {old_name!r} to {target.audience_name!r}"
+            )
+        else:
+            warnings.append(
+                f"keeps its TikTok name {old_name!r}: TikTok's segment API cannot rename an "
+                f"audience (meta.tiktok.audience_name is now {target.audience_name!r}); rename "
+                "it in Ads Manager if you need to"
+            )
+    return SettingChanges(tuple(blocked), tuple(changes), tuple(warnings))

@@ -1,0 +1,183 @@
+"""An audience's settings changed between runs (README "Changing an audience's settings").
+
+What a user does between two runs: edit `meta.tiktok` of an audience model and `dbt build`. The
+build's only effect the sync job sees is the audience's row of `tiktok_audiences` (the table dbt
+builds from the models' config), so the tests change that row as the build would and keep the
+one dbt build of the session. Each change is either applied (a customer-file audience renamed at
+TikTok), shown and left (a streaming audience keeps its name), or blocks that audience with exit 2
+and the fix while the others sync; nothing is lost, no second audience is made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sync_support import ADVERTISER, SyncEnv, demo_day1_members, sync_env
+from tests.test_crash_resume import kill_in_slow_request
+from tests.warehouses import Warehouses
+
+HIGH_VALUE = "demo_high_value_customers"  # streaming, mirror
+MOBILE = "demo_mobile_app_users"  # streaming, add_only
+NEWSLETTER = "demo_newsletter_subscribers"  # customer file, mirror
+RENAMED = "Renamed since the last run"
+
+
+@pytest.fixture
+def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(engine, tmp_path / "dbt") as sync:
+        yield sync
+
+
+@pytest.fixture
+def members(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_day1_members(tmp_path_factory)
+
+
+def configure(env: SyncEnv, audience_key: str, column: str, value: str) -> None:
+    """The audience's row of tiktok_audiences as `dbt build` writes it after a meta change."""
+    env.query(
+        f"update tiktok_audiences set {column} = ? where audience_key = ?", [value, audience_key]
+    )
+
+
+def names(env: SyncEnv) -> dict[str, str]:
+    return {a["audience_id"]: a["name"] for a in env.emulator.audiences()}
+
+
+def lines_with(text: str, *needles: str) -> list[str]:
+    return [line for line in text.splitlines() if all(n in line for n in needles)]
+
+
+def sent_to(env: SyncEnv, audience_id: str) -> list[str]:
+    """Membership requests that named `audience_id`."""
+    return [
+        r["endpoint"] for r in env.membership_requests() if audience_id in json.dumps(r["body"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("audience_key", "create_path", "tiktok_name"),
+    [
+        pytest.param(HIGH_VALUE, "segment/audience/", HIGH_VALUE, id="streaming"),
+        pytest.param(NEWSLETTER, "dmp/custom_audience/create/", RENAMED, id="customer_file"),
+    ],
+)
+def test_a_name_changed_after_an_interrupted_create_adopts_that_audience(
+    env: SyncEnv, members: Path, audience_key: str, create_path: str, tiktok_name: str
+) -> None:
+    kill_in_slow_request(env, create_path)
+    # TikTok created it under the old name; the registry holds the pending row.
+    (made,) = [i for i, name in names(env).items() if name == audience_key]
+    assert env.registry()[audience_key] is None
+    configure(env, audience_key, "audience_name", RENAMED)
+    env.use_members(members, demo_day=1)
+
+    result = env.cli("run")
+
+    assert result.exit_code == 0, result.output
+    assert "adopted TikTok audience" in result.stdout
+    assert env.registry()[audience_key] == made
+    # Customer file: renamed at TikTok. Streaming: the segment API has no rename, so it keeps
+    # the old name and the run says so.
+    assert names(env)[made] == tiktok_name
+    if tiktok_name != RENAMED:
+        assert lines_with(result.stdout, audience_key, "keeps its TikTok name")
+    env.assert_converged()
+    assert env.cli("run").exit_code == 0
+    assert names(env)[made] == tiktok_name
+
+
+def test_a_new_name_is_shown_by_plan_then_applied_at_tiktok(env: SyncEnv) -> None:
+    assert env.cli("run").exit_code == 0
+    ids = env.registry()
+    configure(env, NEWSLETTER, "audience_name", RENAMED)
+    configure(env, HIGH_VALUE, "audience_name", RENAMED)
+
+    plan = env.cli("plan")
+
+    assert plan.exit_code == 0, plan.output
+    assert lines_with(plan.stdout, NEWSLETTER, "renames TikTok audience", repr(RENAMED))
+    assert lines_with(plan.stdout, HIGH_VALUE, "keeps its TikTok name", repr(HIGH_VALUE))
+    assert names(env)[ids[NEWSLETTER] or ""] == NEWSLETTER  # plan sends nothing
+
+    result = env.cli("run")
+
+    assert result.exit_code == 0, result.output
+    renames = [
+        r["body"]
+        for r in env.api_requests()
+        if r["endpoint"] == "dmp/custom_audience/update/" and "file_paths" not in r["body"]
+    ]
+    assert renames == [  # reference §3.4: a name and no files
+        {
+            "advertiser_id": ADVERTISER,
+            "custom_audience_id": ids[NEWSLETTER],
+            "custom_audience_name": RENAMED,
+        }
+    ]
+    assert names(env)[ids[NEWSLETTER] or ""] == RENAMED
+    assert names(env)[ids[HIGH_VALUE] or ""] == HIGH_VALUE
+    assert env.registry() == ids
+    assert "renames" not in env.cli("plan").stdout  # done: the registry holds the new name
+    env.assert_converged()
+
+
+def test_changing_the_api_of_an_existing_audience_is_refused_and_the_others_sync(
+    env: SyncEnv, members: Path
+) -> None:
+    assert env.cli("run").exit_code == 0
+    newsletter = env.registry()[NEWSLETTER] or ""
+    held = env.tiktok()[NEWSLETTER]
+    configure(env, NEWSLETTER, "api", "streaming")
+    env.use_members(members, demo_day=1)
+    env.emulator.clear_requests()
+
+    plan = env.cli("plan")
+
+    assert plan.exit_code == 2, plan.output
+    (fix,) = lines_with(plan.stdout, NEWSLETTER, "meta.tiktok.api changed")
+    assert "Restore api 'customer_file', or rename model" in fix
+
+    result = env.cli("run")
+
+    assert result.exit_code == 2, result.output
+    assert lines_with(result.stdout, NEWSLETTER, "meta.tiktok.api changed")
+    assert sent_to(env, newsletter) == []
+    assert env.tiktok()[NEWSLETTER] == held
+    assert env.tiktok()[HIGH_VALUE] == env.desired()[HIGH_VALUE]  # the others synced
+    assert env.pending().keys() == {NEWSLETTER}
+
+    configure(env, NEWSLETTER, "api", "customer_file")  # the fix: nothing was lost
+    assert env.cli("run").exit_code == 0
+    env.assert_converged()
+
+
+def test_two_models_in_one_tiktok_audience_are_refused_naming_both(
+    env: SyncEnv, members: Path
+) -> None:
+    assert env.cli("run").exit_code == 0
+    high_value = env.registry()[HIGH_VALUE] or ""
+    held = env.tiktok()[HIGH_VALUE]
+    configure(env, MOBILE, "configured_audience_id", high_value)
+    env.use_members(members, demo_day=1)
+    env.emulator.clear_requests()
+
+    plan = env.cli("plan")
+
+    assert plan.exit_code == 2, plan.output
+    assert lines_with(plan.stdout, f"{HIGH_VALUE}: syncs into TikTok audience {high_value}", MOBILE)
+    assert lines_with(plan.stdout, f"{MOBILE}: syncs into TikTok audience {high_value}", HIGH_VALUE)
+
+    result = env.cli("run")
+
+    assert result.exit_code == 2, result.output
+    assert sent_to(env, high_value) == []
+    assert env.tiktok()[HIGH_VALUE] == held
+    assert env.tiktok()[NEWSLETTER] == env.desired()[NEWSLETTER]  # the other one synced
+    # --audience cannot hide the other model.
+    assert env.cli("run", "--audience", HIGH_VALUE).exit_code == 2
+    assert sent_to(env, high_value) == []
