@@ -497,6 +497,13 @@ class AudiencesReport:
     snapshot_at: datetime | None  # when the sizes were recorded; None if nothing was
     snapshot_rows: int
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "audiences": [status.to_json() for status in self.audiences],
+            "snapshot_at": None if self.snapshot_at is None else self.snapshot_at.isoformat(),
+            "snapshot_rows": self.snapshot_rows,
+        }
+
 
 def audience_statuses(
     warehouse: WarehouseSettings, settings: TikTokSettings, *, snapshot: bool = True

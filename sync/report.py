@@ -1,12 +1,9 @@
 """How a run or a plan reads: one JSON object, or a table with what needs attention under it.
 
-The JSON shape is a contract for orchestrators and CI (README "Exit codes and --json"):
-
-    {"run_id": str, "status": "success"|"partial"|"failed"|"refused", "dry_run": bool,
-     "audiences": [{"audience_key", "audience_name", "api", "audience_id", "advertiser_id",
-                    "adds_sent", "removes_sent", "adds_pending", "removes_pending",
-                    "rejected_identifiers", "status",
-                    "error": null | {"code", "message", "request_id"}}]}
+The JSON shape is a contract for orchestrators and CI (README "--json"; `sync/schemas/run.json`
+and `plan.json` hold it exactly): `schema_version`, `run_id`, `status`, `dry_run`, `exit_code`,
+`audiences` (each with its counts, `error`, and the `refusals`, `warnings` and `notes` the text
+lists under it), the run's `notes` and the `orphans`.
 
 For a plan (`dry_run: true`) `*_sent` is what the run would send. Nothing here ever holds a token
 or a secret: results carry TikTok's codes, messages (redacted by the client) and request ids only.
@@ -32,7 +29,19 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "run_id": result.run_id,
         "status": result.status,
         "dry_run": result.dry_run,
+        "exit_code": result.exit_code,
         "audiences": [_audience_json(a) for a in result.audiences],
+        "notes": list(result.notes),
+        "orphans": [
+            {
+                "audience_key": o.audience_key,
+                "audience_id": o.audience_id,
+                "advertiser_id": o.advertiser_id,
+                "api": o.api,
+                "acknowledged_count": o.acknowledged_count,
+            }
+            for o in result.orphans
+        ],
     }
 
 
@@ -54,6 +63,9 @@ def _audience_json(result: AudienceResult) -> dict[str, Any]:
         "error": None
         if error is None
         else {"code": error.code, "message": error.message, "request_id": error.request_id},
+        "refusals": list(ap.refusals),
+        "warnings": list(ap.warnings),
+        "notes": list(result.notes),
     }
 
 

@@ -128,6 +128,7 @@ def test_exchange_replaces_a_readable_file_and_keeps_keys_it_does_not_set(cli: C
     stored = json.loads(cli.credentials.read_text())
     assert (stored["access_token"], stored["app_secret"]) == (TOKEN, APP_SECRET)
     assert json.loads(result.stdout) == {
+        "schema_version": 1,
         "app_id": APP_ID,
         "advertiser_ids": [ADVERTISER],
         "saved_to": str(cli.credentials),

@@ -260,7 +260,7 @@ def test_audiences_lists_tiktok_and_warehouse_side_by_side(cli: Cli, emulator: E
     )
 
     assert result.exit_code == 0, result.output
-    listed = {a["audience_key"]: a for a in json.loads(result.stdout)}
+    listed = {a["audience_key"]: a for a in json.loads(result.stdout)["audiences"]}
     assert sorted(listed) == [
         "demo_high_value_customers",
         "demo_mobile_app_users",
@@ -374,13 +374,14 @@ def test_advertisers_lists_what_the_token_reaches(cli: Cli) -> None:
         f"{ADVERTISER}  Demo advertiser  (configured)",
     ]
     assert json.loads(as_json.stdout) == {
+        "schema_version": 1,
         "advertisers": [
             {
                 "advertiser_id": ADVERTISER,
                 "advertiser_name": "Demo advertiser",
                 "is_configured": False,
             }
-        ]
+        ],
     }
 
 

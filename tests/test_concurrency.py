@@ -100,8 +100,10 @@ def test_a_warehouse_held_by_another_process_is_one_line_and_exit_2(
         assert warehouse["status"] == "FAIL" and "locked by another process" in warehouse["detail"]
         assert "wait for" in warehouse["fix"]
         return
-    assert result.stdout == ""  # nothing half-written for a caller parsing --json
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    # Nothing half-written for a caller parsing --json: the error object, and one line on stderr.
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "warehouse" and error["exit_code"] == 2
+    assert result.stderr == f"error: {error['message']}\n"
     assert "another process" in result.stderr
 
 
@@ -127,7 +129,7 @@ def test_a_run_holding_postgres_refuses_a_second_run_and_a_dbt_build_of_the_sync
         second = env.cli("run", "--json")
 
         assert second.exit_code == 2, second.output
-        assert second.stdout == ""
+        assert json.loads(second.stdout)["error"]["exit_code"] == 2
         assert second.stderr.count("\n") == 1 and second.stderr.startswith("error: ")
         assert "Postgres" in second.stderr and "is locked by backend PID" in second.stderr
         assert "wait for it to finish" in second.stderr

@@ -18,9 +18,21 @@ from tests import ledger
 from tests.sync_support import TOKEN, SyncEnv, sync_env
 from tests.warehouses import Warehouses
 
-TOP_KEYS = {"run_id", "status", "dry_run", "audiences"}
+TOP_KEYS = {
+    "schema_version",
+    "run_id",
+    "status",
+    "dry_run",
+    "exit_code",
+    "audiences",
+    "notes",
+    "orphans",
+}
 AUDIENCE_TYPES: dict[str, tuple[type, ...]] = {
     "audience_key": (str,),
+    "refusals": (list,),
+    "warnings": (list,),
+    "notes": (list,),
     "audience_name": (str,),
     "api": (str,),
     "audience_id": (str, type(None)),

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from sync.commands.common import command, echo, echo_json, reflowed
+from sync.commands.common import command, echo, echo_json, json_document, reflowed
 from sync.commands.options import ApiBase, CredentialsFile, Debug, Json
 from sync.credentials import auth_code_from, exchange_auth_code, open_client, require_app_id
 from sync.errors import ConfigError
@@ -89,7 +89,7 @@ def auth(
 
     Environment: TIKTOK_APP_ID, TIKTOK_APP_SECRET, TIKTOK_API_BASE, TIKTOK_CREDENTIALS_FILE.
     """
-    with command(debug):
+    with command(debug, json_output):
         settings = load_tiktok(api_base=api_base, credentials_file=credentials_file)
         app = require_app_id(app_id or settings.app_id)
         if redirect_uri is not None and auth_code is None and auth_code_file is None:
@@ -120,7 +120,7 @@ def auth(
             if print_token:
                 result["access_token"] = saved.access_token
                 # Asked for: printed as is (echo_json would mask it if it were remembered).
-                typer.echo(json.dumps(result, indent=2))
+                typer.echo(json.dumps(json_document(result), indent=2))
             else:
                 echo_json(result)
             return

@@ -1,5 +1,9 @@
 """What every command does around its one library call: logging, errors, JSON output.
 
+Under `--json` stdout holds exactly one JSON object, with `schema_version` (sync/schemas/): the
+result, or `{"schema_version", "error": {"code", "message", "exit_code"}}`. The error line goes
+to stderr as well, for whoever reads the logs.
+
 Everything a command prints goes through `echo` (or the log handler, or the error line), which
 masks every secret the process knows in any form (`sync.tiktok.redact`): a server can echo the
 token back in a message, a request id or a name that ends up in a report.
@@ -12,13 +16,14 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
 from sync.errors import SyncError
+from sync.schemas import SCHEMA_VERSION
 from sync.tiktok.redact import redact, remembering
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,30 +70,42 @@ def logging_to_stderr(debug: bool) -> Iterator[None]:
 
 
 @contextmanager
-def command(debug: bool) -> Iterator[None]:
+def command(debug: bool, json_output: bool = False) -> Iterator[None]:
     """Run a command body: a library error becomes one line on stderr and its exit code.
 
     Anything else is a bug: one line too, the traceback (never locals, which hold tokens) only
-    with --debug.
+    with --debug. With `json_output` the error is also the one JSON object on stdout.
     """
     with remembering(), logging_to_stderr(debug):
         try:
             yield
         except SyncError as error:
-            echo(f"error: {error}", err=True)
-            raise typer.Exit(error.exit_code) from None
+            fail(str(error), error.code, error.exit_code, json_output)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as error:
-            echo(
-                f"error: unexpected {type(error).__name__}; this is a bug, please report it "
-                "with the output of --debug",
-                err=True,
+            message = (
+                f"unexpected {type(error).__name__}; this is a bug, please report it with the "
+                "output of --debug"
             )
+            text = None
             if debug:
                 text = "".join(traceback.format_exception(error))
-                echo(redact(text, [os.environ.get(name) for name in _SECRET_ENV]), err=True)
-            raise typer.Exit(1) from None
+                text = redact(text, [os.environ.get(name) for name in _SECRET_ENV])
+            fail(message, "bug", 1, json_output, details=text)
+
+
+def fail(
+    message: str, code: str, exit_code: int, json_output: bool, details: str | None = None
+) -> NoReturn:
+    """End the command: `error: message` (then `details`) on stderr, the error object on stdout
+    under --json, and the exit code."""
+    echo(f"error: {message}", err=True)
+    if details:
+        echo(details, err=True)
+    if json_output:
+        echo_json({"error": {"code": code, "message": message, "exit_code": exit_code}})
+    raise typer.Exit(exit_code) from None
 
 
 def echo(text: str, *, err: bool = False) -> None:
@@ -96,8 +113,13 @@ def echo(text: str, *, err: bool = False) -> None:
     typer.echo(redact(text), err=err)
 
 
-def echo_json(value: object) -> None:
-    echo(json.dumps(value, indent=2, default=str))
+def json_document(value: Mapping[str, object]) -> dict[str, object]:
+    """A command's `--json` object: the schema version first, then what the command says."""
+    return {"schema_version": SCHEMA_VERSION, **value}
+
+
+def echo_json(value: Mapping[str, object]) -> None:
+    echo(json.dumps(json_document(value), indent=2, default=str))
 
 
 def reflowed(function: F) -> F:

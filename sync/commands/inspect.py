@@ -77,7 +77,7 @@ def check(
     Environment: TIKTOK_ACCESS_TOKEN, TIKTOK_ADVERTISER_ID, TIKTOK_API_BASE,
     TIKTOK_CREDENTIALS_FILE, DBT_PROJECT_DIR, DBT_PROFILES_DIR, DBT_TARGET, DBT_PROFILE.
     """
-    with command(debug):
+    with command(debug, json_output):
         report = run_checks(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
@@ -131,14 +131,14 @@ def audiences(
     Environment: TIKTOK_ACCESS_TOKEN, TIKTOK_ADVERTISER_ID, TIKTOK_API_BASE,
     TIKTOK_CREDENTIALS_FILE, DBT_PROJECT_DIR, DBT_PROFILES_DIR, DBT_TARGET, DBT_PROFILE.
     """
-    with command(debug):
+    with command(debug, json_output):
         warehouse = load_warehouse(project_dir, profiles_dir, target)
         settings = load_tiktok(
             api_base=api_base, advertiser_id=advertiser_id, credentials_file=credentials_file
         )
         report = audience_statuses(warehouse, settings, snapshot=not no_snapshot)
         if json_output:
-            echo_json([status.to_json() for status in report.audiences])
+            echo_json(report.to_json())
         else:
             _print_audiences(report)
 
@@ -195,7 +195,7 @@ def advertisers(
     Environment: TIKTOK_ACCESS_TOKEN, TIKTOK_APP_ID, TIKTOK_APP_SECRET, TIKTOK_ADVERTISER_ID,
     TIKTOK_API_BASE, TIKTOK_CREDENTIALS_FILE.
     """
-    with command(debug):
+    with command(debug, json_output):
         settings = load_tiktok(
             api_base=api_base, advertiser_id=advertiser_id, credentials_file=credentials_file
         )

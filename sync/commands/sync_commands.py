@@ -6,13 +6,12 @@ Each command parses its options, resolves settings, calls one library function
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from sync.apply import DEFAULT_PROCESSING_WAIT, new_run_id, preview, sync_audiences
-from sync.commands.common import command, echo, reflowed
+from sync.commands.common import command, echo, echo_json, reflowed
 from sync.commands.options import (
     AdvertiserId,
     ApiBase,
@@ -154,7 +153,7 @@ def run(
     them); 2 configuration, authorisation, a warehouse held by another process, a guard
     refused the run (nothing sent), or an audience was deleted at TikTok (--recreate-missing).
     """
-    with command(debug):
+    with command(debug, json_output):
         warehouse = load_warehouse(project_dir, profiles_dir, target, memory_limit)
         tiktok = load_tiktok(
             api_base=api_base, advertiser_id=advertiser_id, credentials_file=credentials_file
@@ -178,7 +177,10 @@ def run(
                 max_duration=max_duration,
                 recreate_missing=recreate_missing,
             )
-        echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        if json_output:
+            echo_json(to_json(result))
+        else:
+            echo(render_text(result))
         raise typer.Exit(result.exit_code)
 
 
@@ -210,7 +212,7 @@ def plan(
     the run.
     """
     del api_base  # accepted so `plan` takes the same options as `run`; nothing is sent
-    with command(debug):
+    with command(debug, json_output):
         warehouse = load_warehouse(project_dir, profiles_dir, target, memory_limit)
         tiktok = load_tiktok(advertiser_id=advertiser_id, credentials_file=credentials_file)
         options = PlanOptions(
@@ -221,7 +223,10 @@ def plan(
             full_refresh=full_refresh,
         )
         result = preview(plan_sync(warehouse, tiktok, options), new_run_id())
-        echo(json.dumps(to_json(result)) if json_output else render_text(result))
+        if json_output:
+            echo_json(to_json(result))
+        else:
+            echo(render_text(result))
         raise typer.Exit(result.exit_code)
 
 

@@ -14,6 +14,7 @@ import logging
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from sync.emulator import control, errors, faults, requestlog
@@ -431,17 +432,23 @@ class Emulator:
         return [r["internal_error"] for r in self._state.requests() if "internal_error" in r]
 
 
+def _refuse(message: str) -> NoReturn:
+    """One line on stderr and exit 2: the command line or the config file is wrong."""
+    print(f"tiktok emulator: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
 def run_forever(host: str, port: int, config_path: str | None) -> None:
     """Serve until Ctrl-C or SIGTERM; print one line with the base URL first."""
     try:
         config = EmulatorConfig.load(config_path) if config_path else EmulatorConfig.default()
     except EmulatorConfigError as exc:
-        raise SystemExit(f"tiktok emulator: {exc}") from None
+        _refuse(str(exc))
     emulator = Emulator(config)
     try:
         base_url = emulator.start(host=host, port=port)
-    except OSError as exc:
-        raise SystemExit(f"tiktok emulator: cannot listen on {host}:{port}: {exc}") from None
+    except (OSError, OverflowError) as exc:  # in use, not allowed; or no port at all (80000)
+        _refuse(f"cannot listen on {host}:{port} ({exc}); pick another --port")
     stopping = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

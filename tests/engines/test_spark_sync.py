@@ -9,6 +9,7 @@ the same SparkSession in this process; their scratch tables live in a schema of 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -154,7 +155,8 @@ def test_a_second_process_is_refused_in_one_line_while_this_one_holds_the_metast
             took = time.monotonic() - began
 
         assert second.returncode == 2, second.stderr[-3000:]
-        assert second.stdout == "" and second.stderr.count("\n") == 1, second.stderr[-3000:]
+        assert json.loads(second.stdout)["error"]["exit_code"] == 2  # the --json error object
+        assert second.stderr.count("\n") == 1, second.stderr[-3000:]
         assert "locked by another process" in second.stderr
         assert "wait for it to finish" in second.stderr and "Traceback" not in second.stderr
         assert not [r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS]

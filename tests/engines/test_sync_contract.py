@@ -21,6 +21,7 @@ warehouse dbt built and nothing synced.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -490,6 +491,7 @@ def test_a_run_while_another_holds_the_lease_exits_2_in_one_line(
             result = env.cli("run", "--json")
 
         assert result.exit_code == 2, result.output
-        assert result.stdout == "" and result.stderr.count("\n") == 1
+        assert json.loads(result.stdout)["error"]["code"] == "warehouse"
+        assert result.stderr.count("\n") == 1
         assert "locked by run run-holding" in result.stderr and "Traceback" not in result.output
         assert not [r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS]
