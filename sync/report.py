@@ -2,8 +2,8 @@
 
 The JSON shape is a contract for orchestrators and CI (README "--json"; `sync/schemas/run.json`
 and `plan.json` hold it exactly): `schema_version`, `run_id`, `status`, `dry_run`, `exit_code`,
-`audiences` (each with its counts, `error`, and the `refusals`, `warnings` and `notes` the text
-lists under it), the run's `notes` and the `orphans`.
+`audiences` (each with its counts, `error`, and the `refusals`, `blocked`, `setting_changes`,
+`warnings` and `notes` the text lists under it), the run's `notes` and the `orphans`.
 
 For a plan (`dry_run: true`) `*_sent` is what the run would send. Nothing here ever holds a token
 or a secret: results carry TikTok's codes, messages (redacted by the client) and request ids only.
@@ -64,6 +64,8 @@ def _audience_json(result: AudienceResult) -> dict[str, Any]:
         if error is None
         else {"code": error.code, "message": error.message, "request_id": error.request_id},
         "refusals": list(ap.refusals),
+        "blocked": list(ap.blocked),
+        "setting_changes": list(ap.changes),
         "warnings": list(ap.warnings),
         "notes": list(result.notes),
     }

@@ -102,6 +102,11 @@ def test_a_new_name_is_shown_by_plan_then_applied_at_tiktok(env: SyncEnv) -> Non
     assert plan.exit_code == 0, plan.output
     assert lines_with(plan.stdout, NEWSLETTER, "renames TikTok audience", repr(RENAMED))
     assert lines_with(plan.stdout, HIGH_VALUE, "keeps its TikTok name", repr(HIGH_VALUE))
+    planned = {
+        a["audience_key"]: a for a in json.loads(env.cli("plan", "--json").stdout)["audiences"]
+    }
+    assert [c for c in planned[NEWSLETTER]["setting_changes"] if repr(RENAMED) in c]
+    assert planned[HIGH_VALUE]["setting_changes"] == []
     assert names(env)[ids[NEWSLETTER] or ""] == NEWSLETTER  # plan sends nothing
 
     result = env.cli("run")
@@ -141,6 +146,11 @@ def test_changing_the_api_of_an_existing_audience_is_refused_and_the_others_sync
     assert plan.exit_code == 2, plan.output
     (fix,) = lines_with(plan.stdout, NEWSLETTER, "meta.tiktok.api changed")
     assert "Restore api 'customer_file', or rename model" in fix
+    planned = {
+        a["audience_key"]: a for a in json.loads(env.cli("plan", "--json").stdout)["audiences"]
+    }
+    assert planned[NEWSLETTER]["blocked"] == [fix.split(": ", 1)[1]]
+    assert planned[HIGH_VALUE]["blocked"] == []
 
     result = env.cli("run")
 
