@@ -168,11 +168,12 @@ def test_a_model_with_tiktok_settings_that_is_no_audience_fails_the_build(
         "{{ config(meta={'tiktok': {'audience_name': 'VIPs'}}) }}\n"
         "select email from {{ ref('stg_crm__customers') }}\n"
     )
-    profile = PROFILE.format(path=tmp_path / "copy.duckdb")
-    (project / "profiles.yml").write_text(profile)
+    # A copy of the built warehouse: the build would succeed there but for the check.
+    shutil.copy(adopted.warehouse, tmp_path / "copy.duckdb")
+    (project / "profiles.yml").write_text(PROFILE.format(path=tmp_path / "copy.duckdb"))
     env = user_env(project, "http://127.0.0.1:9/")
     proc = user_runs(project, env, DBT, "run", "--select", "stg_crm__customers")
-    assert proc.returncode != 0
+    assert proc.returncode != 0, proc.stdout[-3000:]
     assert "'vip_emails' (models/marketing/vip_emails.sql, materialized 'view')" in proc.stdout
     assert "materialized='tiktok_audience'" in proc.stdout
 
