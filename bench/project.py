@@ -76,6 +76,8 @@ models:
   tiktok_sync_bench:
     audiences:
       +materialized: tiktok_audience
+      # Deprecated and a no-op (README "Installing it"); kept here so the bench smoke test
+      # proves projects that still carry the line build unchanged.
       +pre-hook: "{{ tiktok_sync.audience_dependencies() }}"
 """
 

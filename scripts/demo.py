@@ -17,6 +17,7 @@ against a previous emulator must not reach the next one (nor a real warehouse's 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -195,6 +196,32 @@ def main() -> None:
         "tiktok_sync_acknowledged_members, tiktok_sync_audience_registry, "
         "tiktok_sync_run_history and tiktok_rejected_identifiers."
     )
+    print_next_steps(use_emulator)
+
+
+def demo_command(command: str) -> str:
+    """`tiktok-sync <command>` on the demo's warehouse, runnable from any directory."""
+    env = {
+        "DBT_PROJECT_DIR": PROJECT_DIR,
+        "DBT_PROFILES_DIR": Path(os.environ["DBT_PROFILES_DIR"]).resolve(),
+        "TIKTOK_SYNC_DUCKDB_PATH": warehouse_path().resolve(),
+        # plan names the advertiser of each audience; the emulator's, or yours.
+        "TIKTOK_ADVERTISER_ID": os.environ["TIKTOK_ADVERTISER_ID"],
+    }
+    assigned = " ".join(f"{name}={shlex.quote(str(value))}" for name, value in env.items())
+    return f"{assigned} {shlex.quote(TIKTOK_SYNC)} {command}"
+
+
+def print_next_steps(use_emulator: bool) -> None:
+    print(f"\nWhat a run would send now (nothing; needs no token):\n  {demo_command('plan')}")
+    if use_emulator:
+        print(
+            "`tiktok-sync audiences` asks TikTok for each audience's size: the demo's emulator "
+            "has stopped and forgotten its audiences, so it answers only after a demo against "
+            "real TikTok (TIKTOK_ACCESS_TOKEN and TIKTOK_ADVERTISER_ID set)."
+        )
+    else:
+        print(f"Each audience's size in TikTok:\n  {demo_command('audiences')}")
 
 
 if __name__ == "__main__":

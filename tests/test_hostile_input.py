@@ -178,7 +178,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DbtProject
         dbt.run(
             "build",
             "--select",
-            "country_calling_codes",
             "path:models/audiences",
             "tiktok_sync.sync",
             "source:tiktok_sync_outputs",

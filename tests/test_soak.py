@@ -304,7 +304,6 @@ def soak_env(engine: Warehouses, tmp_path: Path) -> Iterator[tuple[SyncEnv, DbtW
 def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
     rng = random.Random(seed)
     create_people(env.warehouse, rng)
-    dbt.run("seed", "--select", "country_calling_codes")
     dbt.run("run", "--select", "path:models/audiences", "tiktok_sync.sync")
     sizes = {k: len(flat(v)) for k, v in env.desired().items()}
     assert set(sizes) == set(AUDIENCES) and min(sizes.values()) > 10_000, sizes

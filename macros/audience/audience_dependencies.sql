@@ -1,7 +1,8 @@
-{#- Rendered as every audience model's pre-hook (dbt_project.yml) and
-    renders nothing. Its only job is the ref() below: dbt records it as a
-    dependency, so the calling codes seed is loaded before any audience
-    model normalises phone numbers, also on a fresh warehouse. -#}
+{#- Deprecated, renders nothing. Audience models used it as their pre-hook
+    (`+pre-hook: "{{ tiktok_sync.audience_dependencies() }}"`) so that dbt
+    loaded the calling-code seed before them; the lookup is now a macro read
+    inline (macros/normalise/country_calling_codes.sql), so there is nothing to
+    declare. Kept so projects that still have the line parse and build as
+    before; remove the line at leisure. -#}
 {% macro audience_dependencies() %}
-  {%- set _ = ref('country_calling_codes') -%}
 {% endmacro %}

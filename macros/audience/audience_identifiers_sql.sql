@@ -13,7 +13,9 @@ with audience as (
 {%- if 'phone' in id_columns %}
 
 calling_codes as (
-    select * from {{ ref('country_calling_codes') }}
+    -- inline, not a ref: an audience model then needs no declared dependency
+    -- (macros/normalise/country_calling_codes.sql)
+{{ tiktok_sync.country_calling_codes() }}
 ),
 {%- endif %}
 {%- for column in id_columns %}
