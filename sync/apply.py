@@ -600,6 +600,7 @@ def _recreate(ctx: _Context, ap: AudiencePlan, result: AudienceResult, code: int
         "(--recreate-missing)"
     )
     result.audience_id = None
+    ctx.progress.audience_started(fresh)  # counted afresh: every desired member goes out
     _sync_audience(ctx, fresh, result)
 
 
@@ -742,6 +743,7 @@ def _create_once(
     # The files held every desired member: TikTok now has exactly that set.
     ctx.warehouse.batch_acknowledged(batch, audience_id=audience_id)
     result.adds_sent += ap.desired_size
+    ctx.progress.sent(key, ap.desired_size)
     return audience_id, True
 
 
@@ -1006,7 +1008,8 @@ def _upload_members(ctx: _Context, ap: AudiencePlan, members: Freeze) -> tuple[l
             _check_time(ctx)
             paths.append(_upload(ctx, ap, id_type, chunk.hashes))
             count += len(chunk.hashes)
-            ctx.progress.sent(ap.audience_key, len(chunk.hashes))
+    # Not counted as sent yet: an upload is not a change until TikTok takes the create or
+    # REPLACE that names it (a failed one must not show a full bar).
     return paths, count
 
 
@@ -1042,9 +1045,8 @@ def _sync_customer_file(
         )
         ctx.warehouse.batch_sent(batch)
         response = _update(ctx, ap, audience_id, paths, "REPLACE")
-        if _acknowledged(ctx, batch, result, response):
-            result.adds_sent += ap.adds_total
-            result.removes_sent += 0 if add_only else ap.removes_total
+        removes = 0 if add_only else ap.removes_total
+        _acknowledged(ctx, batch, result, response, adds=ap.adds_total, removes=removes)
         return
     if _nothing_planned(ap):
         return
