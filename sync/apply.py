@@ -264,6 +264,7 @@ class _Context:
     taken_ids: set[str]  # audience ids registered to some audience_key: never adopted
     deadline: float | None = None  # a clock() value: --max-duration
     recreate_missing: bool = False  # create again an audience deleted at TikTok
+    gone: set[str] = field(default_factory=set)  # ids TikTok said it no longer has (look-up)
     force: bool = False  # --force: also under 1,000 identifiers
     options: PlanOptions = field(default_factory=PlanOptions)
 
@@ -409,6 +410,8 @@ def _run(
     results: list[AudienceResult] = []
     stopped: AudienceResult | None = None
     notes = list(plan.notes)
+    if recreate_missing:
+        ctx.gone = _gone_at_tiktok(ctx, plan, notes)
     for ap in plan.audiences:
         if stopped is not None:
             results.append(_not_attempted(ap, stopped))
@@ -475,20 +478,19 @@ def _apply_audience(ctx: _Context, ap: AudiencePlan) -> AudienceResult:
     ctx.progress.audience_started(ap)
     try:
         try:
-            _sync_audience(ctx, ap, result)
+            if ap.audience_id in ctx.gone:
+                _recreate(ctx, ap, result, None)
+            else:
+                _sync_audience(ctx, ap, result)
         except (RequestError, FatalError) as error:
             # Refused for good: was the audience deleted at TikTok (in Ads Manager, say)?
-            if ap.audience_id is None or not _deleted_at_tiktok(ctx, ap):
+            if (
+                ap.audience_id is None
+                or ap.audience_id in ctx.gone
+                or not _deleted_at_tiktok(ctx, ap.advertiser_id, ap.audience_id)
+            ):
                 raise
-            fresh = _recreatable(ctx, ap, result, error)
-            if fresh is not None:
-                ctx.warehouse.forget_audience(ap.audience_key, ap.audience_id, ap.advertiser_id)
-                result.notes.append(
-                    f"TikTok audience {ap.audience_id} was deleted at TikTok: created it again "
-                    "(--recreate-missing)"
-                )
-                result.audience_id = None
-                _sync_audience(ctx, fresh, result)
+            _recreate(ctx, ap, result, error.code)
     except _OutOfTime:
         result.error = ErrorInfo(
             None, "stopped at --max-duration; the rest of its changes stay pending", None
@@ -545,20 +547,65 @@ def _sync_audience(ctx: _Context, ap: AudiencePlan, result: AudienceResult) -> N
             _sync_customer_file(ctx, ap, audience_id, result)
 
 
-def _deleted_at_tiktok(ctx: _Context, ap: AudiencePlan) -> bool:
+def _deleted_at_tiktok(ctx: _Context, advertiser_id: str, audience_id: str) -> bool:
     """TikTok says it has no audience of this id under the advertiser (one read)."""
-    assert ap.audience_id is not None
     try:
-        found = ctx.client.get_custom_audiences(ap.advertiser_id, [ap.audience_id])
+        found = ctx.client.get_custom_audiences(advertiser_id, [audience_id])
     except NotFoundError:
         return True
     except TikTokError:
         return False  # cannot tell: the original error stands
-    return all(details.audience_id != ap.audience_id for details in found)
+    return all(details.audience_id != audience_id for details in found)
+
+
+def _gone_at_tiktok(ctx: _Context, plan: Plan, notes: list[str]) -> set[str]:
+    """--recreate-missing: the ids of the audiences the sync created that TikTok no longer has.
+
+    Without this look-up a run learns of a deleted audience only when TikTok refuses one of its
+    batches, so one with nothing to send would never be created again. One list request per
+    advertiser (up to 100 ids each), filtered to the registry's ids: an id TikTok does not
+    return is gone. Should TikTok refuse the filter for an id it does not know (as its get
+    endpoint does, 40007), each id is asked about alone. If TikTok cannot be asked, none is
+    taken for gone: a refused batch still leads to the recreate.
+    """
+    wanted: dict[str, list[str]] = {}
+    for ap in plan.audiences:
+        if ap.audience_id is not None and not ap.audience_id_configured and not ap.blocked:
+            wanted.setdefault(ap.advertiser_id, []).append(ap.audience_id)
+    gone: set[str] = set()
+    for advertiser, ids in wanted.items():
+        try:
+            listed = ctx.client.list_custom_audiences(advertiser, audience_ids=ids)
+            gone |= set(ids) - {audience.audience_id for audience in listed}
+        except NotFoundError:
+            gone |= {i for i in ids if _deleted_at_tiktok(ctx, advertiser, i)}
+        except TikTokError as error:
+            notes.append(
+                f"could not ask TikTok which audiences of advertiser {advertiser} still exist "
+                f"({error}); --recreate-missing recreates one only when TikTok refuses its changes"
+            )
+    return gone
+
+
+def _recreate(ctx: _Context, ap: AudiencePlan, result: AudienceResult, code: int | None) -> None:
+    """Create again, with every desired member, an audience TikTok no longer has; or say why
+    not in `result`."""
+    assert ap.audience_id is not None
+    fresh = _recreatable(ctx, ap, result, code)
+    if fresh is None:
+        return
+    ctx.warehouse.forget_audience(ap.audience_key, ap.audience_id, ap.advertiser_id)
+    result.notes.append(
+        f"TikTok audience {ap.audience_id} was deleted at TikTok: created it again "
+        "(--recreate-missing)"
+    )
+    result.audience_id = None
+    ctx.progress.audience_started(fresh)  # counted afresh: every desired member goes out
+    _sync_audience(ctx, fresh, result)
 
 
 def _recreatable(
-    ctx: _Context, ap: AudiencePlan, result: AudienceResult, error: TikTokError
+    ctx: _Context, ap: AudiencePlan, result: AudienceResult, code: int | None
 ) -> AudiencePlan | None:
     """The plan to create a deleted audience again, or None with the reason in `result`.
 
@@ -584,7 +631,7 @@ def _recreatable(
             f"{TIKTOK_MIN_AUDIENCE_SIZE:,}; grow the audience, or pass --force as well"
         )
     if fix is not None:
-        result.error = ErrorInfo(error.code, f"{where} (deleted in Ads Manager?): {fix}", None)
+        result.error = ErrorInfo(code, f"{where} (deleted in Ads Manager?): {fix}", None)
         result.needs_action = True
         return None
     return replace(
@@ -696,6 +743,7 @@ def _create_once(
     # The files held every desired member: TikTok now has exactly that set.
     ctx.warehouse.batch_acknowledged(batch, audience_id=audience_id)
     result.adds_sent += ap.desired_size
+    ctx.progress.sent(key, ap.desired_size)
     return audience_id, True
 
 
@@ -960,7 +1008,8 @@ def _upload_members(ctx: _Context, ap: AudiencePlan, members: Freeze) -> tuple[l
             _check_time(ctx)
             paths.append(_upload(ctx, ap, id_type, chunk.hashes))
             count += len(chunk.hashes)
-            ctx.progress.sent(ap.audience_key, len(chunk.hashes))
+    # Not counted as sent yet: an upload is not a change until TikTok takes the create or
+    # REPLACE that names it (a failed one must not show a full bar).
     return paths, count
 
 
@@ -996,9 +1045,8 @@ def _sync_customer_file(
         )
         ctx.warehouse.batch_sent(batch)
         response = _update(ctx, ap, audience_id, paths, "REPLACE")
-        if _acknowledged(ctx, batch, result, response):
-            result.adds_sent += ap.adds_total
-            result.removes_sent += 0 if add_only else ap.removes_total
+        removes = 0 if add_only else ap.removes_total
+        _acknowledged(ctx, batch, result, response, adds=ap.adds_total, removes=removes)
         return
     if _nothing_planned(ap):
         return

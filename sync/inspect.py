@@ -420,8 +420,9 @@ def _audience_check(
             )
         else:
             fix = (
-                "if it was deleted in TikTok, run `tiktok-sync run --recreate-missing` to create "
-                "it again (or delete the model); if it is another advertiser's, set "
+                "if it was deleted in TikTok, run `tiktok-sync run --recreate-missing`: it creates "
+                "again, with all its members, each audience the sync made that TikTok no longer "
+                "has (or delete the model); if it is another advertiser's, set "
                 "meta.tiktok.advertiser_id in the model"
             )
         return Check(

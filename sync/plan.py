@@ -205,8 +205,9 @@ def plan_audience(
         refusals.append(
             f"registered under advertiser {registered_advertiser} (tiktok_sync_audience_registry) "
             f"but configured for {advertiser}; an audience id exists under one advertiser only. "
-            "Restore meta.tiktok.advertiser_id, or delete the registry row to create it anew "
-            f"under {advertiser}"
+            f"Restore meta.tiktok.advertiser_id {registered_advertiser}; to move the audience "
+            f"to {advertiser}, rename model {key}: the new audience key gets a new audience "
+            "there with every member, and the old one becomes an orphan, left alone"
         )
     elif (
         tiktok.advertiser_id is not None

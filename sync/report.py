@@ -258,8 +258,14 @@ class BarProgress:
         self._bars.stop()
 
     def audience_started(self, plan: AudiencePlan) -> None:
+        """A bar of the adds and removes TikTok will acknowledge; started again (not added
+        to) when the run recreates an audience deleted at TikTok and sends it every member."""
         total = plan.adds_total + plan.removes_total
-        self._tasks[plan.audience_key] = self._bars.add_task(plan.audience_key, total=total)
+        task = self._tasks.get(plan.audience_key)
+        if task is None:
+            self._tasks[plan.audience_key] = self._bars.add_task(plan.audience_key, total=total)
+        else:
+            self._bars.reset(task, total=total)
 
     def sent(self, audience_key: str, count: int) -> None:
         task = self._tasks.get(audience_key)

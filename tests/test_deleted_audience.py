@@ -63,3 +63,37 @@ def test_a_deleted_audience_gets_a_hint_and_is_recreated_on_request(
     )
     env.assert_converged()
     assert len(env.emulator.audiences()) == 3
+
+
+def test_recreate_missing_alone_recreates_deleted_audiences_with_nothing_to_send(
+    env: SyncEnv,
+) -> None:
+    """What `check` advises for a deleted audience: with nothing pending no batch is refused,
+    so the flag itself asks TikTok which of the sync's audiences still exist."""
+    assert env.cli("run").exit_code == 0
+    deleted = ["demo_high_value_customers", "demo_newsletter_subscribers"]  # streaming, file
+    old = {key: env.registry()[key] for key in deleted}
+    with env.client() as client:  # someone deletes them in Ads Manager
+        client.delete_custom_audiences(ADVERTISER, [str(i) for i in old.values()])
+    env.emulator.clear_requests()
+
+    unchanged = env.cli("run")  # without the flag: nothing to send, and no look-up either
+
+    assert unchanged.exit_code == 0, unchanged.output
+    assert env.api_requests() == []
+
+    recreated = env.cli("run", "--recreate-missing")
+
+    assert recreated.exit_code == 0, recreated.output
+    for key in deleted:
+        assert f"TikTok audience {old[key]} was deleted at TikTok: created it again" in (
+            recreated.stdout
+        )
+        assert env.registry()[key] not in (None, old[key])
+    lookups = [r for r in env.api_requests() if r["endpoint"] == "dmp/custom_audience/list/"]
+    assert len(lookups) == 1  # one for the advertiser, not one per audience
+    env.assert_converged()
+    assert len(env.emulator.audiences()) == 3
+    again = env.cli("run", "--recreate-missing")  # all of them exist: nothing is created
+    assert again.exit_code == 0 and "created" not in again.stdout, again.output
+    assert len(env.emulator.audiences()) == 3

@@ -159,6 +159,7 @@ def test_full_refresh_replaces_a_drifted_customer_file_audience(env: SyncEnv) ->
 # --- verdicts, case by case (no dbt, no TikTok: plan_audience is a pure function) --------------
 
 TIKTOK = TikTokSettings(advertiser_id=ADVERTISER)
+OTHER = "7000000000000000009"  # an advertiser the audience was not created under
 
 
 def _target(**overrides: object) -> Target:
@@ -271,7 +272,7 @@ VERDICTS = [
         id="customer-file-changing-its-id-type",
     ),
     pytest.param(
-        {"configured_advertiser_id": "7000000000000000009", "advertiser_id": "7000000000000000009"},
+        {"configured_advertiser_id": OTHER, "advertiser_id": OTHER},
         {},
         {},
         ("registered under advertiser 7000000000000000001",),
@@ -292,6 +293,19 @@ def test_guard_verdicts(
     assert len(plan.refusals) == len(refusals), plan.refusals
     for refusal, expected in zip(plan.refusals, refusals, strict=True):
         assert expected in refusal
+
+
+def test_moving_to_another_advertiser_is_refused_with_a_fix_the_ledger_allows() -> None:
+    """The registry is append-only (docs/decisions/0001): its row cannot be deleted, so the
+    fix is the README's ("Changing an audience's settings"): restore it, or rename the model."""
+    moved = _target(configured_advertiser_id=OTHER, advertiser_id=OTHER)
+
+    (refusal,) = _plan(moved).refusals
+
+    assert f"Restore meta.tiktok.advertiser_id {ADVERTISER}" in refusal
+    assert f"to move the audience to {OTHER}, rename model aud" in refusal
+    assert "orphan" in refusal
+    assert "registry row" not in refusal
 
 
 def test_audiences_under_1000_are_warned_about_not_refused() -> None:

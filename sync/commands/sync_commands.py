@@ -93,9 +93,10 @@ RecreateMissing = Annotated[
     bool,
     typer.Option(
         "--recreate-missing",
-        help="Create again, with all its members, an audience the sync created that no longer "
-        "exists at TikTok (deleted in Ads Manager); it gets a new id. Without it such an audience "
-        "fails the run with exit 2.",
+        help="Ask TikTok whether each audience the sync created still exists, and create again, "
+        "with all its members, each one it no longer has (deleted in Ads Manager); it gets a new "
+        "id. Without it a run notices a deleted audience only when TikTok refuses its changes, "
+        "and fails it with exit 2.",
     ),
 ]
 MaxDuration = Annotated[
