@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.dbt_support import PROJECT_DIR, DbtProject, install_package, make_dbt_project
-from tests.reporting import summaries
+from tests.reporting import summary_of
 from tests.warehouses import ENGINES, DuckDBWarehouses, PostgresWarehouses, Warehouses
 
 # Set in CI (.ci/run), where PostgreSQL and dbt-postgres are installed: a missing one fails the
@@ -52,10 +52,17 @@ def pytest_collection_modifyitems(
     config.stash[_POSTGRES_TESTS] = any(_engine_of(item) == "postgres" for item in items)
 
 
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    for text in summaries(config):
+_summaries: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collects what tests add with `add_summary`, from pytest-xdist's workers too."""
+    if report.when == "call":
+        _summaries.extend(summary_of(report))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for text in _summaries:
         terminalreporter.write_sep("-", "summary")
         terminalreporter.write_line(text)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -75,9 +76,16 @@ def make_dbt_project(workdir: Path) -> DbtProject:
 
 
 def install_package(project_dir: Path) -> None:
-    """`dbt deps` in a project whose packages.yml names the package (once per project)."""
-    if (project_dir / "dbt_packages" / "tiktok_sync" / "dbt_project.yml").exists():
-        return
+    """`dbt deps` in a project whose packages.yml names the package (once per project; the
+    lock keeps pytest-xdist's workers from installing it into one directory at once)."""
+    project_dir.mkdir(parents=True, exist_ok=True)
+    with (project_dir / ".deps.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (project_dir / "dbt_packages" / "tiktok_sync" / "dbt_project.yml").exists():
+            _dbt_deps(project_dir)
+
+
+def _dbt_deps(project_dir: Path) -> None:
     proc = subprocess.run(
         [DBT, "deps", "--quiet", "--project-dir", str(project_dir)],
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},

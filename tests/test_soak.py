@@ -403,17 +403,17 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
 
 
 def test_soak_under_faults_ends_with_tiktok_exactly_as_the_sql_defines_it(
-    soak_env: tuple[SyncEnv, DbtWorker], pytestconfig: pytest.Config
+    soak_env: tuple[SyncEnv, DbtWorker], request: pytest.FixtureRequest
 ) -> None:
     env, dbt = soak_env
-    add_summary(pytestconfig, soak(env, dbt, runs=SHORT_SOAK_RUNS[env.engine], seed=5))
+    add_summary(request.node, soak(env, dbt, runs=SHORT_SOAK_RUNS[env.engine], seed=5))
 
 
 @pytest.mark.slow
 def test_long_soak_under_faults(
-    soak_env: tuple[SyncEnv, DbtWorker], pytestconfig: pytest.Config
+    soak_env: tuple[SyncEnv, DbtWorker], request: pytest.FixtureRequest
 ) -> None:
     env, dbt = soak_env
-    runs = soak_runs(pytestconfig)
+    runs = soak_runs(request.config)
     seed = int(os.environ.get("TIKTOK_SYNC_SOAK_SEED") or 55)
-    add_summary(pytestconfig, soak(env, dbt, runs=runs, seed=seed))
+    add_summary(request.node, soak(env, dbt, runs=runs, seed=seed))

@@ -474,7 +474,7 @@ def test_a_run_converges_and_the_next_run_plan_check_and_audiences_send_nothing(
 
     per_10k = first_statements / sent * 10_000
     add_summary(
-        request.config,
+        request.node,
         f"sync contract on {clean.name}: first run sent {sent} identifiers in {took:.1f} s with "
         f"{first_statements} statements ({per_10k:.1f} per 10,000 identifiers: "
         f"{first_calls})",
