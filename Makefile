@@ -16,7 +16,8 @@ export TIKTOK_SYNC_DUCKDB_PATH ?= $(CURDIR)/tiktok_sync.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 
 .PHONY: venv deps build demo test lint typecheck unit clean bench bench-engines soak \
-	test-postgres test-engines test-snowflake test-bigquery test-spark test-redshift-databricks
+	test-postgres test-engines test-snowflake test-bigquery test-spark test-redshift-databricks \
+	test-orchestrators
 
 venv: $(VENV)/.installed
 
@@ -39,8 +40,8 @@ demo: deps
 	$(BIN)/python scripts/demo.py
 
 lint: venv
-	$(BIN)/ruff check sync tests scripts bench
-	$(BIN)/ruff format --check sync tests scripts bench
+	$(BIN)/ruff check sync tests scripts bench examples
+	$(BIN)/ruff format --check sync tests scripts bench examples
 
 typecheck: venv
 	$(BIN)/mypy
@@ -88,6 +89,19 @@ test-redshift-databricks: deps
 	$(RSDB_VENV)/bin/pytest -m 'redshift or databricks'
 
 test-engines: test-snowflake test-bigquery test-spark test-redshift-databricks
+
+# The orchestrator examples (examples/orchestrators/, README "Running it from an orchestrator"):
+# the README's cron line, the Dagster definitions and the Airflow DAG, run against the emulator.
+# Dagster, dagster-dbt and Airflow pin versions of their own (Airflow's constraints files are not
+# on the package index), so they get a venv of their own, .venv-orchestrators: about 5 minutes
+# and 1.3 GB to install the first time. AIRFLOW_HOME keeps Airflow's files out of ~/airflow.
+ORCH_VENV ?= .venv-orchestrators
+ORCH_PACKAGES := dagster==1.13.27 dagster-dbt==0.29.27 apache-airflow==3.3.2
+test-orchestrators: deps
+	@test -f $(ORCH_VENV)/.installed || { $(PYTHON) -m venv $(ORCH_VENV) && \
+		$(ORCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]' \
+			$(ORCH_PACKAGES) && touch $(ORCH_VENV)/.installed; }
+	AIRFLOW_HOME=$(CURDIR)/$(ORCH_VENV)/airflow $(ORCH_VENV)/bin/pytest -m orchestrators
 
 # The long variants behind the `slow` marker: the fault-injection soak over many runs
 # (tests/test_soak.py; SOAK_RUNS=N, default 300; TIKTOK_SYNC_SOAK_SEED picks the faults).
