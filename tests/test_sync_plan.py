@@ -31,6 +31,8 @@ TOP_KEYS = {
 AUDIENCE_TYPES: dict[str, tuple[type, ...]] = {
     "audience_key": (str,),
     "refusals": (list,),
+    "blocked": (list,),
+    "setting_changes": (list,),
     "warnings": (list,),
     "notes": (list,),
     "audience_name": (str,),
