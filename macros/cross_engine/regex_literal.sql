@@ -53,7 +53,8 @@
       {%- do out.append(token) -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- if "' || chr(" in out | join('') -%} ('{{ out | join('') }}') {%- else -%} '{{ out | join('') }}' {%- endif -%}
+  {%- set literal = "'" ~ out | join('') ~ "'" -%}
+  {%- if "' || chr(" in literal -%} ({{ literal | replace(" || '' || ", " || ") }}) {%- else -%} {{ literal }} {%- endif -%}
 {%- endmacro %}
 
 {% macro bigquery__regex_literal(pattern) -%}
