@@ -311,8 +311,8 @@ def _invalid_email(dice: Dice, email: str, first_display: str) -> str:
     if kind == "emoji":
         return f"{local}{dice.pick(_EMOJI)}@{domain}"
     if kind == "nbsp":
-        # A no-break space pasted from a web page. The project removes ASCII whitespace only,
-        # so this one must be rejected, not silently fixed.
+        # A no-break space pasted from a web page. Rejected until issue 13; now deleted like
+        # any whitespace, so the address is valid (README "Normalisation rules").
         return f"{local}{_NBSP}@{domain}"
     if kind == "no_tld":
         return f"{local}@{domain.split('.')[0]}"
@@ -917,7 +917,8 @@ def generate(seed: int = SEED) -> DemoData:
 # The demo audiences, mirrored from integration_tests/models/audiences/demo/*.sql
 # --------------------------------------------------------------------------------------------
 
-_ASCII_WHITESPACE = re.compile(r"[\t\n\v\f\r ]")
+# the characters remove_whitespace deletes (macros/cross_engine/whitespace_characters.sql)
+_WHITESPACE = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]")
 _SHA256_SHAPE = re.compile(r"[0-9a-fA-F]{64}")
 _MD5_SHAPE = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -926,7 +927,7 @@ def _shape(value: object) -> str:
     """'sha256', 'md5' or 'raw', as the mobile and newsletter models classify a value."""
     if value is None:
         return "raw"
-    squeezed = _ASCII_WHITESPACE.sub("", str(value))
+    squeezed = _WHITESPACE.sub("", str(value))
     if _SHA256_SHAPE.fullmatch(squeezed):
         return "sha256"
     if _MD5_SHAPE.fullmatch(squeezed):

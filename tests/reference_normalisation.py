@@ -14,8 +14,12 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-# ASCII whitespace only; other Unicode spaces make a value invalid instead.
-_WHITESPACE = re.compile("[ \t\n\v\f\r]")
+# ASCII whitespace, every Unicode space separator (Zs), the zero-width space and U+FEFF;
+# other non-ASCII characters (U+2028, homoglyphs, ...) make a value invalid instead.
+UNICODE_SPACES = (
+    "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200C))) + "\u202f\u205f\u3000\ufeff"
+)
+_WHITESPACE = re.compile(f"[ \t\n\v\f\r{UNICODE_SPACES}]")
 _EMAIL = re.compile(
     r"[a-z0-9][a-z0-9_%+'-]*(\.[a-z0-9_%+'-]+)*"
     r"@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
@@ -24,7 +28,15 @@ _EMAIL = re.compile(
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PRINTABLE_ASCII = re.compile(r"[!-~]*")
 _EMPTY_HASHES = {hashlib.sha256(b"").hexdigest(), hashlib.md5(b"").hexdigest()}
+ZERO_MAID = "00000000-0000-0000-0000-000000000000"
+# the SHA-256 and MD5 of the all-zero id, hyphenated and not
+ZEROED_MAID_HASHES = {
+    h(spelling.encode()).hexdigest()
+    for spelling in (ZERO_MAID, ZERO_MAID.replace("-", ""))
+    for h in (hashlib.sha256, hashlib.md5)
+}
 
+MAID_HASHED_COLUMNS = {"idfa_sha256", "gaid_sha256", "idfa_md5", "gaid_md5"}
 HASHED_COLUMNS = {
     "email_sha256": ("EMAIL_SHA256", 64),
     "phone_sha256": ("PHONE_SHA256", 64),
@@ -52,13 +64,15 @@ def _hex(value: str, length: int) -> bool:
     return len(value) == length and re.fullmatch("[0-9a-f]*", value) is not None
 
 
-def _hashed(cleaned: str, id_type: str, length: int) -> Outcome:
+def _hashed(cleaned: str, id_type: str, length: int, *, is_maid: bool = False) -> Outcome:
     if re.fullmatch("[0-9a-f]*", cleaned) is None:
         return Outcome(None, None, "hash_not_hex")
     if len(cleaned) != length:
         return Outcome(None, None, "hash_wrong_length")
     if cleaned in _EMPTY_HASHES:
         return Outcome(None, None, "hash_of_empty_string")
+    if is_maid and cleaned in ZEROED_MAID_HASHES:
+        return Outcome(None, None, "maid_zeroed")
     return Outcome(id_type, cleaned, None)
 
 
@@ -79,7 +93,7 @@ def normalise(
     if cleaned == "":
         return None
     if column in HASHED_COLUMNS:
-        return _hashed(cleaned, *HASHED_COLUMNS[column])
+        return _hashed(cleaned, *HASHED_COLUMNS[column], is_maid=column in MAID_HASHED_COLUMNS)
     if column == "email":
         if _hex(cleaned, 64):
             return _hashed(cleaned, "EMAIL_SHA256", 64)
@@ -96,16 +110,24 @@ def normalise(
             cleaned = local.split("+")[0].replace(".", "") + "@" + domain
         return Outcome("EMAIL_SHA256", sha256(cleaned), None)
     if column in ("idfa", "gaid"):
-        prefix = column.upper()
+        # raw ids only: 64 hex is an id's SHA-256 (no UUID has 64 digits), 32 hex a UUID
+        # without hyphens; both end as *_SHA256, never as an MD5 of the raw id itself
+        id_type = f"{column.upper()}_SHA256"
         if _hex(cleaned, 64):
-            return _hashed(cleaned, f"{prefix}_SHA256", 64)
+            return _hashed(cleaned, id_type, 64, is_maid=True)
         if _hex(cleaned, 32):
-            return _hashed(cleaned, f"{prefix}_MD5", 32)
-        if cleaned == "00000000-0000-0000-0000-000000000000":
+            if cleaned in _EMPTY_HASHES:
+                return Outcome(None, None, "hash_of_empty_string")
+            if cleaned in ZEROED_MAID_HASHES:
+                return Outcome(None, None, "maid_zeroed")
+            cleaned = "-".join(
+                (cleaned[:8], cleaned[8:12], cleaned[12:16], cleaned[16:20], cleaned[20:])
+            )
+        if cleaned == ZERO_MAID:
             return Outcome(None, None, "maid_zeroed")
         if _UUID.fullmatch(cleaned) is None:
             return Outcome(None, None, "maid_invalid_format")
-        return Outcome(f"{prefix}_SHA256", sha256(cleaned), None)
+        return Outcome(id_type, sha256(cleaned), None)
     if column == "phone":
         if _hex(cleaned, 64):
             return _hashed(cleaned, "PHONE_SHA256", 64)

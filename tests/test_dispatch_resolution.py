@@ -40,6 +40,7 @@ import pytest
 import yaml
 
 from tests.dbt_support import DBT, PROJECT_DIR, PROJECT_NAME, ROOT
+from tests.reference_normalisation import UNICODE_SPACES
 
 # Profile outputs that dbt can compile with and nothing can connect to.
 OUTPUTS: dict[str, dict[str, object]] = {
@@ -126,8 +127,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
 }
 
-# The six ASCII whitespace characters remove_whitespace deletes, as a bracket expression.
-WHITESPACE_CLASS = "[\t\n\x0b\x0c\r ]"
+# The characters remove_whitespace deletes, as a bracket expression: the six ASCII
+# whitespace characters and the Unicode spaces.
+WHITESPACE_CLASS = f"[\t\n\x0b\x0c\r {UNICODE_SPACES}]"
 
 # What the compiled normaliser wrappers must (and must not) contain on each engine, per
 # dispatched macro: the spelling of the implementation EXPECTED names.
@@ -147,7 +149,8 @@ FINGERPRINTS: dict[str, dict[str, tuple[list[str], list[str]]]] = {
     "databricks": {
         "sha256_hex": (["sha2("], ["encode(", "lower(sha2("]),
         # Spark reads backslash escapes in literals: every regex backslash doubled
-        "regex_literal": (["'[\\\\t\\\\n\\\\x0B\\\\f\\\\r ]'"], []),
+        # the Unicode spaces as Java's code point escapes, never as the characters
+        "regex_literal": (["'[\\\\t\\\\n\\\\x0B\\\\f\\\\r \\\\x{00a0}\\\\x{1680}"], ["\u00a0"]),
         # Java's \v is a class of vertical whitespace: the vertical tab as \x0B
         "remove_whitespace": (["\\\\x0B"], ["\\\\v"]),
         "regex_full_match": ([" rlike '\\\\A("], [" ~ '", "regexp_like("]),

@@ -33,10 +33,12 @@ import phonenumbers
 import pytest
 
 from tests.dbt_support import PROJECT_DIR, ROOT, DbtProject, make_dbt_project
+from tests.reference_normalisation import UNICODE_SPACES
 
 CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus.csv"
 CALLING_CODES_MACRO = ROOT / "macros" / "normalise" / "country_calling_codes.sql"
-ASCII_WHITESPACE = re.compile("[ \t\n\v\f\r]")
+# what the normaliser deletes: ASCII whitespace and the Unicode spaces
+WHITESPACE = re.compile(f"[ \t\n\v\f\r{UNICODE_SPACES}]")
 
 # TikTok Help Center (reference H1/H2): 374-93-828222 (AM) -> 37493828222, whose SHA-256
 # TikTok publishes; (657)777-0000 (US) -> 16577770000.
@@ -69,9 +71,9 @@ class Case:
 
 def libphonenumber_e164(raw: str, country: str | None) -> str | None:
     """libphonenumber's E.164 without "+" for a possible number, else None."""
-    region = ASCII_WHITESPACE.sub("", country or "").upper() or None
+    region = WHITESPACE.sub("", country or "").upper() or None
     try:
-        number = phonenumbers.parse(ASCII_WHITESPACE.sub(" ", raw), region)
+        number = phonenumbers.parse(WHITESPACE.sub(" ", raw), region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(number):
@@ -126,7 +128,7 @@ def test_corpus_survives_the_seed_load(cases: dict[int, Case]) -> None:
         if not raw:
             raw = re.sub("~[tnrsz]", lambda m: escapes[m.group(0)], row["raw_value_escaped"])
         case = cases.get(int(row["case_id"]))
-        if ASCII_WHITESPACE.sub("", raw) == "":
+        if WHITESPACE.sub("", raw) == "":
             assert case is None, row  # empty values never reach the normaliser
             continue
         assert case is not None, row

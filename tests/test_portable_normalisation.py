@@ -10,15 +10,21 @@ true` and every dbt unit test (the DuckDB path's run in
 tests/test_warehouse_build.py), plus an audience over hostile
 values (the phone corpus, generated emails and advertising ids), and every
 row of every audience table and of the phone wrapper must be equal.
+
+The same builds prove DESIGN "Semantics" 10 for advertising ids (issue 13): no value
+of a raw `idfa`/`gaid` column reaches the members unhashed, and an id sent as *_MD5
+before (a UUID without hyphens, i.e. the raw id) is removed and added as *_SHA256.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
 import random
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +32,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests import ledger
 from tests.dbt_support import PROJECT_DIR, PROJECT_NAME, DbtProject, copy_project, make_dbt_project
+from tests.reference_normalisation import UNICODE_SPACES, normalise, sha256
 
 CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus.csv"
 HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -100,6 +108,32 @@ def hostile_maids() -> list[str]:
         for _ in range(rng.randint(0, 2)):
             value.insert(rng.randint(0, len(value)), rng.choice(" \t-g0AF\u00e9\x0b"))
         values.append("".join(value))
+    return values + raw_id_corpus()
+
+
+def raw_id_corpus() -> list[str]:
+    """What a raw advertising-id column may hold by mistake or malice (issue 13): hex strings
+    of every length in both cases, UUIDs in every spelling, the zero id and its hashes,
+    wrapped in ASCII and Unicode spaces, and non-spaces that must not be deleted."""
+    rng = random.Random(13)
+    zero = "00000000-0000-0000-0000-000000000000"
+    uuids = [zero, "5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25"]
+    uuids += [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(3)]
+    values = []
+    for length in range(1, 71):
+        digits = "".join(rng.choices("0123456789abcdef", k=length))
+        values += [digits, digits.upper(), "0" * length]
+    for u in uuids:
+        bare = u.replace("-", "")
+        values += [u, u.upper(), bare, bare.upper(), "{" + u + "}", u.replace("-", ":")]
+        values += [
+            sha256(u),
+            sha256(bare).upper(),
+            hashlib.md5(u.encode()).hexdigest(),
+        ]
+        for space in UNICODE_SPACES + " \t":
+            values += [space + bare + space, u[:8] + space + u[8:], space + u.upper()]
+        values += [u + "\u2028", "\u00ad" + u, bare + "\u0085"]
     return values
 
 
@@ -227,3 +261,88 @@ def test_hostile_audience_exercises_every_outcome(builds: tuple[DbtProject, DbtP
     assert ("phone", None) in seen and ("idfa", "maid_zeroed") in seen
     for reason in (None, "maid_invalid_format", "maid_zeroed", "hash_of_empty_string"):
         assert ("gaid", reason) in seen
+
+
+def raw_forms(value: str) -> set[str]:
+    """A raw value as it could leave the warehouse: any case, with or without spaces and
+    hyphens (every Unicode space of the rule and ASCII whitespace removed)."""
+    compact = re.sub(f"[\\s{UNICODE_SPACES}]", "", value)
+    forms = {value, compact}
+    forms |= {f.replace("-", "") for f in forms}
+    return {f.lower() for f in forms} | {f.upper() for f in forms}
+
+
+@pytest.mark.parametrize("build", ["duckdb", "portable"])
+def test_no_raw_advertising_id_reaches_tiktok_unhashed(
+    builds: tuple[DbtProject, DbtProject], build: str
+) -> None:
+    project = builds[0] if build == "duckdb" else builds[1]
+    members = rows(
+        project,
+        "select id_type, id_hash from tiktok_audience_members "
+        "where audience_key = 'hostile_identifiers' and id_type not in "
+        "('EMAIL_SHA256', 'PHONE_SHA256')",
+    )
+    assert len(members) > 10
+    # an already-hashed id (64 hex) is passed through as documented: it is no raw id
+    raw_values = [v for v in hostile_maids() if not re.fullmatch("[0-9a-fA-F]{64}", v.strip())]
+    leaked = set().union(*(raw_forms(v) for v in raw_values))
+    for id_type, id_hash in members:
+        assert id_type in ("IDFA_SHA256", "GAID_SHA256"), (id_type, id_hash)
+        assert re.fullmatch("[0-9a-f]{64}", str(id_hash)), id_hash
+        assert id_hash not in leaked, f"{id_type} {id_hash} is a raw input"
+    # MD5 types come only from the *_md5 columns, in every audience of the build
+    for (audience_key,) in rows(project, "select audience_key from tiktok_audiences"):
+        md5_columns = rows(
+            project,
+            f"select source_column from {audience_key} where id_type like '%\\_MD5' escape '\\'",
+        )
+        assert {c for (c,) in md5_columns} <= {"idfa_md5", "gaid_md5"}, audience_key
+
+
+def test_ids_sent_as_md5_before_are_removed_and_added_as_sha256(
+    builds: tuple[DbtProject, DbtProject], tmp_path: Path
+) -> None:
+    """Before issue 13 a UUID without hyphens in idfa/gaid went out as IDFA_MD5 / GAID_MD5,
+    the raw id. With that state acknowledged, the diff removes those and adds the SHA-256 of
+    the hyphenated id; nothing else changes."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(builds[0].db_path.read_bytes())
+    sent_as_md5: set[tuple[str, str]] = set()
+    from_32_hex: set[tuple[str, str]] = set()
+    from_others: set[tuple[str, str]] = set()
+    for column, value in itertools.product(("idfa", "gaid"), set(hostile_maids())):
+        outcome = normalise(column, value)
+        if outcome is None or outcome.reason_code is not None:
+            continue
+        member = (str(outcome.id_type), str(outcome.id_hash))
+        cleaned = re.sub(f"[\\s{UNICODE_SPACES}]", "", value).lower()
+        if re.fullmatch("[0-9a-f]{32}", cleaned):
+            sent_as_md5.add((f"{column.upper()}_MD5", cleaned))
+            from_32_hex.add(member)
+        else:
+            from_others.add(member)
+    with duckdb.connect(str(warehouse)) as con:
+        desired = set(
+            con.execute(
+                "select id_type, id_hash from tiktok_audience_members "
+                "where audience_key = 'hostile_identifiers'"
+            ).fetchall()
+        )
+        before = (desired - (from_32_hex - from_others)) | sent_as_md5
+        con.execute("create temp table before_issue_13 (id_type varchar, id_hash varchar)")
+        con.executemany("insert into before_issue_13 values (?, ?)", sorted(before))
+        ledger.register(con.execute, "hostile_identifiers", "1001", "7000000000000000001")
+        ledger.acknowledge(
+            con.execute,
+            "select 'hostile_identifiers' as audience_key, '1001' as audience_id, "
+            "'7000000000000000001' as advertiser_id, id_type, id_hash from before_issue_13",
+        )
+        diff = con.execute(
+            "select action, id_type, id_hash from tiktok_audience_diff "
+            "where audience_key = 'hostile_identifiers'"
+        ).fetchall()
+    assert len(sent_as_md5) >= 10
+    assert {(t, h) for a, t, h in diff if a == "remove"} == sent_as_md5
+    assert {(t, h) for a, t, h in diff if a == "add"} == from_32_hex - from_others
+    assert from_32_hex - from_others

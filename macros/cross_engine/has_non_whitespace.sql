@@ -1,6 +1,7 @@
-{#- True when `expr` (not null) holds anything besides ASCII whitespace, i.e.
-    when remove_whitespace(expr) is not empty: the test that keeps empty values
-    out of normalisation (they are counted, not rejected).
+{#- True when `expr` (not null) holds anything besides whitespace (ASCII or
+    Unicode spaces), i.e. when remove_whitespace(expr) is not empty: the test
+    that keeps empty values out of normalisation (they are counted, not
+    rejected).
 
     DuckDB pushes a filter on a computed column down through the projection
     that computes it and then evaluates the expression twice, so filtering on
@@ -16,11 +17,12 @@
 {%- endmacro %}
 
 {#- Almost every value starts with something other than whitespace: its first
-    code point settles it, and only the rest take the regular expression. -#}
+    code point (DuckDB's ascii() returns the code point) settles it, and only
+    the rest take the regular expression. -#}
 {% macro duckdb__has_non_whitespace(expr) -%}
   case
     when {{ expr }} = '' then false
-    when ascii({{ expr }}) not in (9, 10, 11, 12, 13, 32) then true
-    else regexp_matches({{ expr }}, {{ tiktok_sync.regex_literal('[^\\t\\n\\v\\f\\r ]') }})
+    when ascii({{ expr }}) not in ({{ ([9, 10, 11, 12, 13, 32] + tiktok_sync.unicode_space_code_points()) | join(', ') }}) then true
+    else regexp_matches({{ expr }}, {{ tiktok_sync.regex_literal('[^' ~ tiktok_sync.whitespace_characters() ~ ']') }})
   end
 {%- endmacro %}

@@ -57,7 +57,7 @@
         select
             raw_value,
             cleaned,
-            {{ tiktok_sync.hash_rejection_reason('cleaned', spec.hex_length) }} as reason_code
+            {{ tiktok_sync.hash_rejection_reason('cleaned', spec.hex_length, spec.get('is_maid', false)) }} as reason_code
         from {{ column }}__non_empty
         {{ tiktok_sync.optimisation_fence() }}
     ) checked
@@ -69,34 +69,53 @@
 )
 {%- elif spec.kind == 'maid' %}
 
+{#- A raw advertising-id column holds raw ids: a UUID (any case), or the same
+    32 hex digits without hyphens, which are hyphenated 8-4-4-4-12 into the
+    canonical form and hashed like it. Neither is ever sent as it is: before
+    issue 13 a 32-hex value went out as IDFA_MD5 / GAID_MD5, i.e. the raw
+    device id itself. 64 hex digits cannot be a raw id (a UUID has 32), so
+    they are taken as its SHA-256 and passed through. Every row yields a
+    *_SHA256 type; MD5 types come only from the *_md5 columns. -#}
 {{ column }}__identifiers as (
     select
         '{{ column }}' as source_column,
-        case
-            when shape = 'md5' then '{{ spec.md5_id_type }}'
-            else '{{ spec.id_type }}'
-        end as id_type,
+        '{{ spec.id_type }}' as id_type,
         reason_code,
         case
             when reason_code is not null then null
-            when shape in ('sha256', 'md5') then cleaned
-            else {{ tiktok_sync.sha256_hex('cleaned') }}
+            when shape = 'sha256' then cleaned
+            else {{ tiktok_sync.sha256_hex('canonical') }}
         end as id_hash,
         raw_value
     from (
         select
             raw_value,
             cleaned,
+            canonical,
             shape,
             case
-                when shape = 'sha256' then {{ tiktok_sync.hash_rejection_reason('cleaned', 64) }}
-                when shape = 'md5' then {{ tiktok_sync.hash_rejection_reason('cleaned', 32) }}
-                else {{ tiktok_sync.maid_rejection_reason('cleaned') }}
+                when shape = 'sha256' then {{ tiktok_sync.hash_rejection_reason('cleaned', 64, true) }}
+                -- 32 hex digits that are the MD5 of nothing or of the zero id: hashes, not an id
+                when shape = 'uuid_hex' and cleaned = '{{ tiktok_sync.empty_string_hashes()[32] }}' then 'hash_of_empty_string'
+                when shape = 'uuid_hex' and cleaned in ('{{ tiktok_sync.zeroed_maid_hashes()[32] | join("', '") }}') then 'maid_zeroed'
+                else {{ tiktok_sync.maid_rejection_reason('canonical') }}
             end as reason_code
         from (
-            {{ tiktok_sync.maid_shaped_select(column ~ '__values', column ~ '__non_empty') | indent(12) }}
-            {{ tiktok_sync.optimisation_fence() }}
-        ) shaped
+            select
+                raw_value,
+                cleaned,
+                shape,
+                case
+                    when shape = 'uuid_hex' then
+                        substr(cleaned, 1, 8) || '-' || substr(cleaned, 9, 4) || '-' || substr(cleaned, 13, 4)
+                        || '-' || substr(cleaned, 17, 4) || '-' || substr(cleaned, 21, 12)
+                    else cleaned
+                end as canonical
+            from (
+                {{ tiktok_sync.maid_shaped_select(column ~ '__values', column ~ '__non_empty') | indent(16) }}
+                {{ tiktok_sync.optimisation_fence() }}
+            ) shaped
+        ) canonicalised
         {{ tiktok_sync.optimisation_fence() }}
     ) checked
 )

@@ -1,7 +1,9 @@
 {#- Mobile advertising ids (IDFA / GAID): TikTok hashes the lower-case,
     hyphenated UUID [H2]. The all-zero id is what iOS and Android report when
     the user limited ad tracking: it identifies nobody, so it is rejected.
-    `cleaned` is whitespace-free and lower-cased. -#}
+    `cleaned` is whitespace-free and lower-cased, and a UUID written without
+    hyphens is already hyphenated (identifier_ctes), so this one comparison
+    catches the zero id in every spelling. -#}
 
 {% macro maid_rejection_reason(cleaned) -%}
   {{ return(adapter.dispatch('maid_rejection_reason', 'tiktok_sync')(cleaned)) }}

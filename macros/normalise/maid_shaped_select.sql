@@ -1,7 +1,7 @@
 {#- The values of an advertising-id column (identifier_ctes) with their
     shape: raw_value, cleaned (whitespace removed, lower-cased) and shape,
-    'sha256' or 'md5' when cleaned is 64 or 32 hex characters (already
-    hashed), else 'raw'. `values_cte` has raw_value, `non_empty_cte` also
+    'sha256' when cleaned is 64 hex characters (an already hashed id),
+    'uuid_hex' when 32 (a UUID written without hyphens), else 'raw'. `values_cte` has raw_value, `non_empty_cte` also
     cleaned. -#}
 {% macro maid_shaped_select(values_cte, non_empty_cte) -%}
   {{ return(adapter.dispatch('maid_shaped_select', 'tiktok_sync')(values_cte, non_empty_cte)) }}
@@ -44,7 +44,7 @@ from (
             raw_value,
             case
                 when regexp_full_match(raw_value, {{ tiktok_sync.regex_literal('[0-9a-fA-F]{64}|[0-9a-fA-F]{32}|' ~ either_case) }})
-                    then case length(raw_value) when 64 then 'sha256' when 32 then 'md5' else 'raw' end
+                    then case length(raw_value) when 64 then 'sha256' when 32 then 'uuid_hex' else 'raw' end
             end as given_shape
         from {{ values_cte }}
     ) as given
@@ -54,7 +54,7 @@ from (
 {% macro _maid_shape(cleaned) -%}
 case
     when {{ tiktok_sync.is_hex_hash(cleaned, 64) }} then 'sha256'
-    when {{ tiktok_sync.is_hex_hash(cleaned, 32) }} then 'md5'
+    when {{ tiktok_sync.is_hex_hash(cleaned, 32) }} then 'uuid_hex'
     else 'raw'
 end
 {%- endmacro %}

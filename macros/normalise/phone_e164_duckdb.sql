@@ -22,7 +22,7 @@
 {%- if var('tiktok_sync_portable_normalisation', false) -%}
   {{ return(tiktok_sync.default__phone_normalised_select(input_cte, calling_codes)) }}
 {%- endif -%}
-{%- set ws = '[\\t\\n\\v\\f\\r ]' -%}
+{%- set ws = '[' ~ tiktok_sync.whitespace_characters() ~ ']' -%}
 with
 
 phone_rules as (
@@ -114,10 +114,12 @@ phone_read as (
             regexp_full_match(raw_value, {{ tiktok_sync.regex_literal(ws ~ '*([(]' ~ ws ~ '*)?[+]([-0-9()./]|' ~ ws ~ ')*|([-0-9()./]|' ~ ws ~ ')*') }}) as has_allowed_characters,
             -- where the characters are allowed, a + can only be the leading one
             contains(raw_value, '+') as has_plus,
-            -- digits matter only where the characters are allowed: digits, - ( ) . / +, whitespace
+            -- digits matter only where the characters are allowed: digits, - ( ) . / +, whitespace;
+            -- a value with a Unicode space has more bytes (strlen) than characters (length)
             case
                 when contains(raw_value, chr(9)) or contains(raw_value, chr(10)) or contains(raw_value, chr(11))
                     or contains(raw_value, chr(12)) or contains(raw_value, chr(13))
+                    or strlen(raw_value) <> length(raw_value)
                     then regexp_replace(raw_value, '[^0-9]+', '', 'g')
                 else replace(replace(replace(replace(replace(replace(replace(
                     raw_value, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '/', ''), '+', '')

@@ -10,8 +10,8 @@ runs here (tests/engines/postgres.py). So dbt compiles, for a redshift target th
 `remove_whitespace(string_literal(v))` for hostile values, and that SQL runs on PostgreSQL with
 standard_conforming_strings off and REGEXP_REPLACE given Redshift's three-argument meaning
 (every match replaced). Each literal must read back as its value, and whitespace removal must
-delete the six ASCII whitespace characters and nothing else (not `v`, `t` or a backslash, and
-not U+00A0 or U+2028, which the normaliser rejects instead).
+delete the six ASCII whitespace characters and the Unicode spaces (U+00A0, ...) and nothing
+else (not `v`, `t`, `x` or a backslash, and not U+2028, which the normaliser rejects instead).
 
 What this cannot show: Redshift's own lexer and regex engine, for which PostgreSQL's stand in.
 Skipped, with the reason, without dbt-redshift or PostgreSQL.
@@ -31,6 +31,7 @@ import yaml
 
 from tests.dbt_support import DBT, PROJECT_DIR, PROJECT_NAME
 from tests.engines.postgres import PostgresServer, unavailable_reason
+from tests.reference_normalisation import UNICODE_SPACES
 
 REDSHIFT_MISSING = (
     "dbt-redshift is not installed (pip install -e '.[redshift]')"
@@ -57,10 +58,11 @@ CASES = [
     " space\ttab\nline feed\x0bvertical tab\x0cform feed\rcarriage return ",
     "\r\n",
     "no-break\u00a0space and line\u2028separator",
+    "\ufeffbom, ideographic\u3000space, thin\u2009space, zero\u200bwidth \\x{00a0} \\u00a0",
     "ünïcödé ✓",
     "$$ dollar $tag$ -- not a comment /* nor this */ ; %s %% _",
 ]
-WHITESPACE = re.compile("[\t\n\x0b\x0c\r ]")
+WHITESPACE = re.compile(f"[\t\n\x0b\x0c\r {UNICODE_SPACES}]")
 TEMPLATE = """
 {%- for value in var('literal_cases') %}
 select {{ loop.index0 }} as case_id,
