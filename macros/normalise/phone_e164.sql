@@ -7,7 +7,7 @@
       country_code  string or null: ISO-3166 alpha-2, trimmed and upper-cased
                     here; null or blank means var tiktok_sync_default_phone_country,
     and over `calling_codes` (a relation or CTE name with the columns of
-    seeds/country_calling_codes.csv). It returns exactly one row per input
+    the country_calling_codes() macro). It returns exactly one row per input
     row: input_id, e164_digits (string, null when rejected) and reason_code
     (null when valid, else a key of phone_rejection_reasons()).
 
