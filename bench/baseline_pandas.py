@@ -10,15 +10,16 @@ OUT_DIR/members.parquet and OUT_DIR/diff.parquet and prints a JSON line of count
 timings. The bench checks its members against the warehouse's, hash for hash.
 
 Written the way such scripts are written (one frame per source, `.str` methods, `.map` with a
-lambda for the hash), but careful: ASCII whitespace only (pandas' `\\s` would also delete
-non-breaking spaces, which the rules reject), non-ASCII emails rejected before lower-casing,
-pre-hashed values passed through. What it simplifies: phones. It keeps digits, treats `+` or
-a leading `00` as international, otherwise drops a trunk `0` and prepends the calling code of
-the row's country from a hard-coded table of the markets in the data, and accepts 8 to 15
-digits. That is right for the shapes bench/generate.py writes and wrong for many real ones
-(`+44 (0)20...`, national numbers that start with their calling code, `011` or `0011`
-international prefixes, per-country lengths), which the warehouse rule handles; see
-bench/README.md.
+lambda for the hash), but careful: ASCII whitespace and the Unicode spaces deleted (pandas'
+`\\s` would also delete line separators, which the rules reject), non-ASCII emails rejected
+before lower-casing, pre-hashed values passed through, advertising ids written without hyphens
+hyphenated before hashing, the all-zero id and its hashes dropped. What it simplifies: phones.
+It keeps digits, treats `+` or a leading `00` as international, otherwise drops a trunk `0`
+and prepends the calling code of the row's country from a hard-coded table of the markets in
+the data, and accepts 8 to 15 digits. That is right for the shapes bench/generate.py writes
+and wrong for many real ones (`+44 (0)20...`, national numbers that start with their calling
+code, `011` or `0011` international prefixes, per-country lengths), which the warehouse rule
+handles; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ from pathlib import Path
 # pandas ships no type information (pandas-stubs is separate and lags pandas 3)
 import pandas as pd  # type: ignore[import-untyped]
 
-WHITESPACE = "[ \t\n\v\f\r]"  # the six ASCII whitespace characters, deleted anywhere
+# the six ASCII whitespace characters, the Unicode space separators (Zs), U+200B and U+FEFF,
+# deleted anywhere
+UNICODE_SPACES = (
+    "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200C))) + "\u202f\u205f\u3000\ufeff"
+)
+WHITESPACE = f"[ \t\n\v\f\r{UNICODE_SPACES}]"
 HEX64 = "[0-9a-f]{64}"
 HEX32 = "[0-9a-f]{32}"
 EMAIL = (
@@ -45,6 +51,12 @@ PHONE_CHARACTERS = r"\(?\+[-0-9()./]*|[-0-9()./]*"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+# the SHA-256 and MD5 of the all-zero id, hyphenated and not: never members
+ZEROED_HASHES = {
+    h(spelling.encode()).hexdigest()
+    for spelling in (ZERO_UUID, ZERO_UUID.replace("-", ""))
+    for h in (hashlib.sha256, hashlib.md5)
+}
 # country -> (calling code, national trunk prefix) for the markets in the data
 COUNTRIES = {
     "US": ("1", ""),
@@ -125,13 +137,18 @@ def phones(raw: pd.Series, country: pd.Series) -> pd.DataFrame:
 def maids(raw: pd.Series, prefix: str) -> pd.DataFrame:
     cleaned = remove_whitespace(raw.dropna()).str.lower()
     cleaned = cleaned[cleaned != ""]
-    is_sha256 = cleaned.str.fullmatch(HEX64)
-    is_md5 = cleaned.str.fullmatch(HEX32)
+    cleaned = cleaned[cleaned != EMPTY_MD5]  # the MD5 of nothing is no id either
+    # a raw id column holds raw ids: 32 hex is a UUID written without hyphens, never an MD5
+    bare = cleaned.str.fullmatch(HEX32)
+    cleaned = cleaned.where(
+        ~bare,
+        cleaned.str.replace(r"^(.{8})(.{4})(.{4})(.{4})(.{12})$", r"\1-\2-\3-\4-\5", regex=True),
+    )
+    is_sha256 = cleaned.str.fullmatch(HEX64) & ~cleaned.isin(ZEROED_HASHES | {EMPTY_SHA256})
     is_uuid = cleaned.str.fullmatch(UUID) & (cleaned != ZERO_UUID)
     return pd.concat(
         [
-            members(f"{prefix}_SHA256", cleaned[is_sha256 & (cleaned != EMPTY_SHA256)]),
-            members(f"{prefix}_MD5", cleaned[is_md5 & (cleaned != EMPTY_MD5)]),
+            members(f"{prefix}_SHA256", cleaned[is_sha256]),
             members(f"{prefix}_SHA256", sha256(cleaned[is_uuid])),
         ]
     )
