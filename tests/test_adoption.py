@@ -157,25 +157,68 @@ def test_none_of_the_demo_or_test_material_reaches_the_users_warehouse(adopted: 
     assert {r for r in relations - users if not r.startswith("tiktok_")} == set()
 
 
+def run_on_a_copy(adopted: Adopted, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`dbt run` of the staging model in a copy of the user's project, with the models the test
+    wrote under tmp_path/acme_analytics, on a copy of the built warehouse (where the run would
+    succeed but for the package's checks)."""
+    project = tmp_path / "acme_analytics"
+    shutil.copytree(adopted.project, project, symlinks=True, dirs_exist_ok=True)
+    shutil.copy(adopted.warehouse, tmp_path / "copy.duckdb")
+    (project / "profiles.yml").write_text(PROFILE.format(path=tmp_path / "copy.duckdb"))
+    env = user_env(project, "http://127.0.0.1:9/")
+    return user_runs(project, env, DBT, "run", "--select", "stg_crm__customers")
+
+
 def test_a_model_with_tiktok_settings_that_is_no_audience_fails_the_build(
     adopted: Adopted, tmp_path: Path
 ) -> None:
-    project = tmp_path / "acme_analytics"
-    shutil.copytree(adopted.project, project, symlinks=True)
-    marketing = project / "models" / "marketing"
-    marketing.mkdir()
+    marketing = tmp_path / "acme_analytics" / "models" / "marketing"
+    marketing.mkdir(parents=True)
     (marketing / "vip_emails.sql").write_text(
         "{{ config(meta={'tiktok': {'audience_name': 'VIPs'}}) }}\n"
         "select email from {{ ref('stg_crm__customers') }}\n"
     )
-    # A copy of the built warehouse: the build would succeed there but for the check.
-    shutil.copy(adopted.warehouse, tmp_path / "copy.duckdb")
-    (project / "profiles.yml").write_text(PROFILE.format(path=tmp_path / "copy.duckdb"))
-    env = user_env(project, "http://127.0.0.1:9/")
-    proc = user_runs(project, env, DBT, "run", "--select", "stg_crm__customers")
+    proc = run_on_a_copy(adopted, tmp_path)
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert "'vip_emails' (models/marketing/vip_emails.sql, materialized 'view')" in proc.stdout
     assert "materialized='tiktok_audience'" in proc.stdout
+
+
+def test_two_models_in_one_tiktok_audience_fail_the_build_naming_both(
+    adopted: Adopted, tmp_path: Path
+) -> None:
+    audiences = tmp_path / "acme_analytics" / "models" / "audiences"
+    audiences.mkdir(parents=True)
+    emails = "select email from {{ ref('stg_crm__customers') }}\n"
+    # The README's audience's name again, as a second streaming audience of the same advertiser.
+    (audiences / "lapsed_vips_again.sql").write_text(
+        "{{ config(meta={'tiktok': {'audience_name': 'Lapsed VIPs'}}) }}\n" + emails
+    )
+    # Two models configured into one existing TikTok audience.
+    for model in ("vip_emails", "vip_emails_too"):
+        (audiences / f"{model}.sql").write_text(
+            "{{ config(meta={'tiktok': {'audience_id': '7000000000000000001'}}) }}\n" + emails
+        )
+    # A customer-file audience may share a streaming one's name: TikTok keeps them apart by type.
+    (audiences / "lapsed_vips_file.sql").write_text(
+        "{{ config(meta={'tiktok': {'audience_name': 'VIP file', 'api': 'customer_file'}}) }}\n"
+        + emails
+    )
+    (audiences / "vip_file_streaming.sql").write_text(
+        "{{ config(meta={'tiktok': {'audience_name': 'VIP file'}}) }}\n" + emails
+    )
+
+    proc = run_on_a_copy(adopted, tmp_path)
+
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    output = " ".join(proc.stdout.split())  # dbt wraps long messages
+    assert "models vip_emails, vip_emails_too all set meta.tiktok.audience_id" in output
+    assert (
+        "models lapsed_vip_customers, lapsed_vips_again would all create the streaming "
+        "audience named 'Lapsed VIPs'" in output
+    )
+    assert "VIP file" not in output
+    assert "a distinct meta.tiktok.audience_name" in output
 
 
 def test_the_command_the_demo_prints_plans_on_the_demo_warehouse(
