@@ -9,7 +9,7 @@ Writes two dbt seeds, byte for byte the same on every run and every Python >= 3.
 Why the mess: the project's whole point is that identifiers are normalised and hashed in the
 warehouse, so the demo must put into the warehouse what real CRMs and app backends deliver, not
 what TikTok wants. Every kind of mess below comes from a documented normalisation rule or a
-pain point users report (see docs in /work/shared/reference):
+pain point users report (see the README's "Normalisation rules"):
 
 * emails: mixed case; leading, trailing and inner spaces and tabs; ``+tags``; dotted and undotted
   spellings of the same ``gmail.test`` mailbox; values that are already SHA-256 (lower and UPPER
@@ -23,8 +23,9 @@ pain point users report (see docs in /work/shared/reference):
 * a partner's pre-hashed email column: lower and UPPER hex, some padded, some the wrong length or
   not hex at all.
 * advertising ids: IDFA upper-case as iOS reports it, GAID lower-case as Android does, mixed
-  case, surrounding whitespace, the all-zero id of limit-ad-tracking, garbage, and ids that are
-  already MD5 (32 hex) or SHA-256 (64 hex).
+  case, surrounding whitespace, the all-zero id of limit-ad-tracking, garbage, and ids that an
+  upstream system already hashed to MD5 (32 hex) or SHA-256 (64 hex), which the backend records in
+  ``advertising_id_format`` (a value's shape cannot say it: 32 hex is also a UUID without hyphens).
 
 Only synthetic values: email domains are reserved (``example.com/.org/.net``, ``*.example``) or
 obviously fake (``*.test``, RFC 2606), and phones come from numbering plans' ranges reserved for
@@ -98,7 +99,14 @@ CUSTOMER_COLUMNS = (
     "signup_day",
     "churn_day",
 )
-DEVICE_COLUMNS = ("device_id", "customer_id", "platform", "advertising_id", "last_seen_day")
+DEVICE_COLUMNS = (
+    "device_id",
+    "customer_id",
+    "platform",
+    "advertising_id",
+    "advertising_id_format",
+    "last_seen_day",
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = REPO_ROOT / "integration_tests" / "seeds" / "demo"
@@ -311,7 +319,7 @@ def _invalid_email(dice: Dice, email: str, first_display: str) -> str:
     if kind == "emoji":
         return f"{local}{dice.pick(_EMOJI)}@{domain}"
     if kind == "nbsp":
-        # A no-break space pasted from a web page. Rejected until issue 13; now deleted like
+        # A no-break space pasted from a web page. Earlier versions rejected it; now deleted like
         # any whitespace, so the address is valid (README "Normalisation rules").
         return f"{local}{_NBSP}@{domain}"
     if kind == "no_tld":
@@ -719,7 +727,11 @@ def _uuid4(seed: int, device_id: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def _messy_advertising_id(dice: Dice, platform: str, maid: str) -> str | None:
+def _messy_advertising_id(dice: Dice, platform: str, maid: str) -> tuple[str | None, str]:
+    """The id as the backend stores it, and what the backend records it to be: `raw` (as the
+    device reported it, however mangled), `md5` or `sha256` (hashed by an upstream system). The
+    backend's record, not the value's shape, decides: 32 hex digits is just as well a UUID
+    without hyphens, which must be hashed, never sent as an MD5."""
     native = maid.upper() if platform == "ios" else maid  # how each OS reports it
     kind = dice.weighted(
         (
@@ -735,17 +747,17 @@ def _messy_advertising_id(dice: Dice, platform: str, maid: str) -> str | None:
         )
     )
     if kind == "native":
-        return native
+        return native, "raw"
     if kind == "other_case":
-        return maid if platform == "ios" else maid.upper()
+        return (maid if platform == "ios" else maid.upper()), "raw"
     if kind == "mixed_case":
-        return "".join(c.upper() if i % 2 else c for i, c in enumerate(maid))
+        return "".join(c.upper() if i % 2 else c for i, c in enumerate(maid)), "raw"
     if kind == "whitespace":
-        return _with_whitespace(dice, native)
+        return _with_whitespace(dice, native), "raw"
     if kind == "limit_ad_tracking":
-        return LIMIT_AD_TRACKING_ID
+        return LIMIT_AD_TRACKING_ID, "raw"
     if kind == "garbage":
-        return dice.pick(
+        garbage = dice.pick(
             (
                 "unknown",
                 "(null)",
@@ -759,13 +771,14 @@ def _messy_advertising_id(dice: Dice, platform: str, maid: str) -> str | None:
                 maid + "0",
             )
         )
+        return garbage, "raw"
     if kind == "md5":
         digest = md5_hex(maid)
-        return digest if dice.chance(0.8) else digest.upper()
+        return (digest if dice.chance(0.8) else digest.upper()), "md5"
     if kind == "sha256":
         digest = sha256_hex(maid)
-        return digest if dice.chance(0.8) else digest.upper()
-    return None
+        return (digest if dice.chance(0.8) else digest.upper()), "sha256"
+    return None, "raw"
 
 
 # --------------------------------------------------------------------------------------------
@@ -893,12 +906,14 @@ def generate_devices(dice: Dice, customers: Sequence[Row], seed: int) -> list[Ro
             last_seen = -dice.below(ACTIVE_WINDOW_DAYS - 1)  # 0 .. -28
         else:
             last_seen = -dice.between(ACTIVE_WINDOW_DAYS, 200)
+        advertising_id, advertising_id_format = _messy_advertising_id(dice, platform, maid)
         rows.append(
             {
                 "device_id": device_id,
                 "customer_id": customer_id,
                 "platform": platform,
-                "advertising_id": _messy_advertising_id(dice, platform, maid),
+                "advertising_id": advertising_id,
+                "advertising_id_format": advertising_id_format,
                 "last_seen_day": last_seen,
             }
         )
@@ -920,19 +935,14 @@ def generate(seed: int = SEED) -> DemoData:
 # the characters remove_whitespace deletes (macros/cross_engine/whitespace_characters.sql)
 _WHITESPACE = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]")
 _SHA256_SHAPE = re.compile(r"[0-9a-fA-F]{64}")
-_MD5_SHAPE = re.compile(r"[0-9a-fA-F]{32}")
 
 
 def _shape(value: object) -> str:
-    """'sha256', 'md5' or 'raw', as the mobile and newsletter models classify a value."""
+    """'sha256' or 'raw', as the high-value model sorts a phone: 64 hex digits is no number."""
     if value is None:
         return "raw"
     squeezed = _WHITESPACE.sub("", str(value))
-    if _SHA256_SHAPE.fullmatch(squeezed):
-        return "sha256"
-    if _MD5_SHAPE.fullmatch(squeezed):
-        return "md5"
-    return "raw"
+    return "sha256" if _SHA256_SHAPE.fullmatch(squeezed) else "raw"
 
 
 def is_active_customer(customer: Row, demo_day: int) -> bool:
@@ -968,7 +978,7 @@ def audience_rows(data: DemoData, demo_day: int) -> dict[str, list[Row]]:
     for d in data.devices:
         if not (is_recently_seen(d, demo_day) and d["customer_id"] in active_ids):
             continue
-        shape, platform, maid = _shape(d["advertising_id"]), d["platform"], d["advertising_id"]
+        shape, platform, maid = d["advertising_id_format"], d["platform"], d["advertising_id"]
         row: Row = {"device_id": d["device_id"], "customer_id": d["customer_id"]}
         for os_name, raw_col in (("ios", "idfa"), ("android", "gaid")):
             mine = platform == os_name

@@ -61,41 +61,23 @@ devices_of_active_customers as (
 
 ),
 
-devices_with_id_shape as (
-
-    -- The app backend stores some advertising ids already hashed. Sort each value into
-    -- the column its shape says it is: 64 hex digits is a SHA-256, 32 an MD5, anything
-    -- else a raw id (the materialization validates and rejects what is not a UUID).
-    select
-        device_id,
-        customer_id,
-        platform,
-        advertising_id,
-        case
-            when {{ tiktok_sync.regex_full_match(tiktok_sync.remove_whitespace('advertising_id'), '[0-9a-fA-F]{64}') }}
-                then 'sha256'
-            when {{ tiktok_sync.regex_full_match(tiktok_sync.remove_whitespace('advertising_id'), '[0-9a-fA-F]{32}') }}
-                then 'md5'
-            else 'raw'
-        end as advertising_id_shape
-
-    from devices_of_active_customers
-
-),
-
 final as (
 
+    -- The app backend stores some advertising ids already hashed, and records which in
+    -- advertising_id_format. Only that record may route a value to a *_md5 or *_sha256
+    -- column: 32 hex digits is just as well a UUID without hyphens, which the idfa/gaid
+    -- columns hash (sorting it by shape into *_md5 would send the raw device id).
     select
         device_id,
         customer_id,
-        case when platform = 'ios' and advertising_id_shape = 'raw' then advertising_id end as idfa,
-        case when platform = 'android' and advertising_id_shape = 'raw' then advertising_id end as gaid,
-        case when platform = 'ios' and advertising_id_shape = 'md5' then advertising_id end as idfa_md5,
-        case when platform = 'android' and advertising_id_shape = 'md5' then advertising_id end as gaid_md5,
-        case when platform = 'ios' and advertising_id_shape = 'sha256' then advertising_id end as idfa_sha256,
-        case when platform = 'android' and advertising_id_shape = 'sha256' then advertising_id end as gaid_sha256
+        case when platform = 'ios' and advertising_id_format = 'raw' then advertising_id end as idfa,
+        case when platform = 'android' and advertising_id_format = 'raw' then advertising_id end as gaid,
+        case when platform = 'ios' and advertising_id_format = 'md5' then advertising_id end as idfa_md5,
+        case when platform = 'android' and advertising_id_format = 'md5' then advertising_id end as gaid_md5,
+        case when platform = 'ios' and advertising_id_format = 'sha256' then advertising_id end as idfa_sha256,
+        case when platform = 'android' and advertising_id_format = 'sha256' then advertising_id end as gaid_sha256
 
-    from devices_with_id_shape
+    from devices_of_active_customers
 
 )
 
