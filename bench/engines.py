@@ -1,4 +1,4 @@
-"""DuckDB and PostgreSQL side by side, in one invocation on one machine (issues 10 and 11).
+"""DuckDB and PostgreSQL side by side, in one invocation on one machine.
 
     python -m bench.engines [--build-runs 5] [--sync-size 1M] [--sync-runs 3]
                             [--skip-build] [--skip-sync] [--workdir DIR] [--output FILE]

@@ -1,4 +1,4 @@
-"""The results as the Markdown table of bench/README.md, targets judged (issue 6).
+"""The results as the Markdown table of bench/README.md, targets judged.
 
 python -m bench.report [bench/results/latest.json]
 """

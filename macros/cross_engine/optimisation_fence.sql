@@ -12,7 +12,7 @@
     Without it the phone normaliser's nested steps became one projection
     (EXPLAIN VERBOSE of normalise_phone: 26 MB naming regexp_replace 78,174
     times, 1.5 s to plan), and with jit on the JIT compiler then ran for more
-    than ten minutes at 2.3 GB (issue 10). With the fences: 67 kB, 5 ms to
+    than ten minutes at 2.3 GB. With the fences: 67 kB, 5 ms to
     plan, 43 ms to run. The fences in identifier_ctes cut the backend CPU of
     306k emails from 11 s to 3.5 s.
     Not "as materialized" CTEs: Redshift, which inherits postgres__ macros,

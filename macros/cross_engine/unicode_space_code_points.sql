@@ -3,8 +3,8 @@
     U+200A, U+202F, U+205F, U+3000 ideographic space), the zero-width space
     U+200B and U+FEFF (zero-width no-break space, the byte-order mark a CSV
     export leaves at the start of a file). Copy-paste and exports leave them
-    around values, and TikTok's rule for emails is "remove spaces" (issue 13:
-    a leading no-break space turned a valid id into maid_invalid_format and a
+    around values, and TikTok's rule for emails is "remove spaces" (when
+    they were not deleted, a leading no-break space turned a valid id into maid_invalid_format and a
     valid email into email_non_ascii). Line and paragraph separators (U+0085,
     U+2028, U+2029) are not spaces: they stay and fail the ASCII-only rules. -#}
 {% macro unicode_space_code_points() -%}

@@ -4,7 +4,7 @@
     already a hash of the right shape (ref top table, "Already-hashed input");
     hashed columns must hold a hash of exactly that shape. A raw advertising-id
     column yields SHA-256 only: MD5 types come from the *_md5 columns alone, so
-    no raw id can leave as an "MD5" (issue 13). is_maid: the all-zero id's
+    no raw id can leave as an "MD5". is_maid: the all-zero id's
     hashes are rejected there (maid_zeroed). -#}
 {% macro identifier_columns() %}
   {{ return({

@@ -71,8 +71,8 @@
 
 {#- A raw advertising-id column holds raw ids: a UUID (any case), or the same
     32 hex digits without hyphens, which are hyphenated 8-4-4-4-12 into the
-    canonical form and hashed like it. Neither is ever sent as it is: before
-    issue 13 a 32-hex value went out as IDFA_MD5 / GAID_MD5, i.e. the raw
+    canonical form and hashed like it. Neither is ever sent as it is: earlier
+    versions sent a 32-hex value out as IDFA_MD5 / GAID_MD5, i.e. the raw
     device id itself. 64 hex digits cannot be a raw id (a UUID has 32), so
     they are taken as its SHA-256 and passed through. Every row yields a
     *_SHA256 type; MD5 types come only from the *_md5 columns. -#}

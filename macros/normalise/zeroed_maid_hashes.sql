@@ -3,7 +3,7 @@
     and of the form without hyphens. iOS and Android report the all-zero id
     when the user limited ad tracking; hashed upstream it still identifies
     nobody (or everybody with tracking off), so it is rejected as maid_zeroed
-    in the advertising-id columns, raw or pre-hashed (issue 13).
+    in the advertising-id columns, raw or pre-hashed.
     tests/reference_normalisation.py computes them again. -#}
 {% macro zeroed_maid_hashes() %}
   {{ return({

@@ -1,7 +1,7 @@
 """Customer files (reference §3.1) built from the checked column, and their multipart body.
 
 A file is header-less, one lower-case hex hash per line, every line ending in "\\n". At 50 MB per
-file the copies count (issue 6): `file_content` writes the file once, straight from the Arrow
+file the copies count: `file_content` writes the file once, straight from the Arrow
 buffers of the Polars column, and `FormData` sends it inside a multipart/form-data body without
 copying it again.
 """

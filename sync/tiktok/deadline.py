@@ -2,7 +2,7 @@
 
 `requests`' read timeout applies to every single read of the socket, so a server that trickles
 its answer (a byte every half second, status line and headers included) keeps a request alive
-for ever under any read timeout (issue 12, item 4). A timer per request closes the socket at the
+for ever under any read timeout. A timer per request closes the socket at the
 deadline instead: the blocked read returns at once, `requests` raises, and the client says "no
 complete answer within N s". The socket belongs to urllib3's connection object, which `requests`
 does not expose until the headers are in, so the session's adapter uses connection classes that

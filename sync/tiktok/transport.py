@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 # The most of an answer the client reads. These endpoints answer a few KB; the largest is
 # dmp/custom_audience/get/ for 100 audiences with TikTok's default 100 history entries each
 # (reference §3.5), about 3 MB at ~300 bytes an entry. 16 MB leaves five times that, and a
-# server sending more (issue 12: 400 MB at HTTP 200, read whole to 1.35 GB of memory) is not
+# server sending more (400 MB at HTTP 200 was once read whole, to 1.35 GB of memory) is not
 # TikTok answering: the request fails as a transport error and its changes stay pending.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
