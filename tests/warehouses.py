@@ -9,10 +9,11 @@ schema as the default one.
 - DuckDB: dbt builds the demo once per session into a template file (`demo_template`, one
   build shared by pytest-xdist's workers); each test copies the file.
 - Postgres: one real server per session (tests/engines/postgres.py, started only in a session
-  that runs Postgres tests); dbt builds the demo once into a template database, in the
-  background from the start of the session (tests/conftest.py), so that the DuckDB tests run
-  meanwhile; each test gets `create database ... template ...`, a file-level copy that takes a
-  fraction of a second, and drops it afterwards.
+  that runs Postgres tests; one per pytest-xdist worker); dbt builds the demo once into a
+  template database, in the background from the start of the session (tests/conftest.py), so
+  that the DuckDB tests run meanwhile, and the other workers load a dump of it; each test
+  gets `create database ... template ...`, a file-level copy that takes a fraction of a
+  second, and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -324,20 +325,36 @@ class PostgresWarehouses(Warehouses):
         self._builder.start()
 
     def _build(self, project: DbtProject) -> None:
+        """dbt builds the template once per session: the first pytest-xdist worker here dumps
+        it (pg_dump, a second or two), the others load that into their own server."""
         try:
-            # The phone corpus and the identifier cases feed only the normaliser's unit-test
-            # wrappers, which no sync test reads (tests/engines/ builds them on Postgres).
-            project.run(
-                "build",
-                "--exclude-resource-type",
-                "unit_test",
-                "--exclude",
-                "phone_corpus+",
-                "identifier_cases+",
-                vars={"demo_day": 0},
-            )
+            built_here = False
+
+            def build_and_dump(shared: DbtProject) -> None:
+                nonlocal built_here
+                self._dbt_build(project)
+                self.server.dump(self.TEMPLATE, shared.workdir / "template.sql")
+                built_here = True
+
+            shared = shared_build(self._basetemp, "postgres-demo", build_and_dump)
+            if not built_here:
+                self.server.restore(self.TEMPLATE, shared.workdir / "template.sql")
         except BaseException as failure:
             self._failure = failure
+
+    @staticmethod
+    def _dbt_build(project: DbtProject) -> None:
+        # The phone corpus and the identifier cases feed only the normaliser's unit-test
+        # wrappers, which no sync test reads (tests/engines/ builds them on Postgres).
+        project.run(
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            "--exclude",
+            "phone_corpus+",
+            "identifier_cases+",
+            vars={"demo_day": 0},
+        )
 
     def _template(self) -> str:
         self.prepare()
