@@ -47,11 +47,13 @@ typecheck: venv
 	$(BIN)/mypy
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), each file whole on one of them (its
-# module fixtures build once); a worker that runs Postgres tests starts a server of its own.
+# module fixtures build once), in the order tests/conftest.py collects them: the slowest files
+# first (--no-loadscope-reorder keeps xdist from ordering them by their number of tests). A
+# worker that runs Postgres tests starts a server of its own.
 # TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
 test: lint typecheck deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The engine suites (README "Other engines"). make test already runs Postgres (a real server
 # from Debian's postgresql package); these install each engine's dbt adapter and local double

@@ -18,7 +18,8 @@ from typer.testing import CliRunner, Result
 from sync.cli import app
 from sync.emulator import Emulator
 from tests import ledger
-from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
+from tests.dbt_support import PROJECT_DIR, DbtProject
+from tests.warehouses import demo_template
 
 ADVERTISER = "7000000000000000001"  # the emulator's demo advertiser
 OTHER_ADVERTISER = "7000000000000000002"  # known to nobody's token
@@ -43,15 +44,9 @@ _CLEARED_ENV = (
 
 
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    """The demo project built by dbt, once per session however many modules ask for it."""
-    workdir = tmp_path_factory.getbasetemp() / "cli-warehouse"
-    project = DbtProject(workdir)
-    if not (workdir / "built").exists():
-        project = make_dbt_project(workdir)
-        # dbt's unit tests do not depend on the data; tests/test_warehouse_build.py runs them.
-        project.run("build", "--exclude-resource-type", "unit_test")
-        (workdir / "built").touch()
-    return project
+    """The demo project built by dbt, once per session however many modules ask for it (the
+    sync tests' template: demo_day 0, dbt's unit tests left to tests/test_warehouse_build.py)."""
+    return demo_template(tmp_path_factory)
 
 
 @dataclass

@@ -17,6 +17,17 @@ from tests.warehouses import ENGINES, DuckDBWarehouses, PostgresWarehouses, Ware
 # Postgres tests instead of skipping them.
 REQUIRE_POSTGRES_ENV = "TIKTOK_SYNC_REQUIRE_POSTGRES"
 _POSTGRES_TESTS = pytest.StashKey[bool]()
+# The files that take longest in `make test` (minutes each on 2 busy cores), longest first. They
+# start first, so that pytest-xdist's workers (`--dist loadfile --no-loadscope-reorder`: whole
+# files, in the order collected) end together rather than one running the soak alone at the end.
+SLOWEST_FILES = (
+    "tests/engines/test_dbt_build_parity.py",
+    "tests/test_soak.py",
+    "tests/test_secrets_surface.py",
+    "tests/test_portable_normalisation.py",
+    "tests/test_warehouse_build.py",
+    "tests/test_bench_smoke.py",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,8 +58,16 @@ def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """The Postgres runs last, each file in its order: the DuckDB tests meanwhile leave the
-    Postgres demo template time to build in the background (`_postgres_ahead`)."""
-    items.sort(key=lambda item: _engine_of(item) == "postgres")
+    Postgres demo template time to build in the background (`_postgres_ahead`). Before them,
+    the slowest files first (`SLOWEST_FILES`): pytest-xdist hands out whole files in the order
+    of their first test."""
+    rank = {path: n for n, path in enumerate(SLOWEST_FILES)}
+
+    def order(item: pytest.Item) -> tuple[bool, int]:
+        path = item.nodeid.split("::", 1)[0]
+        return _engine_of(item) == "postgres", rank.get(path, len(rank))
+
+    items.sort(key=order)
     config.stash[_POSTGRES_TESTS] = any(_engine_of(item) == "postgres" for item in items)
 
 

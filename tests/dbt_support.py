@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,28 @@ def install_package(project_dir: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (project_dir / "dbt_packages" / "tiktok_sync" / "dbt_project.yml").exists():
             _dbt_deps(project_dir)
+
+
+def shared_build(basetemp: Path, name: str, build: Callable[[DbtProject], None]) -> DbtProject:
+    """A dbt project that `build` builds once per test session, however many processes ask.
+
+    `basetemp` is pytest's base temporary directory. pytest-xdist gives each worker one of its
+    own under the session's; the build goes to that shared parent, so the workers wait for one
+    build (an fcntl lock) instead of each paying for its own. Callers only read the result or
+    copy it.
+    """
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    project = DbtProject(shared / f"shared-{name}")
+    done = project.workdir / ".built"
+    shared.mkdir(parents=True, exist_ok=True)
+    with (shared / f"shared-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if project.workdir.exists():  # a build that failed half-way in another process
+                shutil.rmtree(project.workdir)
+            build(make_dbt_project(project.workdir))
+            done.touch()
+    return project
 
 
 def _dbt_deps(project_dir: Path) -> None:

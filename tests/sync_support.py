@@ -34,7 +34,7 @@ from sync.plan import build_plan
 from sync.settings import TikTokSettings
 from sync.tiktok import TikTokClient
 from sync.warehouse import Warehouse
-from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
+from tests.dbt_support import PROJECT_DIR, DbtProject, shared_build
 from tests.warehouses import (
     DuckDBWarehouse,
     DuckDBWarehouses,
@@ -69,20 +69,19 @@ _CLEARED_ENV = (
 
 Members = dict[str, dict[str, set[str]]]  # audience_key -> id_type -> hashes
 
-_templates: dict[str, DbtProject] = {}
-
 
 def demo_day1_members(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`tiktok_audience_members` as `dbt run` writes it at demo_day 1, as Parquet; once per session.
+    """`tiktok_audience_members` as `dbt run` writes it at demo_day 1, as Parquet; once per
+    session (and once for all pytest-xdist workers).
 
     For tests that change the audiences between runs several times: `SyncEnv.use_members` puts
     these rows (or the template's day-0 ones) in place, which is what `env.rebuild(1)` does to
     the tables the sync job reads, without paying for a dbt run each time. Built on DuckDB
     for every engine: the members are equal row for row on each (tests/engines/).
     """
-    if "day1" not in _templates:
-        template = demo_template(tmp_path_factory)
-        project = make_dbt_project(tmp_path_factory.getbasetemp() / "sync-day1")
+    template = demo_template(tmp_path_factory)
+
+    def build(project: DbtProject) -> None:
         shutil.copy(template.db_path, project.db_path)
         project.run("run", "--select", AUDIENCES_DIR, vars={"demo_day": 1})
         with duckdb.connect(str(project.db_path)) as con:
@@ -92,8 +91,8 @@ def demo_day1_members(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     f"copy (select * from {table}.tiktok_audience_members) "
                     f"to '{project.workdir}/members_day{day}.parquet'"
                 )
-        _templates["day1"] = project
-    return _templates["day1"].workdir
+
+    return shared_build(tmp_path_factory.getbasetemp(), "day1", build).workdir
 
 
 @dataclass

@@ -9,7 +9,8 @@ project is built twice on DuckDB, once with `tiktok_sync_portable_normalisation:
 true` and every dbt unit test (the DuckDB path's run in
 tests/test_warehouse_build.py), plus an audience over hostile
 values (the phone corpus, generated emails and advertising ids), and every
-row of every audience table and of the phone wrapper must be equal.
+row of every audience table and of the phone wrapper must be equal. The DuckDB
+build is the sync tests' demo template plus that audience.
 
 The same builds prove DESIGN "Semantics" 10 for advertising ids (issue 13): no value
 of a raw `idfa`/`gaid` column reaches the members unhashed, and an id sent as *_MD5
@@ -24,6 +25,7 @@ import itertools
 import json
 import random
 import re
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -35,6 +37,7 @@ import pytest
 from tests import ledger
 from tests.dbt_support import PROJECT_DIR, PROJECT_NAME, DbtProject, copy_project, make_dbt_project
 from tests.reference_normalisation import UNICODE_SPACES, normalise, sha256
+from tests.warehouses import demo_template
 
 CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus.csv"
 HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -176,16 +179,20 @@ def project_with_hostile_audience(destination: Path, cases: Path) -> Path:
     return copy
 
 
-def build(workdir: Path, project_dir: Path, portable: bool) -> DbtProject:
+def duckdb_build(workdir: Path, project_dir: Path, template: DbtProject) -> DbtProject:
+    """The DuckDB path: the demo as the sync tests' template holds it (the same project, built
+    with the same SQL; its target/ too) plus the hostile audience, built on a copy. The unit
+    tests of the DuckDB path run in tests/test_warehouse_build.py."""
     project = make_dbt_project(workdir)
-    # The unit tests of the DuckDB path run in test_warehouse_build's fixture already.
-    skip = [] if portable else ["--exclude-resource-type", "unit_test"]
-    project.run(
-        "build",
-        *skip,
-        project_dir=project_dir,
-        vars={"tiktok_sync_portable_normalisation": portable},
-    )
+    shutil.copy(template.db_path, project.db_path)
+    shutil.copytree(template.workdir / "target", project.workdir / "target")
+    project.run("build", "--select", "hostile_identifiers", project_dir=project_dir)
+    return project
+
+
+def portable_build(workdir: Path, project_dir: Path) -> DbtProject:
+    project = make_dbt_project(workdir)
+    project.run("build", project_dir=project_dir, vars={"tiktok_sync_portable_normalisation": True})
     return project
 
 
@@ -195,8 +202,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DbtProjec
     write_cases(root / "cases.parquet")
     project_dir = project_with_hostile_audience(root / "project", root / "cases.parquet")
     yield (
-        build(root / "duckdb", project_dir, portable=False),
-        build(root / "portable", project_dir, portable=True),
+        duckdb_build(root / "duckdb", project_dir, demo_template(tmp_path_factory)),
+        portable_build(root / "portable", project_dir),
     )
 
 

@@ -9,8 +9,8 @@ yields exactly the expected adds and removes against acknowledged state.
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -19,16 +19,22 @@ import pytest
 from tests import ledger
 from tests.dbt_support import PROJECT_NAME, DbtProject, copy_project, make_dbt_project
 from tests.reference_normalisation import HASHED_COLUMNS, normalise
+from tests.warehouses import demo_template
 
 IDENTIFIER_COLUMNS = ["email", "phone", "idfa", "gaid", *HASHED_COLUMNS]
 Member = tuple[str, str]  # (id_type, id_hash)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The demo as dbt built it (the sync tests' template, with its target/), and dbt's unit
+    tests run on a copy: the template leaves them out, they do not depend on the data."""
+    template = demo_template(tmp_path_factory)
     project = make_dbt_project(tmp_path_factory.mktemp("warehouse"))
-    project.run("build")
-    yield project
+    shutil.copy(template.db_path, project.db_path)
+    shutil.copytree(template.workdir / "target", project.workdir / "target")
+    project.run("test", "--select", "test_type:unit")
+    return project
 
 
 def query(project: DbtProject, sql: str) -> list[tuple[object, ...]]:
@@ -70,9 +76,9 @@ def expected_outcomes(project: DbtProject, audience_key: str) -> dict[str, Count
     return outcomes
 
 
-def test_the_build_ran_every_dbt_unit_test_and_they_passed(built: DbtProject) -> None:
-    # The one build of the suite that runs them: the others exclude them (they do not
-    # depend on the data).
+def test_every_dbt_unit_test_ran_and_passed(built: DbtProject) -> None:
+    # The one DuckDB run of the suite that runs them: the builds exclude them (they do not
+    # depend on the data); tests/test_portable_normalisation.py runs them on the portable SQL.
     results = json.loads((built.workdir / "target" / "run_results.json").read_text())
     unit = [r for r in results["results"] if r["unique_id"].startswith("unit_test.")]
     assert len(unit) >= 43
@@ -158,11 +164,11 @@ def test_rejected_identifiers_never_hold_raw_pii(built: DbtProject) -> None:
 
 
 def test_second_build_with_shifted_day_yields_exactly_the_changed_identifiers(
-    tmp_path: Path,
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    # A copy of the demo as built at demo_day 0, built again below with the day shifted.
     project = make_dbt_project(tmp_path / "shift")
-    # The unit tests ran in the `built` fixture; they do not depend on the data.
-    project.run("build", "--exclude-resource-type", "unit_test")
+    shutil.copy(demo_template(tmp_path_factory).db_path, project.db_path)
     day0 = members_by_audience(project)
     # Pretend the sync job delivered everything on day 0: register a TikTok
     # id per audience and acknowledge every member under it.
@@ -255,14 +261,32 @@ BAD_CONFIGS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def bad_build(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every bad config as an audience model of its own, built by one `dbt build` (a failing
+    model does not stop the others): each model's message, from run_results.json."""
+    root = tmp_path_factory.mktemp("bad-configs")
+    copy = copy_project(root / "project")
+    for case in BAD_CONFIGS:
+        model_sql, _ = case.values
+        (copy / "models" / "audiences" / f"bad_{case.id}.sql".replace("-", "_")).write_text(
+            str(model_sql)
+        )
+    project = make_dbt_project(root / "dbt")
+    proc = project.run("build", "--select", "bad_*", project_dir=copy, check=False)
+    assert proc.returncode != 0
+    results = json.loads((project.workdir / "target" / "run_results.json").read_text())
+    return {
+        result["unique_id"].rsplit(".", 1)[1]: f"{result['status']}: {result['message']}"
+        for result in results["results"]
+    }
+
+
 @pytest.mark.parametrize(("model_sql", "message"), BAD_CONFIGS)
 def test_bad_audience_config_fails_the_build_naming_model_and_fix(
-    tmp_path: Path, model_sql: str, message: str
+    bad_build: dict[str, str], request: pytest.FixtureRequest, model_sql: str, message: str
 ) -> None:
-    copy = copy_project(tmp_path / "project")
-    (copy / "models" / "audiences" / "bad_audience.sql").write_text(model_sql)
-    project = make_dbt_project(tmp_path / "dbt")
-    proc = project.run("build", "--select", "bad_audience", project_dir=copy, check=False)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "bad_audience" in output and message in output, output[-3000:]
+    model = f"bad_{request.node.callspec.id}".replace("-", "_")
+    outcome = bad_build.get(model, "not built")
+    assert outcome.startswith("error: "), outcome
+    assert f"audience model '{model}'" in outcome and message in outcome, outcome

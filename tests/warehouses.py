@@ -6,13 +6,14 @@ as for `tiktok-sync` and dbt), and SQL access to set up and inspect state. The S
 through `query` is the subset both engines read alike, with `?` placeholders and the target's
 schema as the default one.
 
-- DuckDB: dbt builds the demo once per session into a template file (`demo_template`); each
-  test copies the file.
+- DuckDB: dbt builds the demo once per session into a template file (`demo_template`, one
+  build shared by pytest-xdist's workers); each test copies the file.
 - Postgres: one real server per session (tests/engines/postgres.py, started only in a session
-  that runs Postgres tests); dbt builds the demo once into a template database, in the
-  background from the start of the session (tests/conftest.py), so that the DuckDB tests run
-  meanwhile; each test gets `create database ... template ...`, a file-level copy that takes a
-  fraction of a second, and drops it afterwards.
+  that runs Postgres tests; one per pytest-xdist worker); dbt builds the demo once into a
+  template database, in the background from the start of the session (tests/conftest.py), so
+  that the DuckDB tests run meanwhile, and the other workers load a dump of it; each test
+  gets `create database ... template ...`, a file-level copy that takes a fraction of a
+  second, and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import yaml
 
 from sync.engines.base import qmark_to_format
 from sync.settings import WarehouseSettings, load_warehouse
-from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project
+from tests.dbt_support import PROJECT_DIR, DbtProject, make_dbt_project, shared_build
 
 ENGINES = ("duckdb", "postgres")
 # The profile integration_tests/dbt_project.yml names, and the targets a Postgres test writes.
@@ -142,17 +143,15 @@ class DuckDBWarehouse(WarehouseUnderTest):
         return f"sha256({expression})"
 
 
-_duckdb_templates: dict[str, DbtProject] = {}
-
-
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    """The demo project built by dbt at demo_day 0 into a DuckDB file, once per session."""
-    if "demo" not in _duckdb_templates:
-        project = make_dbt_project(tmp_path_factory.getbasetemp() / "sync-template")
+    """The demo project built by dbt at demo_day 0 into a DuckDB file, once per session (and
+    once for all pytest-xdist workers). Its target/ holds the build's manifest and compiled SQL."""
+
+    def build(project: DbtProject) -> None:
         # dbt's unit tests do not depend on the data; tests/test_warehouse_build.py runs them.
         project.run("build", "--exclude-resource-type", "unit_test", vars={"demo_day": 0})
-        _duckdb_templates["demo"] = project
-    return _duckdb_templates["demo"]
+
+    return shared_build(tmp_path_factory.getbasetemp(), "demo", build)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -326,20 +325,36 @@ class PostgresWarehouses(Warehouses):
         self._builder.start()
 
     def _build(self, project: DbtProject) -> None:
+        """dbt builds the template once per session: the first pytest-xdist worker here dumps
+        it (pg_dump, a second or two), the others load that into their own server."""
         try:
-            # The phone corpus and the identifier cases feed only the normaliser's unit-test
-            # wrappers, which no sync test reads (tests/engines/ builds them on Postgres).
-            project.run(
-                "build",
-                "--exclude-resource-type",
-                "unit_test",
-                "--exclude",
-                "phone_corpus+",
-                "identifier_cases+",
-                vars={"demo_day": 0},
-            )
+            built_here = False
+
+            def build_and_dump(shared: DbtProject) -> None:
+                nonlocal built_here
+                self._dbt_build(project)
+                self.server.dump(self.TEMPLATE, shared.workdir / "template.sql")
+                built_here = True
+
+            shared = shared_build(self._basetemp, "postgres-demo", build_and_dump)
+            if not built_here:
+                self.server.restore(self.TEMPLATE, shared.workdir / "template.sql")
         except BaseException as failure:
             self._failure = failure
+
+    @staticmethod
+    def _dbt_build(project: DbtProject) -> None:
+        # The phone corpus and the identifier cases feed only the normaliser's unit-test
+        # wrappers, which no sync test reads (tests/engines/ builds them on Postgres).
+        project.run(
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            "--exclude",
+            "phone_corpus+",
+            "identifier_cases+",
+            vars={"demo_day": 0},
+        )
 
     def _template(self) -> str:
         self.prepare()

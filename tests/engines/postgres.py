@@ -361,6 +361,23 @@ class PostgresServer:
             cursor.execute(sql, params)
             return list(cursor.fetchall()) if cursor.description is not None else []
 
+    def dump(self, dbname: str, path: Path) -> None:
+        """Database `dbname` as a plain SQL script (pg_dump), for `restore` on another server."""
+        self._client("pg_dump", "--no-owner", "--no-privileges", "-d", dbname, "-f", str(path))
+
+    def restore(self, dbname: str, path: Path) -> None:
+        """Run a `dump` script in database `dbname` (which exists, empty)."""
+        self._client("psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", dbname, "-f", str(path))
+
+    def _client(self, tool: str, *args: str) -> None:
+        assert self._bin is not None, "server not started"
+        where = ("-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER)
+        proc = subprocess.run(
+            [str(self._bin / tool), *where, *args], capture_output=True, text=True, timeout=300
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+
 
 def start(parent: Path | None = None) -> PostgresServer:
     """A started server (the engine modules' common entry point; `parent` is not needed)."""

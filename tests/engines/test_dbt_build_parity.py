@@ -4,12 +4,14 @@ dbt side").
 For each engine (tests/engines/<engine>.py starts it: a real PostgreSQL server, or the local
 doubles of Snowflake and BigQuery, or a local Spark session) `dbt build` of the integration
 project - seeds, the demo audiences, the sync models, data tests and dbt unit tests - runs twice
-in a row, the second time against what the first left. Then every relation it built is compared
-with DuckDB's as a multiset of rows (timestamps left out): the audience tables (hash or rejection
-per input value), members, rejections, counts, the unit-test wrappers over the seeds, the views,
-and the seeds themselves. Last, the same ledger (registry events, acknowledged batches, a batch
-sent without an answer, an audience whose model was deleted) is appended on both engines, and the
-views that derive the state from it, the diff among them, are compared again.
+in a row, the second time against what the first left (without the unit tests, which read only
+their fixture rows, and the unchanged seeds). Then every relation it built is compared with
+DuckDB's as a multiset of rows (timestamps left out): the audience tables (hash or rejection per
+input value), members, rejections, counts, the unit-test wrappers over the seeds, the views, and
+the seeds themselves.
+Last, the same ledger (registry events, acknowledged batches, a batch sent without an answer, an
+audience whose model was deleted) is appended on both engines, and the views that derive the
+state from it, the diff among them, are compared again.
 
 Postgres runs in `make test`; Snowflake, BigQuery and Spark in `make test-engines` (their
 markers). An engine that cannot start here is skipped with the reason its module gives.
@@ -174,9 +176,20 @@ def built(
         # The engine's own environment for dbt (Spark: its local address); an hour, as a
         # Spark build on two busy cores takes ten minutes and more.
         env = server.env() if hasattr(server, "env") else {}
-        for build in (1, 2):  # the second against what the first left
-            project.run("build", env=env, timeout=3600)
-            assert_every_node_passed(project, build)
+        project.run("build", env=env, timeout=3600)
+        assert_every_node_passed(project, build=1)
+        # The second against what the first left: every model and data test again. Not what
+        # would only repeat the first: dbt's unit tests (they read their
+        # fixture rows, not the warehouse) and the seeds (the same rows loaded again by dbt's
+        # own truncate-and-insert; minutes on Postgres, where dbt-postgres inserts them
+        # through Python).
+        project.run(
+            "build",
+            *("--exclude-resource-type", "unit_test", "--exclude-resource-type", "seed"),
+            env=env,
+            timeout=3600,
+        )
+        assert_every_node_passed(project, build=2)
         reference = demo_template(tmp_path_factory)
         yield Built(name, server, project, reference.db_path)
     finally:
@@ -188,7 +201,8 @@ def assert_every_node_passed(project: DbtProject, build: int) -> None:
     statuses = Counter(r["status"] for r in results["results"])
     unit_tests = [r for r in results["results"] if r["unique_id"].startswith("unit_test.")]
     assert set(statuses) <= {"success", "pass"}, f"build {build}: {statuses}"
-    assert len(unit_tests) >= 47, f"build {build} ran {len(unit_tests)} unit tests"
+    expected = 47 if build == 1 else 0
+    assert len(unit_tests) >= expected, f"build {build} ran {len(unit_tests)} unit tests"
 
 
 def _normalise(value: Any) -> Any:
