@@ -7,19 +7,32 @@
     or when they would create audiences of one name and api in the same
     advertiser: the sync finds an interrupted create again by its name, so a
     shared name could take over the other model's audience. Reads only the
-    parsed graph (no query). -#}
+    parsed graph (no query). Settings are read as written, not checked: a
+    malformed one fails its own model's build with its own message
+    (audience_config), which this check must not pre-empt. -#}
 {% macro check_audience_collisions() %}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set by_id = {} -%}
   {%- set by_name = {} -%}
-  {%- for settings in tiktok_sync.configured_audiences() -%}
-    {%- if settings.audience_id is not none -%}
-      {%- do by_id.setdefault(settings.audience_id, []).append(settings.audience_key) -%}
-    {%- else -%}
-      {#- An unset advertiser_id is the run's default advertiser, the same for both. -#}
-      {%- set name_key = [settings.advertiser_id or '', settings.api, settings.audience_name] | tojson -%}
-      {%- do by_name.setdefault(name_key, {'api': settings.api, 'name': settings.audience_name, 'keys': []}) -%}
-      {%- do by_name[name_key]['keys'].append(settings.audience_key) -%}
+  {%- for node in graph.nodes.values() | sort(attribute='name') -%}
+    {%- if node.resource_type == 'model' and node.config.materialized == 'tiktok_audience' -%}
+      {%- set meta = node.config.meta or {} -%}
+      {%- set settings = meta.get('tiktok') if meta is mapping else none -%}
+      {%- set settings = settings if settings is mapping else {} -%}
+      {%- set audience_id = settings.get('audience_id') -%}
+      {%- if audience_id is not none -%}
+        {%- do by_id.setdefault(audience_id | string | trim, []).append(node.name) -%}
+      {%- else -%}
+        {#- As audience_config defaults them; an unset advertiser_id is the run's
+            default advertiser, the same for both models. -#}
+        {%- set api = settings.get('api') or 'streaming' -%}
+        {%- set name = settings.get('audience_name') -%}
+        {%- set name = node.name if name is none else (name | string) -%}
+        {%- set advertiser = (settings.get('advertiser_id') or '') | string | trim -%}
+        {%- set name_key = [advertiser, api | string, name] | tojson -%}
+        {%- do by_name.setdefault(name_key, {'api': api, 'name': name, 'keys': []}) -%}
+        {%- do by_name[name_key]['keys'].append(node.name) -%}
+      {%- endif -%}
     {%- endif -%}
   {%- endfor -%}
   {%- set problems = [] -%}
