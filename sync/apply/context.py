@@ -8,7 +8,9 @@ pending.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from sync.apply.results import AudienceResult, ErrorInfo, Progress
@@ -19,6 +21,20 @@ from sync.warehouse import Batch, Freeze, Warehouse
 DEFAULT_PROCESSING_WAIT = 120.0  # seconds to wait out a processing lock or a new segment per batch
 FIRST_POLL = 2.0
 MAX_POLL = 15.0
+# Mapping requests in flight at once, unless --max-in-flight says otherwise: by Little's law,
+# requests/s times the round trip. Enough for a round trip of ROUND_TRIP seconds at the pace
+# allowed (TikTok answers a 10,000-row mapping request in a few hundred milliseconds), so the
+# quota, not the latency, bounds the run; at most MAX_DEFAULT_IN_FLIGHT, since each request in
+# flight holds its batch (~1.2 MB of JSON) in memory.
+ROUND_TRIP = 1.0
+MAX_DEFAULT_IN_FLIGHT = 32
+UNPACED_IN_FLIGHT = 10  # pacing off: no quota to derive it from
+
+
+def default_max_in_flight(requests_per_second: float | None) -> int:
+    if not requests_per_second:
+        return UNPACED_IN_FLIGHT
+    return max(1, min(MAX_DEFAULT_IN_FLIGHT, math.ceil(requests_per_second * ROUND_TRIP)))
 
 
 @dataclass
@@ -36,6 +52,10 @@ class Context:
     gone: set[str] = field(default_factory=set)  # ids TikTok said it no longer has (look-up)
     force: bool = False  # --force: also under 1,000 identifiers
     options: PlanOptions = field(default_factory=PlanOptions)
+    # Mapping requests go out on these threads, at most `max_in_flight` at once; they only send
+    # (warehouse connections are not thread-safe): every warehouse write stays on the run's thread.
+    senders: Executor | None = None
+    max_in_flight: int = 1
 
 
 class OutOfTime(Exception):

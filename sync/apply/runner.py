@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from sync.apply.context import (
     DEFAULT_PROCESSING_WAIT,
     ChangedSincePlan,
     Context,
     OutOfTime,
+    default_max_in_flight,
     out_of_time,
 )
 from sync.apply.create import create_once, deleted_at_tiktok, gone_at_tiktok, recreatable
@@ -58,13 +60,14 @@ def sync_audiences(
     requests_per_minute: int | None = 600,
     max_duration: float | None = None,
     recreate_missing: bool = False,
+    max_in_flight: int | None = None,
 ) -> RunResult:
     """`tiktok-sync run`: plan, refuse or apply, record. The warehouse is held for the whole run.
 
     `max_duration` (seconds, counted from this call) bounds the run's wall time: after it no
     create, batch, retry or processing wait starts and a request in flight gets at most
     `MIN_READ_TIMEOUT` more in all (connecting and its whole answer); the rest stays pending
-    (exit 1).
+    (exit 1). `max_in_flight`: see `run`.
     """
     if max_duration is not None and max_duration <= 0:
         raise ConfigError(f"--max-duration must be more than 0 seconds, got {max_duration}")
@@ -94,6 +97,7 @@ def sync_audiences(
                 processing_wait=processing_wait,
                 deadline=deadline,
                 recreate_missing=recreate_missing,
+                max_in_flight=max_in_flight,
             )
 
 
@@ -109,12 +113,18 @@ def run(
     clock: Callable[[], float] = time.monotonic,
     deadline: float | None = None,
     recreate_missing: bool = False,
+    max_in_flight: int | None = None,
 ) -> RunResult:
     """Apply `plan` (built on this `warehouse`); one run-history row per audience.
 
     `deadline` (a `clock()` value, which must be time.monotonic's for the client to honour it
-    too) ends the run early: see `sync_audiences`' max_duration.
+    too) ends the run early: see `sync_audiences`' max_duration. `max_in_flight`: mapping
+    requests sent side by side, by default as many as the client's pace keeps busy for a
+    round trip of `ROUND_TRIP` (`default_max_in_flight`); the client's rate limiter paces them.
     """
+    in_flight = max_in_flight or default_max_in_flight(client.requests_per_second)
+    if in_flight < 1:
+        raise ConfigError(f"--max-in-flight must be 1 or more, got {in_flight}")
     warehouse.begin_run(run_id)
     if plan.refused:
         refusals = refused(plan)
@@ -123,54 +133,36 @@ def run(
     previous_deadline = client.deadline
     client.deadline = deadline
     try:
-        return _run(
-            plan,
-            client,
-            warehouse,
-            run_id,
-            progress,
-            processing_wait,
-            sleep,
-            clock,
-            deadline,
-            recreate_missing,
-        )
+        with ThreadPoolExecutor(in_flight, thread_name_prefix="tiktok-sender") as senders:
+            ctx = Context(
+                client=client,
+                warehouse=warehouse,
+                run_id=run_id,
+                progress=progress or NullProgress(),
+                processing_wait=processing_wait,
+                sleep=sleep,
+                clock=clock,
+                # Configured ids too: an audience another model syncs into is never adopted.
+                taken_ids={e.audience_id for e in warehouse.registry().values() if e.audience_id}
+                | {ap.audience_id for ap in plan.audiences if ap.audience_id},
+                deadline=deadline,
+                recreate_missing=recreate_missing,
+                force=plan.options.force,
+                options=plan.options,
+                senders=senders,
+                max_in_flight=in_flight,
+            )
+            return _run(plan, ctx)
     finally:
         client.deadline = previous_deadline
 
 
-def _run(
-    plan: Plan,
-    client: TikTokClient,
-    warehouse: Warehouse,
-    run_id: str,
-    progress: Progress | None,
-    processing_wait: float,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-    deadline: float | None,
-    recreate_missing: bool,
-) -> RunResult:
-    ctx = Context(
-        client=client,
-        warehouse=warehouse,
-        run_id=run_id,
-        progress=progress or NullProgress(),
-        processing_wait=processing_wait,
-        sleep=sleep,
-        clock=clock,
-        # Configured ids too: an audience another model syncs into is never adopted.
-        taken_ids={e.audience_id for e in warehouse.registry().values() if e.audience_id}
-        | {ap.audience_id for ap in plan.audiences if ap.audience_id},
-        deadline=deadline,
-        recreate_missing=recreate_missing,
-        force=plan.options.force,
-        options=plan.options,
-    )
+def _run(plan: Plan, ctx: Context) -> RunResult:
+    warehouse, run_id = ctx.warehouse, ctx.run_id
     results: list[AudienceResult] = []
     stopped: AudienceResult | None = None
     notes = list(plan.notes)
-    if recreate_missing:
+    if ctx.recreate_missing:
         ctx.gone = gone_at_tiktok(ctx, plan, notes)
     for ap in plan.audiences:
         if stopped is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -19,7 +21,7 @@ from sync.apply.context import (
 from sync.apply.results import AudienceResult
 from sync.plan import AudiencePlan
 from sync.tiktok import ApiResponse, AudienceBusyError, TikTokError
-from sync.warehouse import utc_now
+from sync.warehouse import Batch, Freeze, FrozenChunk, utc_now
 
 # TikTok answers HTTP 400 to mappings on a segment audience until it is ready, "usually 1-2
 # minutes after creation" (reference §4.1). Within this long of its create, an HTTP 400 is taken
@@ -28,6 +30,12 @@ NEW_SEGMENT_WINDOW = timedelta(minutes=10)
 
 
 def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: AudienceResult) -> None:
+    """Send the audience's frozen changes, up to `ctx.max_in_flight` mapping requests at once.
+
+    Adds before removes: every add is answered before the first remove goes out. A failed
+    request stops new ones; those in flight finish and what TikTok acknowledged of them is
+    recorded, then the error ends the audience (the rest stays pending).
+    """
     if nothing_planned(ap):
         return
     key, limit = ap.audience_key, ctx.client.mapping_batch_limit
@@ -39,26 +47,90 @@ def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: Audie
     )
     changes = ctx.warehouse.freeze_changes(key, limit, adds_from_members=ap.full_refresh)
     check_guard_again(ctx, ap, changes)
+    sender = _Sender(ctx, ap, audience_id, created_at, result)
     # closing(): a failed batch ends the loop, and the reader must not outlive it.
     with closing(ctx.warehouse.frozen(changes, limit)) as batches:
-        for chunk in batches:
-            check_time(ctx)
-            batch = ctx.warehouse.batch(
-                changes,
-                chunk.batch_no,
-                kind="mapping",
-                audience_id=audience_id,
-                advertiser_id=ap.advertiser_id,
-                api=ap.api,
-                identifier_count=len(chunk.hashes),
-            )
-            ctx.warehouse.batch_sent(batch)
-            action = "add" if chunk.action == "add" else "delete"
-            response = _map(ctx, ap, audience_id, created_at, action, chunk.id_type, chunk.hashes)
-            if chunk.action == "add":
-                record_acknowledged(ctx, batch, result, response, adds=len(chunk.hashes))
-            else:
-                record_acknowledged(ctx, batch, result, response, removes=len(chunk.hashes))
+        try:
+            for chunk in batches:
+                # Adds before removes: the first remove waits for every add's answer.
+                sender.answered(0 if chunk.action != sender.action else ctx.max_in_flight - 1)
+                if sender.failure is not None:
+                    break
+                check_time(ctx)
+                sender.send(changes, chunk)
+        finally:
+            sender.answered(0)  # a crash of this loop still records what TikTok acknowledged
+    if sender.failure is not None:
+        raise sender.failure
+
+
+@dataclass
+class _Sent:
+    batch: Batch
+    action: str  # add | remove
+    count: int
+
+
+class _Sender:
+    """Mapping requests in flight side by side, and their answers recorded as they come.
+
+    Only HTTP happens on the sending threads. The warehouse is written on the calling thread
+    alone (its connections are not thread-safe): `sent` before a batch is handed over, its
+    acknowledgement after TikTok answered it, in whatever order the answers arrive (each batch
+    keeps the batch_seq it was sent with).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        ap: AudiencePlan,
+        audience_id: str,
+        created_at: datetime | None,
+        result: AudienceResult,
+    ) -> None:
+        self.ctx, self.ap, self.audience_id, self.created_at = ctx, ap, audience_id, created_at
+        self.result = result
+        self.in_flight: dict[Future[ApiResponse], _Sent] = {}
+        self.action: str | None = None  # of the last batch sent
+        self.failure: Exception | None = None  # the first request that failed
+
+    def send(self, changes: Freeze, chunk: FrozenChunk) -> None:
+        ctx, ap = self.ctx, self.ap
+        batch = ctx.warehouse.batch(
+            changes,
+            chunk.batch_no,
+            kind="mapping",
+            audience_id=self.audience_id,
+            advertiser_id=ap.advertiser_id,
+            api=ap.api,
+            identifier_count=len(chunk.hashes),
+        )
+        ctx.warehouse.batch_sent(batch)
+        action = "add" if chunk.action == "add" else "delete"
+        args = (ctx, ap, self.audience_id, self.created_at, action, chunk.id_type, chunk.hashes)
+        assert ctx.senders is not None  # the run's sending threads
+        future = ctx.senders.submit(_map, *args)
+        self.in_flight[future] = _Sent(batch, chunk.action, len(chunk.hashes))
+        self.action = chunk.action
+
+    def answered(self, room: int) -> None:
+        """Record answers until at most `room` requests are in flight."""
+        while len(self.in_flight) > max(room, 0):
+            done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._record(future, self.in_flight.pop(future))
+
+    def _record(self, future: Future[ApiResponse], sent: _Sent) -> None:
+        try:
+            response = future.result()
+        except Exception as error:  # the batch stays unconfirmed; the first error ends it
+            if self.failure is None:
+                self.failure = error
+            return
+        if sent.action == "add":
+            record_acknowledged(self.ctx, sent.batch, self.result, response, adds=sent.count)
+        else:
+            record_acknowledged(self.ctx, sent.batch, self.result, response, removes=sent.count)
 
 
 def _map(
