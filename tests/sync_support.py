@@ -158,6 +158,7 @@ class SyncEnv:
         client: TikTokClient,
         audiences: Sequence[str] | None = None,
         processing_wait: float = 5.0,
+        max_in_flight: int | None = None,
         **plan_options: Any,
     ) -> RunResult:
         """The library's `run` with a client the test configured (retries, batch size)."""
@@ -168,7 +169,12 @@ class SyncEnv:
         with Warehouse.open(settings) as warehouse:
             plan = build_plan(warehouse, tiktok, audiences, **plan_options)
             return run(
-                plan, client, warehouse, run_id=new_run_id(), processing_wait=processing_wait
+                plan,
+                client,
+                warehouse,
+                run_id=new_run_id(),
+                processing_wait=processing_wait,
+                max_in_flight=max_in_flight,
             )
 
     def client(self, **options: Any) -> TikTokClient:

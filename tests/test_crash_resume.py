@@ -1,13 +1,14 @@
 """Crash and resume: `tiktok-sync run` killed with SIGKILL at the worst moments, then run again.
 
-The windows that matter (DESIGN "Semantics" 2 and 4): a batch in flight, TikTok applying a
-change the process never hears about (the acknowledgement and the state write never happen),
-and an audience created at TikTok before its id reaches the registry. The emulator widens each
-window with a `slow` fault (it sleeps, then applies the request normally), and the test kills
-the separate `tiktok-sync run` process while TikTok sleeps; TikTok then applies the request
-for a process that is gone. Between the kill and the next run the audiences change, so a member
-TikTok took without the warehouse knowing must be removed again. The next run must converge:
-TikTok holds exactly the desired members, the state says so, each audience exists once.
+The windows that matter (DESIGN "Semantics" 2 and 4): a batch in flight (or several side by
+side), TikTok applying a change the process never hears about (the acknowledgement and the
+state write never happen), and an audience created at TikTok before its id reaches the registry.
+The emulator widens each window with a `slow` fault or its `latency` (it sleeps, then applies
+the request normally), and the test kills the separate `tiktok-sync run` process while TikTok
+sleeps; TikTok then applies the request for a process that is gone. Between the kill and the
+next run the audiences change, so a member TikTok took without the warehouse knowing must be
+removed again. The next run must converge: TikTok holds exactly the desired members, the state
+says so, each audience exists once.
 
 No test-only hook in the library: the process is killed from outside, as an OOM killer or a
 lost CI runner would.
@@ -109,6 +110,38 @@ def test_killed_mid_batch_after_tiktok_applied_it_converges(env: SyncEnv, member
     env.use_members(members, demo_day=1)
     leaving = applied - {h for hs in env.desired()[HIGH_VALUE].values() for h in hs}
     assert leaving
+
+    result = env.cli("run")
+
+    assert result.exit_code == 0, result.output
+    env.assert_converged()
+    assert len(env.emulator.audiences()) == 3
+
+
+def test_killed_with_requests_in_flight_then_resumed_converges(env: SyncEnv, members: Path) -> None:
+    # Every mapping request takes SLOW seconds at TikTok: the run keeps several in flight.
+    env.emulator.configure(latency={"segment/mapping/": {"fixed": SLOW}})
+    process = start_run(env)
+    wait_for(lambda: env.emulator.in_flight()["in_flight"] >= 2, process)
+    kill(process)
+    deadline = time.monotonic() + SLOW + 10
+    while env.emulator.in_flight()["in_flight"]:  # TikTok applies them for a process now gone
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    env.emulator.configure(latency={})
+
+    # TikTok took the batches in flight; the killed run recorded none of them.
+    applied = env.mapped_hashes("add")
+    registry = env.registry()
+    recorded = {
+        (registry[key], h)
+        for key, by_type in env.acknowledged().items()
+        for hashes in by_type.values()
+        for h in hashes
+    }
+    assert len({audience_id for audience_id, _ in applied - recorded}) >= 1
+    assert len(applied - recorded) > len(recorded & applied)
+    env.use_members(members, demo_day=1)
 
     result = env.cli("run")
 

@@ -88,6 +88,16 @@ RequestsPerMinute = Annotated[
         "going over costs a 5-minute pause.",
     ),
 ]
+MaxInFlight = Annotated[
+    int | None,
+    typer.Option(
+        "--max-in-flight",
+        min=1,
+        help="Mapping requests sent side by side; by default enough to keep "
+        "--requests-per-second busy through a 1 s round trip (10 at 10/s, at most 32). The "
+        "pace stays --requests-per-second and --requests-per-minute either way.",
+    ),
+]
 
 RecreateMissing = Annotated[
     bool,
@@ -133,6 +143,7 @@ def run(
     processing_wait: ProcessingWait = DEFAULT_PROCESSING_WAIT,
     requests_per_second: RequestsPerSecond = 10.0,
     requests_per_minute: RequestsPerMinute = 600,
+    max_in_flight: MaxInFlight = None,
     max_duration: MaxDuration = None,
     recreate_missing: RecreateMissing = False,
     memory_limit: MemoryLimit = None,
@@ -177,6 +188,7 @@ def run(
                 requests_per_minute=requests_per_minute,
                 max_duration=max_duration,
                 recreate_missing=recreate_missing,
+                max_in_flight=max_in_flight,
             )
         if json_output:
             echo_json(to_json(result))

@@ -28,7 +28,11 @@ RUNTIME_FIELDS = (
     "min_customer_file_size",
     "max_file_bytes",
     "auth_code_ttl_seconds",
+    "latency",
 )
+# A `latency` key: an endpoint path under /open_api/v1.3/ (e.g. "segment/mapping/"), or "*" for
+# every endpoint without a key of its own.
+ANY_ENDPOINT = "*"
 
 
 class EmulatorConfigError(ValueError):
@@ -80,6 +84,15 @@ class EmulatorConfig:
     """Largest accepted upload (ref §0 decisions: 50 MB)."""
     auth_code_ttl_seconds: float = 3600.0
     """auth_code lifetime, counted from emulator start or reset (ref §2: valid 1 hour)."""
+    latency: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Added round trip per endpoint: path (or "*") -> {"fixed": s, "jitter": s}. Each API request
+    waits `fixed` plus a uniform 0..`jitter` seconds before it is handled: real TikTok answers a
+    mapping request in a few hundred milliseconds, loopback in one."""
+
+    def latency_of(self, endpoint: str) -> tuple[float, float]:
+        """(fixed, jitter) seconds for an endpoint path."""
+        rule = self.latency.get(endpoint, self.latency.get(ANY_ENDPOINT, {}))
+        return float(rule.get("fixed", 0.0)), float(rule.get("jitter", 0.0))
 
     @classmethod
     def default(cls) -> EmulatorConfig:
@@ -165,6 +178,8 @@ class EmulatorConfig:
                 raise EmulatorConfigError(
                     f"{source}: min_customer_file_size must be an integer >= 0"
                 )
+        if "latency" in values:
+            _check_latency(values["latency"], source)
 
     def runtime_settings(self) -> dict[str, Any]:
         """The limits only, safe to show: no tokens or secrets."""
@@ -176,3 +191,23 @@ def _check_str_map(value: Any, name: str, source: str) -> None:
         isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
     ):
         raise EmulatorConfigError(f"{source}: {name} must be an object of non-empty string keys")
+
+
+def _check_latency(value: Any, source: str) -> None:
+    shape = 'an object of endpoint path (or "*") -> {"fixed": seconds, "jitter": seconds}'
+    if not isinstance(value, dict):
+        raise EmulatorConfigError(f"{source}: latency must be {shape}")
+    for endpoint, rule in value.items():
+        path = isinstance(endpoint, str) and endpoint.endswith("/")
+        if not (path or endpoint == ANY_ENDPOINT):
+            raise EmulatorConfigError(
+                f"{source}: latency: {endpoint!r} must be an endpoint path ending in / "
+                f'(e.g. "segment/mapping/") or "*"'
+            )
+        if not isinstance(rule, dict) or set(rule) - {"fixed", "jitter"}:
+            raise EmulatorConfigError(f"{source}: latency: {endpoint!r} must be {shape}")
+        for name, seconds in rule.items():
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                raise EmulatorConfigError(
+                    f"{source}: latency: {endpoint!r} {name} must be a number of seconds >= 0"
+                )

@@ -14,6 +14,8 @@ nobody mistakes it for part of the real API.
     GET    /_emulator/faults/                        rules and counts of injected faults
     POST   /_emulator/faults/                        {"seed": int, "rules": [...]} replaces rules
     DELETE /_emulator/faults/                        drop the rules (counts stay until reset)
+    GET    /_emulator/in-flight/                     API requests in flight now, and the peak
+    DELETE /_emulator/in-flight/                     restart the peak from those in flight now
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ INDEX = [
     "POST /_emulator/reset/",
     "GET|POST /_emulator/config/",
     "GET|POST|DELETE /_emulator/faults/",
+    "GET|DELETE /_emulator/in-flight/",
 ]
 _MEMBERS = re.compile(r"audiences/(\d+)/members/")
 
@@ -103,6 +106,11 @@ def _route(state: State, method: str, path: str, query: dict[str, list[str]], bo
         elif method == "DELETE":
             state.clear_faults()
         return 200, state.faults()
+    if path == "in-flight/":
+        _allow(method, "GET", "DELETE")
+        if method == "DELETE":
+            state.clear_peak_in_flight()
+        return 200, state.in_flight()
     raise ControlError(404, f"unknown control path {PREFIX}{path}")
 
 

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import logging
+import random
 import re
 import signal
 import socket
@@ -185,7 +186,12 @@ class _Handler(BaseHTTPRequestHandler):
             "message": None,
             "fault": None,
         }
-        response = self._answer_api(state, path, query, headers, body, entry)
+        state.request_started()
+        try:
+            self._wait_latency(state, path)
+            response = self._answer_api(state, path, query, headers, body, entry)
+        finally:
+            state.request_finished()
         if response is not None:
             entry["http_status"] = response.status
         entry["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
@@ -195,6 +201,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # drop: not a byte of response
         else:
             self._send(response.status, response.payload, response.content_type, response.headers)
+
+    @staticmethod
+    def _wait_latency(state: State, path: str) -> None:
+        """The configured round trip (config `latency`), before the request is handled and
+        outside every lock, so requests side by side wait side by side."""
+        relative = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path
+        fixed, jitter = state.config.latency_of(relative)
+        delay = fixed + (random.uniform(0.0, jitter) if jitter else 0.0)
+        if delay > 0:
+            time.sleep(delay)
 
     def _answer_api(
         self,
@@ -423,6 +439,10 @@ class Emulator:
         )
         if status != 200:
             raise ValueError(payload["error"])
+
+    def in_flight(self) -> dict[str, int]:
+        """{"in_flight", "peak"}: API requests handled now, and the most at once."""
+        return self._state.in_flight()
 
     def reset(self) -> None:
         self._state.reset()

@@ -115,6 +115,7 @@ class State:
         self._file_seq = 0
         self._request_seq = 0
         self._request_salt = secrets.token_hex(3).upper()
+        self._in_flight = 0
         self._wipe()
 
     def _wipe(self) -> None:
@@ -125,6 +126,8 @@ class State:
         self._rate_windows: dict[str, deque[float]] = {}
         self._used_auth_codes: set[str] = set()
         self._auth_codes_issued_at = time.monotonic()
+        # Requests in flight outlive a reset: the peak restarts from them.
+        self._peak_in_flight = self._in_flight
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -205,6 +208,26 @@ class State:
     def faults(self) -> dict[str, Any]:
         with self._lock:
             return self._faults.snapshot()
+
+    def request_started(self) -> None:
+        """An API request arrived: count it in flight until `request_finished`."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+
+    def request_finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def in_flight(self) -> dict[str, int]:
+        """API requests being handled now, and the most at once since the start, a reset or
+        `clear_peak_in_flight`: how a test sees a client's concurrency without timing it."""
+        with self._lock:
+            return {"in_flight": self._in_flight, "peak": self._peak_in_flight}
+
+    def clear_peak_in_flight(self) -> None:
+        with self._lock:
+            self._peak_in_flight = self._in_flight
 
     def record_request(self, entry: dict[str, Any]) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum
@@ -143,12 +144,19 @@ class TikTokClient:
             max_total_wait=max_total_wait,
         )
         self._sleep = sleep
+        self.requests_per_second = requests_per_second  # the pace, for what derives from it
         self._limiter = RateLimiter(
             requests_per_second, per_minute=requests_per_minute, sleep=sleep
         )
-        self._owns_session = session is None
-        self._session = session or requests.Session()
-        watch(self._session)  # each request's total deadline can close its connection
+        # One session per thread that sends (a run keeps several mapping requests in flight):
+        # requests does not promise a Session is thread-safe, and a session's pool keeps
+        # only 10 connections. A session given here is the caller's, used by every thread.
+        self._given_session = session
+        if session is not None:
+            watch(session)  # each request's total deadline can close its connection
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
         protect_urllib3_logs()
 
     def __repr__(self) -> str:
@@ -156,8 +164,23 @@ class TikTokClient:
         return f"TikTokClient(base_url={self.base_url!r}, access_token={token!r})"
 
     def close(self) -> None:
-        if self._owns_session:
-            self._session.close()
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+    def _session(self) -> requests.Session:
+        """The calling thread's session (made on its first request), or the one given."""
+        if self._given_session is not None:
+            return self._given_session
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            watch(session)
+            with self._sessions_lock:
+                self._sessions.append(session)
+            self._local.session = session
+        return session
 
     def __enter__(self) -> TikTokClient:
         return self
@@ -511,7 +534,7 @@ class TikTokClient:
         timeout = (min(self.timeout[0], budget), min(self.timeout[1], budget))
         with deadline(budget) as watch:
             try:
-                response = self._session.request(
+                response = self._session().request(
                     method,
                     self.base_url + path,
                     params=params,

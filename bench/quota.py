@@ -1,0 +1,139 @@
+"""The share of TikTok's quota a first sync uses, with TikTok's round trip emulated.
+
+    python -m bench.quota [--size 1M] [--runs 3] [--latencies 0,300,800]
+
+The emulator enforces the Basic tier (10 requests/s) and holds every mapping request for the
+latency; `tiktok-sync run` paces itself at that tier as a user's run would, once with one
+mapping request in flight (`--max-in-flight 1`, how the sync sent before) and once with the
+default. The share of the quota: mapping requests per second over the streaming phase (the first
+mapping request's arrival to the last one's answer, from the emulator's log), over 10. Medians of
+`--runs` runs; writes bench/results/quota.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from bench import scenarios
+from bench.measure import measure
+from bench.project import make_project
+from bench.run import RESULTS_DIR, Options, data_for, machine, parse_size, size_label
+from sync.emulator import Emulator, EmulatorConfig
+
+QUOTA = 10  # requests/s, TikTok's Basic tier
+MODES = {"one at a time": ["--max-in-flight", "1"], "side by side (default)": []}
+
+
+def streaming_phase(requests: list[dict[str, Any]]) -> tuple[int, float]:
+    """(mapping requests, seconds from the first one's arrival to the last one's answer)."""
+    mappings = [r for r in requests if str(r["path"]).endswith("/segment/mapping/")]
+    if not mappings:
+        return 0, 0.0
+    start = min(float(r["time"]) for r in mappings)
+    end = max(float(r["time"]) + float(r["duration_ms"]) / 1000 for r in mappings)
+    return len(mappings), end - start
+
+
+def one_sync(
+    project: Any, built: Path, warehouse: Path, latency: float, mode: list[str]
+) -> dict[str, Any]:
+    scenarios._copy_database(built, warehouse)
+    config = EmulatorConfig(
+        qps=QUOTA, latency={"segment/mapping/": {"fixed": latency}} if latency else {}
+    )
+    emulator = Emulator(config)
+    api_base = emulator.start()
+    try:
+        command = [
+            *scenarios._sync_command(project, api_base)[:-3],  # without the lifted pace
+            "--requests-per-second",
+            str(QUOTA),
+            "--json",
+            *mode,
+        ]
+        run = measure(command, env=scenarios._sync_env(project, warehouse), cwd=project.project_dir)
+        run.check("tiktok-sync run")
+        requests, seconds = streaming_phase(emulator.requests())
+        throttled = sum(1 for r in emulator.requests() if r.get("code") == 40100)
+    finally:
+        emulator.stop()
+        scenarios._remove_database(warehouse)
+    per_second = requests / seconds if seconds else 0.0
+    return {
+        "wall_seconds": run.wall_seconds,
+        "mapping_requests": requests,
+        "streaming_seconds": seconds,
+        "requests_per_second": per_second,
+        "share_of_quota": per_second / QUOTA,
+        "throttled": throttled,
+        "peak_rss_mb": run.peak_rss_mb,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=parse_size, default=parse_size("1M"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latencies", default="0,300,800", help="milliseconds")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "quota.json")
+    args = parser.parse_args(argv)
+    options = Options(sizes=[args.size], runs=[args.runs], incremental_sizes=[])
+    label = size_label(args.size)
+    root = options.workdir / label
+    root.mkdir(parents=True, exist_ok=True)
+    project = make_project(root, threads=options.threads, memory_limit=options.memory_limit)
+    data, manifest = data_for(options, args.size, 0)
+    built = root / "built.duckdb"
+    print(f"[{label}] dbt build")
+    scenarios.dbt_build(project, data, built, manifest.identifiers)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "load_average_at_start": scenarios.load_average(),
+        "size": label,
+        "rows": [],
+    }
+    for latency_ms in (int(x) for x in args.latencies.split(",")):
+        for mode, flags in MODES.items():
+            runs = [
+                one_sync(project, built, root / "quota.duckdb", latency_ms / 1000, flags)
+                for _ in range(args.runs)
+            ]
+            row = {
+                "latency_ms": latency_ms,
+                "mode": mode,
+                "runs": runs,
+                **{
+                    key: statistics.median(r[key] for r in runs)
+                    for key in ("share_of_quota", "requests_per_second", "wall_seconds")
+                },
+            }
+            results["rows"].append(row)
+            print(
+                f"  {latency_ms} ms, {mode}: {row['share_of_quota']:.2f} of the quota, "
+                f"{row['requests_per_second']:.1f} requests/s, run {row['wall_seconds']:.1f} s"
+            )
+    results["load_average_at_end"] = scenarios.load_average()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        f"| Latency | Sending | Share of the {QUOTA}/s quota | Requests/s | Run wall time |",
+        "|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        lines.append(
+            f"| {row['latency_ms']} ms | {row['mode']} | {row['share_of_quota']:.2f} | "
+            f"{row['requests_per_second']:.1f} | {row['wall_seconds']:.1f} s |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Streaming audiences: the segment API's mapping requests, adds then removes."""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from sync.apply.context import (
+    FIRST_POLL,
+    MAX_POLL,
+    Context,
+    check_guard_again,
+    check_time,
+    nothing_planned,
+    record_acknowledged,
+)
+from sync.apply.results import AudienceResult
+from sync.plan import AudiencePlan
+from sync.tiktok import ApiResponse, AudienceBusyError, TikTokError
+from sync.warehouse import Batch, Freeze, FrozenChunk, utc_now
+
+# TikTok answers HTTP 400 to mappings on a segment audience until it is ready, "usually 1-2
+# minutes after creation" (reference §4.1). Within this long of its create, an HTTP 400 is taken
+# for that and waited out; later it is what it says (a request TikTok refused).
+NEW_SEGMENT_WINDOW = timedelta(minutes=10)
+
+
+def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: AudienceResult) -> None:
+    """Send the audience's frozen changes, up to `ctx.max_in_flight` mapping requests at once.
+
+    Adds before removes: every add is answered before the first remove goes out. A failed
+    request stops new ones; those in flight finish and what TikTok acknowledged of them is
+    recorded, then the error ends the audience (the rest stays pending).
+    """
+    if nothing_planned(ap):
+        return
+    key, limit = ap.audience_key, ctx.client.mapping_batch_limit
+    registered = ctx.warehouse.registry().get(key)
+    created_at = (
+        registered.created_at
+        if registered is not None and registered.audience_id == audience_id
+        else None  # configured in the model: not created by this project
+    )
+    changes = ctx.warehouse.freeze_changes(key, limit, adds_from_members=ap.full_refresh)
+    check_guard_again(ctx, ap, changes)
+    sender = _Sender(ctx, ap, audience_id, created_at, result)
+    # closing(): a failed batch ends the loop, and the reader must not outlive it.
+    with closing(ctx.warehouse.frozen(changes, limit)) as batches:
+        try:
+            for chunk in batches:
+                # Adds before removes: the first remove waits for every add's answer.
+                sender.answered(0 if chunk.action != sender.action else ctx.max_in_flight - 1)
+                if sender.failure is not None:
+                    break
+                check_time(ctx)
+                sender.send(changes, chunk)
+        finally:
+            sender.answered(0)  # a crash of this loop still records what TikTok acknowledged
+    if sender.failure is not None:
+        raise sender.failure
+
+
+@dataclass
+class _Sent:
+    batch: Batch
+    action: str  # add | remove
+    count: int
+
+
+class _Sender:
+    """Mapping requests in flight side by side, and their answers recorded as they come.
+
+    Only HTTP happens on the sending threads. The warehouse is written on the calling thread
+    alone (its connections are not thread-safe): `sent` before a batch is handed over, its
+    acknowledgement after TikTok answered it, in whatever order the answers arrive (each batch
+    keeps the batch_seq it was sent with).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        ap: AudiencePlan,
+        audience_id: str,
+        created_at: datetime | None,
+        result: AudienceResult,
+    ) -> None:
+        self.ctx, self.ap, self.audience_id, self.created_at = ctx, ap, audience_id, created_at
+        self.result = result
+        self.in_flight: dict[Future[ApiResponse], _Sent] = {}
+        self.action: str | None = None  # of the last batch sent
+        self.failure: Exception | None = None  # the first request that failed
+
+    def send(self, changes: Freeze, chunk: FrozenChunk) -> None:
+        ctx, ap = self.ctx, self.ap
+        batch = ctx.warehouse.batch(
+            changes,
+            chunk.batch_no,
+            kind="mapping",
+            audience_id=self.audience_id,
+            advertiser_id=ap.advertiser_id,
+            api=ap.api,
+            identifier_count=len(chunk.hashes),
+        )
+        ctx.warehouse.batch_sent(batch)
+        action = "add" if chunk.action == "add" else "delete"
+        args = (ctx, ap, self.audience_id, self.created_at, action, chunk.id_type, chunk.hashes)
+        assert ctx.senders is not None  # the run's sending threads
+        future = ctx.senders.submit(_map, *args)
+        self.in_flight[future] = _Sent(batch, chunk.action, len(chunk.hashes))
+        self.action = chunk.action
+
+    def answered(self, room: int) -> None:
+        """Record answers until at most `room` requests are in flight."""
+        while len(self.in_flight) > max(room, 0):
+            done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._record(future, self.in_flight.pop(future))
+
+    def _record(self, future: Future[ApiResponse], sent: _Sent) -> None:
+        try:
+            response = future.result()
+        except Exception as error:  # the batch stays unconfirmed; the first error ends it
+            if self.failure is None:
+                self.failure = error
+            return
+        if sent.action == "add":
+            record_acknowledged(self.ctx, sent.batch, self.result, response, adds=sent.count)
+        else:
+            record_acknowledged(self.ctx, sent.batch, self.result, response, removes=sent.count)
+
+
+def _map(
+    ctx: Context,
+    ap: AudiencePlan,
+    audience_id: str,
+    created_at: datetime | None,
+    action: str,
+    id_type: str,
+    batch: pl.Series,
+) -> ApiResponse:
+    """One mapping request; a segment audience created minutes ago gets time to be ready.
+
+    TikTok answers HTTP 400 until a new segment is ready (NEW_SEGMENT_WINDOW); re-sending the
+    batch is the poll, for up to `processing_wait` seconds, as for a customer-file processing
+    lock. After that the batch stays pending (sent without an answer: unconfirmed).
+    """
+    deadline: float | None = None
+    delay = FIRST_POLL
+    while True:
+        try:
+            return ctx.client.map_segment(ap.advertiser_id, audience_id, action, id_type, batch)
+        except TikTokError as error:
+            is_new = created_at is not None and utc_now() - created_at < NEW_SEGMENT_WINDOW
+            if error.http_status != 400 or not is_new:
+                raise
+            if deadline is None:
+                deadline = ctx.clock() + ctx.processing_wait
+                if ctx.deadline is not None:
+                    deadline = min(deadline, ctx.deadline)
+            remaining = deadline - ctx.clock()
+            if remaining <= 0:
+                raise AudienceBusyError(
+                    f"TikTok does not take members into the new audience {audience_id} yet "
+                    "(HTTP 400; TikTok readies a new segment audience within minutes of "
+                    "creating it)",
+                    endpoint=error.endpoint,
+                    http_status=error.http_status,
+                    request_id=error.request_id,
+                    next_step="its changes stay pending: run again in a few minutes",
+                ) from None
+            wait = min(delay, remaining)
+            note = f"TikTok is still readying the new audience; retrying in {wait:.0f} s"
+            ctx.progress.note(ap.audience_key, note)
+            ctx.sleep(wait)
+            delay = min(delay * 2, MAX_POLL)

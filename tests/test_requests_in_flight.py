@@ -1,0 +1,106 @@
+"""Mapping requests side by side: TikTok's quota, not its round trip, bounds a streaming sync.
+
+Specifications (README "Running the sync"): up to --max-in-flight mapping requests are in flight
+at once, paced by the rate limiter; adds before removes (every add of an audience answered
+before its first remove goes out); a batch is recorded only after TikTok acknowledged it, and
+every batch TikTok acknowledged is recorded, also when another one failed beside it. The emulator
+holds each mapping request for a round trip (its `latency`) and counts how many it held at once,
+so concurrency shows without timing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.sync_support import SyncEnv, demo_day1_members, sync_env
+from tests.warehouses import Warehouses
+
+ROUND_TRIP = {"segment/mapping/": {"fixed": 0.2, "jitter": 0.1}}
+BOUND = 4
+
+
+@pytest.fixture
+def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(engine, tmp_path / "dbt", latency=ROUND_TRIP) as sync:
+        yield sync
+
+
+@pytest.fixture
+def members(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_day1_members(tmp_path_factory)
+
+
+def _adds_answered_before_removes(env: SyncEnv) -> None:
+    """In the emulator's log (written as each answer goes out), no add of an audience follows
+    one of its removes: the first remove left only after every add was answered."""
+    removing: set[str] = set()
+    for entry in env.api_requests():
+        if entry["endpoint"] != "segment/mapping/":
+            continue
+        audiences = {
+            audience_id
+            for row in entry["body"]["batch_data"]
+            for item in row
+            for audience_id in item["audience_ids"]
+        }
+        if entry["body"]["action"] == "delete":
+            removing |= audiences
+        else:
+            assert audiences.isdisjoint(removing), "an add went out after a remove"
+
+
+def test_requests_go_side_by_side_within_the_bound_and_converge(
+    env: SyncEnv, members: Path
+) -> None:
+    first = env.run_engine(env.client(mapping_batch_limit=100), max_in_flight=BOUND)
+
+    assert first.exit_code == 0
+    assert 1 < env.emulator.in_flight()["peak"] <= BOUND
+    env.assert_converged()
+
+    # The next day removes as well as adds.
+    env.use_members(members, demo_day=1)
+    env.emulator.clear_requests()
+    second = env.run_engine(env.client(mapping_batch_limit=100), max_in_flight=BOUND)
+
+    assert second.exit_code == 0
+    assert env.mapped_hashes("delete")
+    _adds_answered_before_removes(env)
+    assert env.emulator.in_flight()["peak"] <= BOUND
+    env.assert_converged()
+
+
+def test_a_failure_beside_requests_in_flight_records_theirs_and_the_next_run_converges(
+    env: SyncEnv,
+) -> None:
+    # Throttled past the client's one attempt: some batches fail while others are in flight.
+    env.emulator.set_faults([{"kind": "throttle", "path": "segment/mapping/", "rate": 0.2}], seed=5)
+
+    first = env.run_engine(env.client(mapping_batch_limit=100, max_attempts=1), max_in_flight=BOUND)
+
+    assert first.exit_code == 1
+    assert 1 < env.emulator.in_flight()["peak"] <= BOUND
+    failed = [a for a in first.audiences if a.error is not None]
+    assert failed and all(a.error and a.error.code == 40100 for a in failed)
+    assert all(a.adds_pending for a in failed)
+    # Exactly what TikTok took is recorded: every batch answered with code 0, the ones still in
+    # flight when another failed included, and none that failed.
+    registry = env.registry()
+    segments = {a["audience_id"] for a in env.emulator.audiences() if a["kind"] == "partner"}
+    recorded = {
+        (registry[key], h)
+        for key, by_type in env.acknowledged().items()
+        if registry[key] in segments
+        for hashes in by_type.values()
+        for h in hashes
+    }
+    assert recorded == env.mapped_hashes("add")
+
+    env.emulator.clear_faults()
+    second = env.cli("run")
+
+    assert second.exit_code == 0, second.output
+    env.assert_converged()
