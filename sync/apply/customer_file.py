@@ -27,7 +27,7 @@ from sync.tiktok.checks import MAX_FILE_BYTES, MAX_FILE_PATHS
 from sync.tiktok.models import hash_length
 from sync.warehouse import Freeze
 
-# Files of a create or a REPLACE hold this fraction of the 50 MB a file may (issue 6, memory).
+# Files of a create or a REPLACE hold this fraction of the 50 MB a file may, for memory.
 MEMBER_FILE_FRACTION = 4
 
 # --- customer file -------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def ids_per_file(id_type: str) -> int:
 def ids_per_member_file(id_type: str, members: int) -> int:
     """Files for a create or a REPLACE: a quarter of the largest, unless that would take over
     500 files. All of them go in one request, so smaller files cost uploads, not processing
-    locks; and the sync holds one file and its batch at a time (issue 6: at 10M the run's peak
+    locks; and the sync holds one file and its batch at a time (at 10M the run's peak
     fell from 444 to 422 MB).
     """
     largest = ids_per_file(id_type)
