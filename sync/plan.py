@@ -76,6 +76,8 @@ class AudiencePlan:
     acknowledged_size: int
     rejected_identifiers: int
     full_refresh: bool
+    # Members left out because they are suppressed (never sent; removed where TikTok holds them).
+    suppressed_identifiers: int = 0
     pending_create: RegistryEntry | None = None  # a create a crashed run may have made
     audience_id_configured: bool = False  # meta.tiktok.audience_id, not created by the sync
     refusals: tuple[str, ...] = ()
@@ -222,7 +224,9 @@ def plan_audience(
 
     if removes_total and not options.allow_mass_removal:
         # What TikTok may hold: the acknowledged members, and adds sent without an answer
-        # (removing those after their member left is routine, not a mass removal).
+        # (removing those after their member left is routine, not a mass removal). Removes of
+        # suppressed identifiers count too: a suppression list pointed at the wrong model
+        # empties audiences just like a broken audience model (docs/decisions/0002).
         unconfirmed = sum(counts.unconfirmed_adds.values())
         held = acknowledged + unconfirmed
         if removes_total > options.max_removal_share * held:
@@ -293,6 +297,7 @@ def plan_audience(
         acknowledged_size=acknowledged,
         rejected_identifiers=counts.rejected,
         full_refresh=options.full_refresh,
+        suppressed_identifiers=counts.suppressed,
         pending_create=pending_create,
         audience_id_configured=target.is_audience_id_configured,
         refusals=tuple(refusals),

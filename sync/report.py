@@ -59,6 +59,7 @@ def _audience_json(result: AudienceResult) -> dict[str, Any]:
         "adds_pending": result.adds_pending,
         "removes_pending": result.removes_pending,
         "rejected_identifiers": ap.rejected_identifiers,
+        "suppressed_identifiers": ap.suppressed_identifiers,
         "status": result.status,
         "error": None
         if error is None
@@ -123,6 +124,7 @@ def _table(result: RunResult) -> list[str]:
         "to remove" if dry else "removed",
         "pending",
         "rejected",
+        "suppressed",
         "status",
     ]
     rows = [header]
@@ -139,11 +141,12 @@ def _table(result: RunResult) -> list[str]:
                 f"{a.removes_sent:,}",
                 f"+{a.adds_pending:,}/-{a.removes_pending:,}",
                 f"{ap.rejected_identifiers:,}",
+                f"{ap.suppressed_identifiers:,}",
                 a.status,
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    numeric = set(range(len(header) - 5, len(header) - 1))  # the four counts
+    numeric = set(range(len(header) - 6, len(header) - 1))  # the five counts
     return [
         "  ".join(
             cell.rjust(width) if i in numeric else cell.ljust(width)

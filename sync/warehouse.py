@@ -45,6 +45,8 @@ REQUIRED_RELATIONS = (
     "tiktok_audience_targets",
     "tiktok_audience_diff",
     "tiktok_audience_members",
+    "tiktok_audience_desired_members",
+    "tiktok_suppressed_identifiers",
     "tiktok_rejected_identifiers",
     "tiktok_orphaned_audiences",
     "tiktok_sync_acknowledged_members",
@@ -113,13 +115,14 @@ class Orphan:
 class AudienceCounts:
     """Sizes of one audience, per id type."""
 
-    desired: dict[str, int]  # tiktok_audience_members
+    desired: dict[str, int]  # tiktok_audience_desired_members: the members less the suppressed
     acknowledged: dict[str, int]  # state rows for the audience's current TikTok id
     pending_adds: dict[str, int]  # tiktok_audience_diff
     pending_removes: dict[str, int]
     rejected: int  # tiktok_rejected_identifiers
     # Added without an answer and not acknowledged: TikTok may hold them too.
     unconfirmed_adds: dict[str, int] = field(default_factory=dict)
+    suppressed: int = 0  # members that are suppressed (tiktok_suppressed_identifiers)
 
     @staticmethod
     def empty() -> AudienceCounts:
@@ -330,7 +333,8 @@ class Warehouse:
         ]
 
     def counts(self, audience_keys: Sequence[str] | None = None) -> dict[str, AudienceCounts]:
-        """Desired, acknowledged, pending and rejected counts of the given (default all) audiences.
+        """Desired, acknowledged, pending, rejected and suppressed counts of the given (default
+        all) audiences.
 
         Acknowledged counts only rows of the audience's current TikTok id, as the diff does.
         """
@@ -338,6 +342,7 @@ class Warehouse:
         if keys is not None and not keys:
             return {}
         members = self.table("tiktok_audience_members")
+        desired = self.table("tiktok_audience_desired_members")
         acknowledged = self.table("tiktok_sync_acknowledged_members")
         unconfirmed = self.table("tiktok_sync_unconfirmed_changes")
         targets = self.table("tiktok_audience_targets")
@@ -351,10 +356,12 @@ class Warehouse:
         where, params = among("audience_key")
         desired_counts = self._grouped(
             "counting members",
-            f"select audience_key, id_type, count(*) from {members} where 1 = 1{where} "
+            f"select audience_key, id_type, count(*) from {desired} where 1 = 1{where} "
             "group by audience_key, id_type",
             params,
         )
+        # Suppressed: the members the desired view leaves out.
+        member_totals = self._per_audience("counting members", members, where, params)
         where, params = among("state.audience_key")
         acknowledged_counts = self._grouped(
             "counting acknowledged members",
@@ -404,15 +411,9 @@ class Warehouse:
                 counted = adds if action == "add" else removes
                 counted.setdefault(str(key), {})[str(id_type)] = int(n)
         where, params = among("audience_key")
-        rejected_counts = {
-            str(key): int(n)
-            for key, n in self._fetch(
-                "counting rejected identifiers",
-                f"select audience_key, count(*) from {rejected} where 1 = 1{where} "
-                "group by audience_key",
-                params,
-            )
-        }
+        rejected_counts = self._per_audience(
+            "counting rejected identifiers", rejected, where, params
+        )
         everything = (
             set(desired_counts)
             | set(acknowledged_counts)
@@ -428,6 +429,7 @@ class Warehouse:
                 pending_removes=removes.get(key, {}),
                 rejected=rejected_counts.get(key, 0),
                 unconfirmed_adds=unconfirmed_adds.get(key, {}),
+                suppressed=member_totals.get(key, 0) - sum(desired_counts.get(key, {}).values()),
             )
             for key in everything
         }
@@ -445,6 +447,14 @@ class Warehouse:
             return 0, 0
         adds, removes = rows[0]
         return int(adds or 0), int(removes or 0)
+
+    def _per_audience(
+        self, what: str, relation: str, where: str, params: list[Any]
+    ) -> dict[str, int]:
+        """Rows of `relation` per audience_key (`where`: more conditions, each after `and`)."""
+        sql = f"select audience_key, count(*) from {relation} where 1 = 1{where} "
+        sql += "group by audience_key"
+        return {str(key): int(n) for key, n in self._fetch(what, sql, params)}
 
     def _grouped(self, what: str, sql: str, params: list[Any]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -527,7 +537,7 @@ class Warehouse:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         diff = self.table("tiktok_audience_diff")
-        members = self.table("tiktok_audience_members")
+        members = self.table("tiktok_audience_desired_members")
         if adds_from_members:
             rows = (
                 f"select id_type, id_hash, 'add' as action from {members} "
@@ -574,19 +584,24 @@ class Warehouse:
         """Copy every desired member of `id_type` into the ledger as one batch (a customer-file
         create or REPLACE: one request names every file).
 
-        `keep_acknowledged_of`: also what is acknowledged in that TikTok audience, for an
-        add_only audience whose REPLACE must not drop members it never removes.
+        `keep_acknowledged_of`: also what is acknowledged in that TikTok audience and not
+        suppressed, for an add_only audience whose REPLACE must not drop members it never
+        removes (a suppressed one it does remove).
         `removes_from_diff`: also the diff's removes, as removes, so that a REPLACE sent without
         an answer leaves them unconfirmed (possibly gone) rather than acknowledged.
         """
-        members = self.table("tiktok_audience_members")
+        members = self.table("tiktok_audience_desired_members")
         rows = f"select id_type, id_hash from {members} where audience_key = ? and id_type = ?"
         params: list[Any] = [audience_key, id_type]
         if keep_acknowledged_of is not None:
             rows += (
                 " union all "
-                f"select id_type, id_hash from {self.table('tiktok_sync_acknowledged_members')} "
-                "where audience_key = ? and audience_id = ? and id_type = ?"
+                "select state.id_type, state.id_hash "
+                f"from {self.table('tiktok_sync_acknowledged_members')} as state "
+                "where state.audience_key = ? and state.audience_id = ? and state.id_type = ? "
+                f"and not exists (select 1 from {self.table('tiktok_suppressed_identifiers')} "
+                "as suppressed where suppressed.id_type = state.id_type "
+                "and suppressed.id_hash = state.id_hash)"
             )
             params += [audience_key, keep_acknowledged_of, id_type]
         first, end = self._next_freeze(audience_key)

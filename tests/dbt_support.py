@@ -122,10 +122,18 @@ def _dbt_deps(project_dir: Path) -> None:
 
 
 def copy_project(destination: Path, *, demo: bool = True) -> Path:
-    """A copy of the integration-test project to add models to (without the demo audiences
-    unless `demo`), installing the package from this checkout."""
+    """A copy of the integration-test project to add models to (without the demo audiences and
+    the demo's suppression list unless `demo`), installing the package from this checkout."""
     destination.mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "dbt_project.yml", destination / "dbt_project.yml")
+    config = (PROJECT_DIR / "dbt_project.yml").read_text()
+    if not demo:
+        # The list suppresses demo members; a project without them has no list to build.
+        config = "\n".join(
+            line
+            for line in config.splitlines()
+            if not line.startswith("  tiktok_sync_suppression:")
+        )
+    (destination / "dbt_project.yml").write_text(config + "\n")
     shutil.copytree(PROJECT_DIR / "seeds", destination / "seeds")
     ignore = None if demo else shutil.ignore_patterns("demo")
     shutil.copytree(PROJECT_DIR / "models", destination / "models", ignore=ignore)

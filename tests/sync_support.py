@@ -195,7 +195,9 @@ class SyncEnv:
         return out
 
     def desired(self) -> Members:
-        return self._grouped("select audience_key, id_type, id_hash from tiktok_audience_members")
+        return self._grouped(
+            "select audience_key, id_type, id_hash from tiktok_audience_desired_members"
+        )
 
     def acknowledged(self) -> Members:
         """State rows for each audience's current TikTok id."""

@@ -69,6 +69,8 @@ def test_every_command_prints_one_object_its_schema_accepts(cli: Cli) -> None:
     assert planned.exit_code == 0, planned.output
     plan = valid("plan", planned.stdout)
     assert plan["dry_run"] is True and plan["exit_code"] == 0
+    # the demo's suppression list holds members of every demo audience
+    assert all(a["suppressed_identifiers"] > 0 for a in plan["audiences"])
 
     ran = cli("run", *project, *where, "--json", env=token)
     assert ran.exit_code == 0, ran.output

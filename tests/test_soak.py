@@ -153,7 +153,7 @@ def remember_desired_devices(env: SyncEnv) -> None:
     """add_only never removes: TikTok may end up holding anything it was ever asked to hold."""
     env.query(
         "insert into soak_ever_desired_devices select id_type, id_hash "
-        "from tiktok_audience_members where audience_key = ?",
+        "from tiktok_audience_desired_members where audience_key = ?",
         [DEVICES],
     )
 

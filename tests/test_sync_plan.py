@@ -44,6 +44,7 @@ AUDIENCE_TYPES: dict[str, tuple[type, ...]] = {
     "adds_pending": (int,),
     "removes_pending": (int,),
     "rejected_identifiers": (int,),
+    "suppressed_identifiers": (int,),
     "status": (str,),
     "error": (dict, type(None)),
 }

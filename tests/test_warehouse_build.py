@@ -180,7 +180,7 @@ def test_second_build_with_shifted_day_yields_exactly_the_changed_identifiers(
         ledger.acknowledge(
             execute,
             "select m.audience_key, r.audience_id, r.advertiser_id, m.id_type, m.id_hash "
-            "from tiktok_audience_members m "
+            "from tiktok_audience_desired_members m "
             "join tiktok_sync_audience_registry r using (audience_key)",
             run_id="day0",
         )
@@ -219,7 +219,7 @@ def test_second_build_with_shifted_day_yields_exactly_the_changed_identifiers(
 def members_by_audience(project: DbtProject) -> dict[str, set[Member]]:
     result: dict[str, set[Member]] = {}
     for key, id_type, id_hash in query(
-        project, "select audience_key, id_type, id_hash from tiktok_audience_members"
+        project, "select audience_key, id_type, id_hash from tiktok_audience_desired_members"
     ):
         result.setdefault(str(key), set()).add((str(id_type), str(id_hash)))
     return result

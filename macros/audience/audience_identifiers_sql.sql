@@ -6,31 +6,9 @@
 {% macro audience_identifiers_sql(audience_sql, settings, id_columns, country_column=none) %}
   {%- set reasons = tiktok_sync.rejection_reasons() -%}
   {%- set key_literal = tiktok_sync.string_literal(settings.audience_key) -%}
-with audience as (
-    {{ audience_sql }}
-),
+with
 
-{%- if 'phone' in id_columns %}
-
-calling_codes as (
-    -- inline, not a ref: an audience model then needs no declared dependency
-    -- (macros/normalise/country_calling_codes.sql)
-{{ tiktok_sync.country_calling_codes() }}
-),
-{%- endif %}
-{%- for column in id_columns %}
-
-{{ tiktok_sync.identifier_ctes('audience', column, country_column=country_column, calling_codes='calling_codes') }},
-{%- endfor %}
-
-identifiers as (
-    {%- for column in id_columns %}
-    select source_column, id_type, reason_code, id_hash, raw_value from {{ column }}__identifiers
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
+{{ tiktok_sync.identifier_rows_ctes(audience_sql, id_columns, country_column) }},
 
 final as (
     select

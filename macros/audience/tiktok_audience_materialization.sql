@@ -12,16 +12,12 @@
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-  {#- Which identifier columns does the model have? Matched by name,
-      case-insensitively (Snowflake reports upper case). -#}
+  {#- Which identifier columns does the model have? Matched by name. -#}
   {%- set model_columns = [] -%}
   {%- for column in get_columns_in_query(sql) -%}
     {%- do model_columns.append(column | lower) -%}
   {%- endfor -%}
-  {%- set id_columns = [] -%}
-  {%- for column in tiktok_sync.identifier_columns() -%}
-    {%- if column in model_columns -%}{%- do id_columns.append(column) -%}{%- endif -%}
-  {%- endfor -%}
+  {%- set id_columns = tiktok_sync.present_identifier_columns(model_columns) -%}
   {%- if not id_columns -%}
     {{ exceptions.raise_compiler_error(
         "audience model '" ~ model.name ~ "' (" ~ model.original_file_path ~ ") has no identifier column. "

@@ -1,8 +1,10 @@
 {#- What must change in TikTok: desired members against what TikTok has
     acknowledged for the audience's current TikTok id. A view, so it always
     reflects the state at read time: once the sync job records a batch, the
-    batch is gone from here. add_only audiences never remove; audiences whose
-    model was deleted are not here at all (see tiktok_orphaned_audiences).
+    batch is gone from here. add_only audiences never remove, except what is
+    suppressed (tiktok_suppressed_identifiers: an opt-out or a deletion
+    request outranks add_only); audiences whose model was deleted are not here
+    at all (see tiktok_orphaned_audiences).
 
     Changes sent without an answer (tiktok_sync_unconfirmed_changes) may or
     may not have been applied, so they count both ways: an unconfirmed add is
@@ -20,7 +22,11 @@ targets as (
 ),
 
 members as (
-    select * from {{ source('tiktok_sync_outputs', 'tiktok_audience_members') }}
+    select * from {{ ref('tiktok_audience_desired_members') }}
+),
+
+suppressed as (
+    select * from {{ ref('tiktok_suppressed_identifiers') }}
 ),
 
 acknowledged as (
@@ -115,12 +121,17 @@ adds as (
         on maybe_added.audience_key = acknowledged.audience_key
         and maybe_added.id_type = acknowledged.id_type
         and maybe_added.id_hash = acknowledged.id_hash
+    left join suppressed
+        on maybe_added.id_type = suppressed.id_type
+        and maybe_added.id_hash = suppressed.id_hash
     where desired.id_hash is null
         and acknowledged.id_hash is null
         and targets.mode = 'add_only'
+        and suppressed.id_hash is null
 ),
 
--- possibly in TikTok and no longer desired: acknowledged, or an add of it is unconfirmed
+-- possibly in TikTok and no longer desired: acknowledged, or an add of it is unconfirmed;
+-- removed from mirror audiences, and from every audience when it is suppressed
 removes as (
     select
         acknowledged.audience_key,
@@ -134,8 +145,11 @@ removes as (
         on acknowledged.audience_key = desired.audience_key
         and acknowledged.id_type = desired.id_type
         and acknowledged.id_hash = desired.id_hash
+    left join suppressed
+        on acknowledged.id_type = suppressed.id_type
+        and acknowledged.id_hash = suppressed.id_hash
     where desired.id_hash is null
-        and targets.mode = 'mirror'
+        and (targets.mode = 'mirror' or suppressed.id_hash is not null)
 
     union all
 
@@ -155,9 +169,12 @@ removes as (
         on maybe_added.audience_key = acknowledged.audience_key
         and maybe_added.id_type = acknowledged.id_type
         and maybe_added.id_hash = acknowledged.id_hash
+    left join suppressed
+        on maybe_added.id_type = suppressed.id_type
+        and maybe_added.id_hash = suppressed.id_hash
     where desired.id_hash is null
         and acknowledged.id_hash is null
-        and targets.mode = 'mirror'
+        and (targets.mode = 'mirror' or suppressed.id_hash is not null)
 ),
 
 changes as (

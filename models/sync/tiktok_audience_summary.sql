@@ -1,5 +1,7 @@
 {#- One line per configured audience: how many members it has, how many
-    input values were empty or rejected, and what the next sync would send. -#}
+    input values were empty or rejected, how many of its members are
+    suppressed (never sent, removed from TikTok), and what the next sync would
+    send. -#}
 {{ config(materialized='view') }}
 
 with
@@ -10,6 +12,10 @@ targets as (
 
 members as (
     select * from {{ source('tiktok_sync_outputs', 'tiktok_audience_members') }}
+),
+
+desired_members as (
+    select * from {{ ref('tiktok_audience_desired_members') }}
 ),
 
 identifier_counts as (
@@ -23,6 +29,12 @@ diff as (
 member_counts as (
     select audience_key, count(*) as member_count
     from members
+    group by audience_key
+),
+
+desired_counts as (
+    select audience_key, count(*) as desired_count
+    from desired_members
     group by audience_key
 ),
 
@@ -54,7 +66,9 @@ final as (
         targets.audience_id,
         targets.advertiser_id,
         coalesce(input_counts.row_count, 0) as row_count,
-        coalesce(member_counts.member_count, 0) as member_count,
+        coalesce(desired_counts.desired_count, 0) as member_count,
+        coalesce(member_counts.member_count, 0) - coalesce(desired_counts.desired_count, 0)
+            as suppressed_members,
         coalesce(input_counts.empty_values, 0) as empty_values,
         coalesce(input_counts.rejected_values, 0) as rejected_values,
         coalesce(pending.pending_adds, 0) as pending_adds,
@@ -62,6 +76,8 @@ final as (
     from targets
     left join member_counts
         on targets.audience_key = member_counts.audience_key
+    left join desired_counts
+        on targets.audience_key = desired_counts.audience_key
     left join input_counts
         on targets.audience_key = input_counts.audience_key
     left join pending

@@ -79,13 +79,14 @@ def sync_customer_file(
     key, id_type = ap.audience_key, ap.id_types[0]
     if ap.full_refresh:
         # REPLACE with the whole desired set (reference §3.4); an add_only audience keeps what
-        # was acknowledged, since it never removes.
+        # was acknowledged, since it never removes, except what is suppressed: that is the
+        # diff's removes of an add_only audience, recorded as removes like a mirror audience's.
         add_only = ap.mode == "add_only"
         members = ctx.warehouse.freeze_members(
             key,
             id_type,
             keep_acknowledged_of=audience_id if add_only else None,
-            removes_from_diff=not add_only,
+            removes_from_diff=True,
         )
         paths, count = upload_members(ctx, ap, members)
         if not paths:

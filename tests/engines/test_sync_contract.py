@@ -150,7 +150,7 @@ def test_batch_numbers_divide_exactly_even_by_large_divisors(
 def test_targets_registry_and_counts_read_what_dbt_built(clean: SyncTarget) -> None:
     desired = grouped(
         clean,
-        "select audience_key, id_type, count(*) from tiktok_audience_members "
+        "select audience_key, id_type, count(*) from tiktok_audience_desired_members "
         "group by audience_key, id_type",
     )
     rejected = {
@@ -189,7 +189,7 @@ def test_frozen_changes_stream_in_exact_batches_while_batch_events_are_appended(
     clean: SyncTarget,
 ) -> None:
     (expected,) = clean.query(
-        "select count(*) from tiktok_audience_members "
+        "select count(*) from tiktok_audience_desired_members "
         f"where audience_key = '{HIGH_VALUE}' and id_type = 'EMAIL_SHA256'"
     )[0]
     seen: list[str] = []
