@@ -80,8 +80,10 @@ test-spark: deps
 
 # Redshift and Databricks do not run here: dbt compiles the project for both (nothing connects)
 # and the tests check which implementation each dispatched macro gets, and run the Redshift
-# literals on PostgreSQL; the sync job's Databricks engine runs against a stand-in of
-# databricks.sql.connect (tests/engines/test_databricks_sync.py). dbt-databricks requires
+# literals on PostgreSQL; dbt-redshift builds the project and the sync job's Redshift engine runs
+# on a PostgreSQL double of Redshift (tests/engines/redshift.py: Debian's postgresql, as make
+# test); the sync job's Databricks engine runs against a stand-in of databricks.sql.connect
+# (tests/engines/test_databricks_sync.py). dbt-databricks requires
 # dbt-spark<1.11, so they get a venv of their own, .venv-redshift-databricks.
 RSDB_VENV ?= .venv-redshift-databricks
 test-redshift-databricks: deps

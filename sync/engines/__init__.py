@@ -2,7 +2,8 @@
 
 `open_engine` picks the module for the dbt target's adapter type. DuckDB is always installed;
 the others need their dbt adapter (the package's extras: `pip install
-'tiktok-audience-sync[postgres]'`, `[snowflake]`, `[bigquery]`, `[spark]`, `[databricks]`).
+'tiktok-audience-sync[postgres]'`, `[redshift]`, `[snowflake]`, `[bigquery]`, `[spark]`,
+`[databricks]`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 # Imported only when a target needs one, since each needs its dbt adapter installed.
 _SERVER_ENGINES = {
     "postgres": ("sync.engines.postgres", "PostgresEngine", "Postgres"),
+    "redshift": ("sync.engines.redshift", "RedshiftEngine", "Redshift"),
     "snowflake": ("sync.engines.snowflake", "SnowflakeEngine", "Snowflake"),
     "bigquery": ("sync.engines.bigquery", "BigQueryEngine", "BigQuery"),
     "spark": ("sync.engines.spark", "SparkEngine", "Spark"),

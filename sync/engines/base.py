@@ -110,3 +110,18 @@ def qmark_to_format(sql: str) -> str:
     """`?` placeholders as `%s` (psycopg2, pyformat drivers). Our SQL has no `%` and no `?`
     inside literals; a `%` would be doubled so the driver reads it as a literal."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def rows_to_record_batch(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
+    """Rows of a DB-API driver without an Arrow path as one record batch (`rows` not empty).
+    A column that holds only text and nulls stays an Arrow string, even when all are null."""
+    columns = list(zip(*rows, strict=True))
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(list(c), type=pa.string())
+            if all(v is None or isinstance(v, str) for v in c)
+            else pa.array(list(c))
+            for c in columns
+        ],
+        names=list(names),
+    )

@@ -5,13 +5,14 @@ the target (env_var() and all), parses it into the adapter's own credentials (ev
 the adapter supports: password, key pair, OAuth, service account, token, ...), opens the
 connection with the adapter's connection manager and names relations with the adapter's Relation
 (quoting and case as dbt's). What it hands back is the driver's own connection: psycopg2 for
-Postgres and Redshift, `SnowflakeConnection`, a `google.cloud.bigquery.Client`, the Spark or
-Databricks cursor wrapper. A dbt upgrade that changes these internals breaks this module and its
-tests (tests/engines/), nothing else.
+Postgres, redshift_connector for Redshift, `SnowflakeConnection`, a `google.cloud.bigquery.Client`,
+the Spark or Databricks cursor wrapper. A dbt upgrade that changes these internals breaks this
+module and its tests (tests/engines/), nothing else.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from dataclasses import dataclass
@@ -185,7 +186,21 @@ def first_line(exc: BaseException, credentials: Any = None) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if len(lines) > 1 and lines[0] in _DBT_HEADERS:
         lines = lines[1:]
-    return redact(lines[0] if lines else type(exc).__name__, credentials)
+    line = lines[0] if lines else type(exc).__name__
+    return redact(server_error_fields(line).get("M") or line, credentials)
+
+
+def server_error_fields(text: str) -> dict[str, str]:
+    """The server's error fields (S severity, C SQLSTATE, M message, ...) where the driver
+    reports them as a dict's repr, as redshift_connector does; {} for any other text."""
+    text = text.strip()
+    if not (text.startswith("{'") and text.endswith("}")):
+        return {}
+    try:
+        fields = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return {}
+    return {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
 
 
 def redact(text: str, credentials: Any = None) -> str:

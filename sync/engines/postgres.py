@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sync.engines.base import Engine, Params, qmark_to_format
+from sync.engines.base import Engine, Params, qmark_to_format, rows_to_record_batch
 from sync.engines.dbt_target import DbtTarget, open_handle, relation_name
 from sync.errors import WarehouseError
 
@@ -131,14 +131,7 @@ class PostgresEngine(Engine):
                     names = [d[0] for d in cursor.description]
                 if not rows:
                     break
-                columns = list(zip(*rows, strict=True))
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(list(c), type=pa.string()) if _texty(c) else pa.array(list(c))
-                        for c in columns
-                    ],
-                    names=names,
-                )
+                yield rows_to_record_batch(names, rows)
         finally:
             try:
                 cursor.close()
@@ -194,8 +187,3 @@ class PostgresEngine(Engine):
             if connection is not None and not connection.closed:
                 connection.close()  # ends the session: any advisory lock goes with it
         self._reader = None
-
-
-def _texty(column: tuple[Any, ...]) -> bool:
-    """Whether a column holds text (kept as Arrow strings even when every value is null)."""
-    return all(v is None or isinstance(v, str) for v in column)

@@ -151,6 +151,35 @@ def bigquery_target(
         )
 
 
+@contextmanager
+def redshift_target(
+    tmp_path_factory: pytest.TempPathFactory, workdir: Path
+) -> Iterator[SyncTarget]:
+    """redshift_connector, opened by dbt-redshift, on a real PostgreSQL server behind a startup
+    shim (tests/engines/redshift.py): a DOUBLE of Redshift.
+
+    dbt-postgres builds the demo; dbt-redshift then runs the sync models' lock check and the
+    sync job reads and writes through dbt-redshift's connection. dbt-redshift's own build of the
+    demo runs on the double, but Redshift's SQL has no optimisation fence, and PostgreSQL's
+    planner then inlines the phone normaliser into thousands of regexp_replace calls: the
+    audience with phones took 134 s on an idle double and over 7 minutes and 5 GB of server
+    memory on a busy machine, the normalise_phone wrapper's data tests over 400 s each.
+    """
+    from tests.engines import redshift
+
+    if reason := redshift.unavailable_reason():
+        pytest.skip(reason)
+    with redshift.start() as engine:
+        built_by = DbtProject(workdir / "dbt-postgres")
+        write_profile(built_by.workdir, engine.server.profile_output(schema=redshift.SCHEMA))
+        built_by.run("build", "--exclude-resource-type", "unit_test", timeout=BUILD_TIMEOUT)
+        engine.read_literals_as_redshift()
+        project = DbtProject(workdir / "dbt")
+        output = engine.profile_output()
+        write_profile(project.workdir, output)
+        yield SyncTarget("redshift", project, output, engine.query, lease=True, is_double=True)
+
+
 @dataclass
 class SparkDbtProject(DbtProject):
     """dbt on the Spark session's warehouse: its JVM needs the embedded Derby metastore alone,
@@ -243,6 +272,7 @@ BUILDERS: dict[
     "duckdb": duckdb_target,
     "snowflake": snowflake_target,
     "bigquery": bigquery_target,
+    "redshift": redshift_target,
     # Marked `spark` both (the marker is the name up to a dash).
     "spark": spark_target,
     "spark-lease": spark_lease_target,
