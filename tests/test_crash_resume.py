@@ -90,6 +90,7 @@ def kill_in_slow_request(env: SyncEnv, path: str) -> None:
     process = start_run(env)
     wait_for(lambda: slow_fired(env), process)
     kill(process)
+    env.outlive_killed_runs()
     deadline = time.monotonic() + SLOW + 10
     while not slow_landed(env):
         assert time.monotonic() < deadline
@@ -97,6 +98,7 @@ def kill_in_slow_request(env: SyncEnv, path: str) -> None:
     env.emulator.clear_faults()
 
 
+@pytest.mark.every_engine
 def test_killed_mid_batch_after_tiktok_applied_it_converges(env: SyncEnv, members: Path) -> None:
     kill_in_slow_request(env, "segment/mapping/")
 
@@ -139,6 +141,7 @@ def test_killed_while_tiktok_applies_a_customer_file_update_converges(
     env.assert_converged()
 
 
+@pytest.mark.every_engine
 @pytest.mark.parametrize(
     ("audience_key", "create_path"),
     [
