@@ -152,6 +152,25 @@ class BigQueryWarehouse(DoubleWarehouse):
     empty_sql = "create or replace table {table} as select * from {table} where false"
     sha256_sql = "to_hex(sha256({expression}))"
 
+    # Through the client, not the sync job's engine: unqualified names are the target's
+    # dataset's only with it as the job's default dataset, which the engine never needs.
+    def _rows(self, sql: str, params: Sequence[object]) -> Any:
+        from google.cloud import bigquery
+
+        from sync.engines.bigquery import parameters
+        from tests.engines.bigquery import PROJECT, SCHEMA
+
+        config = bigquery.QueryJobConfig(default_dataset=f"{PROJECT}.{SCHEMA}")
+        if params:
+            config.query_parameters = parameters(sql, params)
+        return self.server.client().query_and_wait(sql, job_config=config)
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(_naive_utc(v) for v in row.values()) for row in self._rows(sql, params)]
+
+    def dicts(self, sql: str) -> list[dict[str, Any]]:
+        return [{k: _naive_utc(v) for k, v in row.items()} for row in self._rows(sql, ())]
+
 
 # A server of a double in `parent`, started on a copy of `data` (another server's directory).
 StartServer = Callable[[Path, Path | None], Any]
