@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from tests.dbt_support import PROJECT_DIR, DbtProject, install_package, make_dbt_project
+from tests.engine_warehouses import DoubleWarehouses, double_warehouses
 from tests.reporting import summary_of
 from tests.warehouses import ENGINES, DuckDBWarehouses, PostgresWarehouses, Warehouses
+
+# The engines of the engine targets (make test-snowflake, ...), for tests marked every_engine.
+ENGINE_TARGETS = ("snowflake", "bigquery")
 
 # Set in CI (.ci/run), where PostgreSQL and dbt-postgres are installed: a missing one fails the
 # Postgres tests instead of skipping them.
@@ -41,11 +45,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test taking `engine` runs once per engine, or on those `@pytest.mark.engines` names."""
-    if "engine" in metafunc.fixturenames:
-        marker = metafunc.definition.get_closest_marker("engines")
-        names = marker.args if marker is not None else ENGINES
-        metafunc.parametrize("engine", names, indirect=True)
+    """A test taking `engine` runs once per engine, or on those `@pytest.mark.engines` names.
+    A test marked `every_engine` (a Guarantees test) runs on the engine targets' warehouses too,
+    each behind its marker (so not in make test); a keyword names an engine the test skips
+    there, with the reason: `@pytest.mark.every_engine(bigquery="why")`."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("engines")
+    params: list[Any] = list(marker.args if marker is not None else ENGINES)
+    every = metafunc.definition.get_closest_marker("every_engine")
+    if every is not None:
+        for name in ENGINE_TARGETS:
+            marks = [getattr(pytest.mark, name)]
+            if name in every.kwargs:
+                marks.append(pytest.mark.skip(reason=every.kwargs[name]))
+            params.append(pytest.param(name, marks=marks))
+    metafunc.parametrize("engine", params, indirect=True)
 
 
 def _engine_of(item: pytest.Item) -> str | None:
@@ -134,10 +149,25 @@ def postgres_warehouses(
 
 @pytest.fixture
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
-    """Where the test's warehouse comes from: DuckDB files, or databases of a Postgres server."""
+    """Where the test's warehouse comes from: DuckDB files, databases of a Postgres server, or
+    servers of a double (tests/engine_warehouses.py)."""
     if request.param == "duckdb":
         return DuckDBWarehouses(tmp_path_factory)
-    if request.param == "postgres":
-        warehouses: PostgresWarehouses = request.getfixturevalue("postgres_warehouses")
+    if request.param in ("postgres", *ENGINE_TARGETS):
+        warehouses: Warehouses = request.getfixturevalue(f"{request.param}_warehouses")
         return warehouses
     raise ValueError(f"unknown engine {request.param!r}")
+
+
+@pytest.fixture(scope="session", name="snowflake_warehouses")
+def _snowflake_warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DoubleWarehouses]:
+    warehouses = double_warehouses("snowflake", tmp_path_factory.getbasetemp())
+    yield warehouses
+    warehouses.close()
+
+
+@pytest.fixture(scope="session", name="bigquery_warehouses")
+def _bigquery_warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DoubleWarehouses]:
+    warehouses = double_warehouses("bigquery", tmp_path_factory.getbasetemp())
+    yield warehouses
+    warehouses.close()

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,11 @@ from typer.testing import CliRunner, Result
 from sync.apply import RunResult, new_run_id, run
 from sync.cli import app
 from sync.emulator import Emulator, EmulatorConfig
+from sync.engines.lease import LeaseLock
 from sync.plan import build_plan
 from sync.settings import TikTokSettings
 from sync.tiktok import TikTokClient
-from sync.warehouse import Warehouse
+from sync.warehouse import Warehouse, utc_now
 from tests.dbt_support import PROJECT_DIR, DbtProject, shared_build
 from tests.warehouses import (
     DuckDBWarehouse,
@@ -176,6 +178,14 @@ class SyncEnv:
                 processing_wait=processing_wait,
                 max_in_flight=max_in_flight,
             )
+
+    def outlive_killed_runs(self) -> None:
+        """After a run was killed: on engines whose lock is a lease (sync/engines/lease.py), the
+        killed run's lease blocks the next run until it expires, `lease_ttl` (10 minutes) later,
+        as designed. This process's later runs read the lease clock past that moment (until the
+        test ends); the lease the killed run left is as it left it."""
+        later = LeaseLock.lease_ttl + timedelta(minutes=1)
+        LeaseLock.lease_clock = staticmethod(lambda: utc_now() + later)  # type: ignore[assignment]
 
     def client(self, **options: Any) -> TikTokClient:
         """A client for this emulator; tests shorten retries so faults cost little time."""
@@ -328,5 +338,9 @@ def sync_env(
     warehouses = engine if isinstance(engine, Warehouses) else DuckDBWarehouses(engine)
     config = EmulatorConfig(**{"qps": 0, **emulator_config})
     with warehouses.demo(workdir) as warehouse, Emulator(config) as emulator:
-        yield SyncEnv(warehouse.project, emulator, warehouse=warehouse)
+        clock = LeaseLock.__dict__["lease_clock"]
+        try:
+            yield SyncEnv(warehouse.project, emulator, warehouse=warehouse)
+        finally:
+            LeaseLock.lease_clock = clock
         assert emulator.internal_errors() == []

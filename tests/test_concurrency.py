@@ -57,6 +57,7 @@ def _start_run(env: SyncEnv) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.every_engine
 def test_two_runs_started_together_one_proceeds_the_other_refuses(env: SyncEnv) -> None:
     # TikTok is slow on the first mapping, so the winner surely still holds the warehouse when
     # the other one tries to open it.

@@ -32,6 +32,7 @@ def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
         yield sync
 
 
+@pytest.mark.every_engine
 def test_mapping_faults_leave_batches_pending_and_the_next_run_converges(env: SyncEnv) -> None:
     env.emulator.set_faults(
         [

@@ -80,6 +80,7 @@ def assert_contract(report: dict[str, Any], dry_run: bool) -> None:
                 assert isinstance(audience["error"][key], types), key
 
 
+@pytest.mark.every_engine
 def test_plan_shows_what_run_sends_without_calling_tiktok_or_needing_a_token(
     env: SyncEnv,
 ) -> None:

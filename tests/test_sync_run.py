@@ -30,6 +30,7 @@ def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
         yield sync
 
 
+@pytest.mark.every_engine
 def test_run_leaves_tiktok_holding_exactly_the_desired_members(env: SyncEnv) -> None:
     result = env.cli("run")
 
@@ -53,6 +54,7 @@ def test_run_leaves_tiktok_holding_exactly_the_desired_members(env: SyncEnv) -> 
         assert row["audience_id"] == env.registry()[row["audience_key"]]
 
 
+@pytest.mark.every_engine
 def test_runs_without_an_upstream_change_send_nothing(env: SyncEnv) -> None:
     assert env.cli("run").exit_code == 0
     env.emulator.clear_requests()

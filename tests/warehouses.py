@@ -45,6 +45,17 @@ POSTGRES_TARGET = "postgres"
 # A target of the same server whose schema dbt never built: what a user sees before `dbt build`.
 UNBUILT_TARGET = "unbuilt"
 POSTGRES_SCHEMA = "tiktok_sync"
+# The demo's build on a server engine: dbt's unit tests do not depend on the data
+# (tests/test_warehouse_build.py runs them), and the phone corpus and the identifier cases feed
+# only the normaliser's unit-test wrappers, which no sync test reads (tests/engines/ builds them).
+SERVER_DEMO_BUILD = (
+    "build",
+    "--exclude-resource-type",
+    "unit_test",
+    "--exclude",
+    "phone_corpus+",
+    "identifier_cases+",
+)
 
 
 class WarehouseUnderTest(ABC):
@@ -344,17 +355,7 @@ class PostgresWarehouses(Warehouses):
 
     @staticmethod
     def _dbt_build(project: DbtProject) -> None:
-        # The phone corpus and the identifier cases feed only the normaliser's unit-test
-        # wrappers, which no sync test reads (tests/engines/ builds them on Postgres).
-        project.run(
-            "build",
-            "--exclude-resource-type",
-            "unit_test",
-            "--exclude",
-            "phone_corpus+",
-            "identifier_cases+",
-            vars={"demo_day": 0},
-        )
+        project.run(*SERVER_DEMO_BUILD, vars={"demo_day": 0})
 
     def _template(self) -> str:
         self.prepare()

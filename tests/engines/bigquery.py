@@ -54,6 +54,8 @@ INSTALL_HINT = (
 )
 # The emulator checks no credential; google-auth only needs a string to send.
 _TOKEN = "crucible-needs-no-token"
+# What a server's directory holds besides its data.
+_NOT_DATA = shutil.ignore_patterns("port", "port.tmp", "server.log")
 _MODULES = ("google.cloud.bigquery", "dbt.adapters.bigquery")
 
 
@@ -123,8 +125,12 @@ class BigQueryEngine:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> BigQueryEngine:
+    def start(self, timeout: float = 60.0, data: Path | None = None) -> BigQueryEngine:
+        """`data`: another server's directory, to start on a copy of its datasets (files that
+        DuckDB reopens with their write-ahead logs; its server must not write meanwhile)."""
         python = emulator_python()
+        if data is not None:
+            shutil.copytree(data, self.dir, dirs_exist_ok=True, ignore=_NOT_DATA)
         if python is None:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise RuntimeError(f"BigQuery double cannot run here: {unavailable_reason()}")
@@ -317,6 +323,23 @@ def _literal(parameter: dict[str, Any]) -> str | None:
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r"}
 
 
+def _catalogs_beside(database: Path) -> None:
+    """crucible records each project's catalog file by its absolute path: in a copy of another
+    server's directory (`start(data=...)`), point them at the copies beside `database`, which
+    the emulator allows (it refuses every other path)."""
+    if not database.exists():
+        return
+    duckdb = importlib.import_module("duckdb")  # the emulator's own version
+    with duckdb.connect(str(database)) as con:
+        if con.execute(
+            "select count(*) from duckdb_tables() where table_name = 'catalogs'"
+        ).fetchone()[0]:
+            con.execute(
+                "update catalogs set file = ? || parse_filename(file)",
+                [f"{database}.catalogs/"],
+            )
+
+
 def _serve(directory: Path) -> None:
     """The server process (run by the emulator's interpreter): crucible's BigQuery app on a
     free loopback port, data in `directory`. The same two calls as `crucible serve`."""
@@ -327,7 +350,9 @@ def _serve(directory: Path) -> None:
     crucible_engine = importlib.import_module("crucible.engine")
     crucible_app = importlib.import_module("crucible.server.app")
 
-    app = crucible_app.create_app("bigquery", crucible_engine.Engine(directory / "crucible.duckdb"))
+    database = directory.resolve() / "crucible.duckdb"
+    _catalogs_beside(database)
+    app = crucible_app.create_app("bigquery", crucible_engine.Engine(database))
     app = PositionalParameters(app)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

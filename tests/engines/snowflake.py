@@ -33,6 +33,8 @@ DATABASE = "TIKTOK_SYNC"
 SCHEMA = "ANALYTICS"
 # What fakesnow's own server() hands its clients; fakesnow checks none of them.
 _CONNECT = {"account": "fakesnow", "user": "fake", "password": "snow", "protocol": "http"}
+# What a server's directory holds besides its databases.
+_NOT_DATA = shutil.ignore_patterns("port", "port.tmp", "server.log")
 _MODULES = ("fakesnow", "uvicorn", "starlette", "snowflake.connector", "dbt.adapters.snowflake")
 
 
@@ -64,8 +66,12 @@ class SnowflakeEngine:
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Any = None
 
-    def start(self, timeout: float = 60.0) -> SnowflakeEngine:
+    def start(self, timeout: float = 60.0, data: Path | None = None) -> SnowflakeEngine:
+        """`data`: another server's directory, to start on a copy of its databases (files that
+        DuckDB reopens with their write-ahead logs; its server must not write meanwhile)."""
         self.dir = Path(tempfile.mkdtemp(prefix="fakesnow-", dir=self.parent))
+        if data is not None:
+            shutil.copytree(data, self.dir, dirs_exist_ok=True, ignore=_NOT_DATA)
         log = (self.dir / "server.log").open("ab")
         self._process = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "serve", str(self.dir)],
