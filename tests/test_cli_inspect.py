@@ -32,7 +32,7 @@ from tests.cli_support import (
 )
 from tests.dbt_support import DbtProject
 
-AUDIENCE = "demo_mobile_app_users"  # streaming, 2,485 members in the demo warehouse
+AUDIENCE = "demo_mobile_app_users"  # streaming, add_only
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +260,13 @@ def test_audiences_lists_tiktok_and_warehouse_side_by_side(cli: Cli, emulator: E
     )
 
     assert result.exit_code == 0, result.output
+    # What dbt built: the model's members less those on the demo's suppression list; nothing sent.
+    [(desired,)] = execute(
+        cli.warehouse,
+        "select count(*) from tiktok_audience_desired_members where audience_key = ?",
+        [AUDIENCE],
+    )
+    assert 2000 < desired < 3000  # the demo's mobile users, about 2,500
     listed = {a["audience_key"]: a for a in json.loads(result.stdout)["audiences"]}
     assert sorted(listed) == [
         "demo_high_value_customers",
@@ -278,9 +285,9 @@ def test_audiences_lists_tiktok_and_warehouse_side_by_side(cli: Cli, emulator: E
         "is_valid": True,
         "is_expiring": False,
         "expired_time": listed[AUDIENCE]["expired_time"],
-        "members": 2485,
+        "members": desired,
         "rejected": listed[AUDIENCE]["rejected"],
-        "pending_adds": 2485,
+        "pending_adds": desired,
         "pending_removes": 0,
         "last_run": {"run_id": "run-2", "status": "success", "finished_at": "2026-01-02T10:01:00"},
     }
