@@ -50,9 +50,17 @@ class Engine(ABC):
     def relation(self, identifier: str) -> str:
         """The fully qualified, quoted name of `identifier` in the target's schema."""
 
-    @abstractmethod
     def present_relations(self) -> set[str]:
-        """Lower-cased names of the tables and views in the target's schema."""
+        """Lower-cased names of the tables and views in the target's schema.
+
+        From information_schema.tables, which lists views too on DuckDB, Postgres and Redshift
+        (both fold unquoted names to lower case, as dbt leaves them); the other engines list
+        their relations their own way."""
+        rows = self.fetch(
+            "select table_name from information_schema.tables where table_schema = ?",
+            [self.schema],
+        )
+        return {str(name).lower() for (name,) in rows}
 
     # --- statements -----------------------------------------------------------------------------
 

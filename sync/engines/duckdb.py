@@ -62,13 +62,6 @@ class DuckDBEngine(Engine):
         # profile's schema can end the identifier and run as SQL.
         return ".".join('"' + p.replace('"', '""') + '"' for p in (self.schema, identifier))
 
-    def present_relations(self) -> set[str]:
-        rows = self._con.execute(
-            "select table_name from information_schema.tables where table_schema = ?",
-            [self.schema],
-        ).fetchall()
-        return {str(name).lower() for (name,) in rows}
-
     def execute(self, sql: str, params: Params = ()) -> None:
         try:
             self._writer.execute(sql, list(params))

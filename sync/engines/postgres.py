@@ -87,13 +87,6 @@ class PostgresEngine(Engine):
     def relation(self, identifier: str) -> str:
         return relation_name(self._target, identifier)
 
-    def present_relations(self) -> set[str]:
-        rows = self.fetch(
-            "select table_name from information_schema.tables where table_schema = ?",
-            [self.schema],
-        )
-        return {str(name).lower() for (name,) in rows}
-
     def execute(self, sql: str, params: Params = ()) -> None:
         try:
             with self._writer.cursor() as cursor:

@@ -109,15 +109,6 @@ class RedshiftEngine(LeaseLock):
     def relation(self, identifier: str) -> str:
         return relation_name(self._target, identifier)
 
-    def present_relations(self) -> set[str]:
-        # information_schema.tables lists views too, as on Postgres. Redshift folds unquoted
-        # names to lower case, as dbt-redshift leaves them.
-        rows = self.fetch(
-            "select table_name from information_schema.tables where table_schema = ?",
-            [self.schema],
-        )
-        return {str(name).lower() for (name,) in rows}
-
     def _cursor(self, connection: Any) -> Any:
         cursor = connection.cursor()
         cursor.paramstyle = "qmark"  # `?` bound by the server, never pasted into the SQL
