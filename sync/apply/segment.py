@@ -172,8 +172,8 @@ def _map(
                     request_id=error.request_id,
                     next_step="its changes stay pending: run again in a few minutes",
                 ) from None
-            wait = min(delay, remaining)
-            note = f"TikTok is still readying the new audience; retrying in {wait:.0f} s"
+            pause = min(delay, remaining)
+            note = f"TikTok is still readying the new audience; retrying in {pause:.0f} s"
             ctx.progress.note(ap.audience_key, note)
-            ctx.sleep(wait)
+            ctx.sleep(pause)
             delay = min(delay * 2, MAX_POLL)
