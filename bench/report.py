@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-TARGET_SIZE = "10M"  # the targets are stated for 10M identifiers
+TARGET_SIZE = "10M"  # the targets (bench/README.md) are stated for 10M identifiers
 
 
 def _rate(value: float) -> str:

@@ -1,7 +1,7 @@
 """TIKTOK_ACCESS_TOKEN wins over the credentials file, and an exposed file is named.
 
 With the variable set, a credentials file that is corrupt, unreadable or a directory must not
-stop `plan`, `run` or `check` (issue 12, item 7): the token the user gave works without it, and
+stop `plan`, `run` or `check`: the token the user gave works without it, and
 stderr says in one line that the file was ignored. A credentials file other users can open gets
 a one-line warning with the command that fixes it, as ssh does for a private key (the file
 still works: why warn rather than refuse is in `sync.settings.read_credentials_file`).

@@ -1,7 +1,7 @@
 """What a user sees when the dbt target's warehouse is not usable: one line naming the engine
 and the fix, exit 2, nothing sent, no driver traceback and no credential.
 
-Specifications (issue "Every warehouse, sync side"): a warehouse the profile cannot reach or log
+The cases: a warehouse the profile cannot reach or log
 in to, a schema `dbt build` has not built, a dbt adapter that is not installed. Against a real
 PostgreSQL server (tests/engines/postgres.py) where a server is needed.
 """

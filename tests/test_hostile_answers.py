@@ -1,8 +1,8 @@
 """A server that answers slowly or hugely cannot hold a run past its bound or fill its memory.
 
 `requests`' read timeout is per socket read, so an answer trickled a byte at a time, status line
-and headers included, never trips it; and a body is read whole unless the client stops it
-(issue 12, items 4 and 5). Against a tiny hostile server on loopback (tests/hostile.py; the
+and headers included, never trips it; and a body is read whole unless the client stops it.
+Against a tiny hostile server on loopback (tests/hostile.py; the
 emulator answers like TikTok, so it cannot do this), `tiktok-sync` runs as a real process:
 `run --max-duration 5` and `check --max-duration 5` end within about a second of the bound
 (counted from their first request: starting Python and reading the warehouse on a loaded

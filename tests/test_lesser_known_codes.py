@@ -2,7 +2,7 @@
 
 40132 ("requests made too frequently for a certain field value") turns the request away before
 TikTok does anything, like 40100: retried with backoff, and a create answered 40132 is sent
-again, not looked up (issue 12, item 8). 20001 ("partially successful") does not say which
+again, not looked up. 20001 ("partially successful") does not say which
 identifiers failed (reference Open question 11), so the batch is not recorded as acknowledged:
 it stays unconfirmed, the run exits 1, and the next run sends it again and converges. The
 emulator produces both on request (`throttle` with `code` 40132, `partial`).

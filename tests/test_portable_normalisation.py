@@ -12,7 +12,7 @@ values (the phone corpus, generated emails and advertising ids), and every
 row of every audience table and of the phone wrapper must be equal. The DuckDB
 build is the sync tests' demo template plus that audience.
 
-The same builds prove DESIGN "Semantics" 10 for advertising ids (issue 13): no value
+The same builds prove DESIGN "Semantics" 10 for advertising ids: no value
 of a raw `idfa`/`gaid` column reaches the members unhashed, and an id sent as *_MD5
 before (a UUID without hyphens, i.e. the raw id) is removed and added as *_SHA256.
 """
@@ -115,7 +115,7 @@ def hostile_maids() -> list[str]:
 
 
 def raw_id_corpus() -> list[str]:
-    """What a raw advertising-id column may hold by mistake or malice (issue 13): hex strings
+    """What a raw advertising-id column may hold by mistake or malice: hex strings
     of every length in both cases, UUIDs in every spelling, the zero id and its hashes,
     wrapped in ASCII and Unicode spaces, and non-spaces that must not be deleted."""
     rng = random.Random(13)
@@ -310,7 +310,7 @@ def test_no_raw_advertising_id_reaches_tiktok_unhashed(
 def test_ids_sent_as_md5_before_are_removed_and_added_as_sha256(
     builds: tuple[DbtProject, DbtProject], tmp_path: Path
 ) -> None:
-    """Before issue 13 a UUID without hyphens in idfa/gaid went out as IDFA_MD5 / GAID_MD5,
+    """Earlier versions sent a UUID without hyphens in idfa/gaid went out as IDFA_MD5 / GAID_MD5,
     the raw id. With that state acknowledged, the diff removes those and adds the SHA-256 of
     the hyphenated id; nothing else changes."""
     warehouse = tmp_path / "warehouse.duckdb"
@@ -337,13 +337,13 @@ def test_ids_sent_as_md5_before_are_removed_and_added_as_sha256(
             ).fetchall()
         )
         before = (desired - (from_32_hex - from_others)) | sent_as_md5
-        con.execute("create temp table before_issue_13 (id_type varchar, id_hash varchar)")
-        con.executemany("insert into before_issue_13 values (?, ?)", sorted(before))
+        con.execute("create temp table sent_before (id_type varchar, id_hash varchar)")
+        con.executemany("insert into sent_before values (?, ?)", sorted(before))
         ledger.register(con.execute, "hostile_identifiers", "1001", "7000000000000000001")
         ledger.acknowledge(
             con.execute,
             "select 'hostile_identifiers' as audience_key, '1001' as audience_id, "
-            "'7000000000000000001' as advertiser_id, id_type, id_hash from before_issue_13",
+            "'7000000000000000001' as advertiser_id, id_type, id_hash from sent_before",
         )
         diff = con.execute(
             "select action, id_type, id_hash from tiktok_audience_diff "

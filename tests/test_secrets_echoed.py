@@ -4,7 +4,7 @@ tests/test_secrets_surface.py holds the surface to TikTok's own behaviour; this 
 hostile server at the base URL (tests/hostile.py) that answers every request with a message,
 a `request_id` and an `X-Tt-Logid` header made of the access token, the app secret and the auth
 code (where it was sent): upper-cased, lower-cased, case-swapped, cut to a 10-character piece,
-inside a URL's query and path, percent-encoded (issue 12, item 6). Every command runs against
+inside a URL's query and path, percent-encoded. Every command runs against
 it, with `--debug`, in-process and as a real process, and dbt runs afterwards with the secrets
 in its environment.
 Then no piece of 8 or more characters of any secret, in any case, may appear in any stdout or
@@ -40,7 +40,7 @@ SECRET_APP = "app-Zyxwvut-Srqpon-Mlkjihg"
 SECRET_CODE = "code-Ghjklp-Tyuior-Wxzvnm"
 SECRETS = (SECRET_TOKEN, SECRET_APP, SECRET_CODE)
 APP_ID = "app-7000001"
-MIN_FRAGMENT = 8  # a piece of a secret this long is a leak (issue 12)
+MIN_FRAGMENT = 8  # a piece of a secret this long is a leak
 
 
 def _shapes(secret: str) -> str:

@@ -1,4 +1,4 @@
-"""How many identifiers go in one customer file (issue 6: the sync's memory at 10M)."""
+"""How many identifiers go in one customer file (they bound the sync's memory at 10M)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Every engine builds the project with DuckDB's results, row for row (issue "Every warehouse,
-dbt side").
+"""Every engine builds the project with DuckDB's results, row for row.
 
 For each engine (tests/engines/<engine>.py starts it: a real PostgreSQL server, or the local
 doubles of Snowflake and BigQuery, or a local Spark session) `dbt build` of the integration

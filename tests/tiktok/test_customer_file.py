@@ -1,4 +1,4 @@
-"""Customer files built from the column's buffers, and their multipart body (issue 6).
+"""Customer files built from the column's buffers, and their multipart body.
 
 The file must be byte for byte the simple join (one lower-case hash per line, each line ending
 in "\\n", no header) whatever the column's layout, and the body byte for byte what requests
