@@ -16,7 +16,7 @@ export TIKTOK_SYNC_DUCKDB_PATH ?= $(CURDIR)/tiktok_sync.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS ?= false
 
 .PHONY: venv deps build demo test lint typecheck unit clean bench bench-engines soak \
-	test-postgres test-engines test-snowflake test-bigquery test-spark test-redshift-databricks \
+	test-postgres engine-deps test-engines test-snowflake test-bigquery test-spark test-redshift-databricks \
 	test-orchestrators
 
 venv: $(VENV)/.installed
@@ -55,23 +55,43 @@ TEST_WORKERS ?= 2
 test: lint typecheck deps
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-# The engine suites (README "Other engines"). make test already runs Postgres (a real server
-# from Debian's postgresql package); these install each engine's dbt adapter and local double
-# into the venv and run the tests marked for it. Spark needs a Java 17 runtime
-# (Debian: openjdk-17-jre-headless); the BigQuery emulator pins its own DuckDB, so it gets a
-# venv of its own, .venv-crucible.
+# The engine suites (README "Other engines"). make test already runs the Guarantees tests on
+# Postgres (a real server from Debian's postgresql package); test-postgres adds its dbt build
+# parity with DuckDB (two full builds: minutes). The others install each engine's dbt adapter and local double
+# and run the tests marked for it. Spark needs a Java 17 runtime
+# (Debian: openjdk-17-jre-headless). The BigQuery emulator pins its own DuckDB, and
+# dbt-databricks requires dbt-spark<1.11, so each gets a venv of its own.
+# The suites can run side by side once everything is installed:
+#   make engine-deps && make -j2 --output-sync=target test-engines
+# (.ci/run does; test-spark, the longest, is listed first so that it starts first.)
+SNOWFLAKE_DOUBLE := 'fakesnow[server]==0.12.1'
+CRUCIBLE_VENV ?= .venv-crucible
+RSDB_VENV ?= .venv-redshift-databricks
+
+$(CRUCIBLE_VENV)/.installed:
+	$(PYTHON) -m venv $(CRUCIBLE_VENV)
+	$(CRUCIBLE_VENV)/bin/python -m pip install --quiet 'crucible-emulator[server]==0.1.0a2'
+	@touch $@
+
+$(RSDB_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(RSDB_VENV)
+	$(RSDB_VENV)/bin/python -m pip install --quiet -c constraints.txt \
+		-e '.[dev,redshift,databricks]'
+	@touch $@
+
+engine-deps: deps $(CRUCIBLE_VENV)/.installed $(RSDB_VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt \
+		-e '.[dev,snowflake,bigquery,spark]' $(SNOWFLAKE_DOUBLE)
+
 test-postgres: deps
 	$(BIN)/pytest -m postgres
 
 test-snowflake: deps
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,snowflake]' 'fakesnow[server]==0.12.1'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,snowflake]' $(SNOWFLAKE_DOUBLE)
 	$(BIN)/pytest -m snowflake
 
-CRUCIBLE_VENV ?= .venv-crucible
-test-bigquery: deps
+test-bigquery: deps $(CRUCIBLE_VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bigquery]'
-	@test -x $(CRUCIBLE_VENV)/bin/python || { $(PYTHON) -m venv $(CRUCIBLE_VENV) && \
-		$(CRUCIBLE_VENV)/bin/python -m pip install --quiet 'crucible-emulator[server]==0.1.0a2'; }
 	TIKTOK_SYNC_CRUCIBLE_PYTHON=$(CURDIR)/$(CRUCIBLE_VENV)/bin/python $(BIN)/pytest -m bigquery
 
 test-spark: deps
@@ -83,16 +103,11 @@ test-spark: deps
 # literals on PostgreSQL; dbt-redshift builds the project and the sync job's Redshift engine runs
 # on a PostgreSQL double of Redshift (tests/engines/redshift.py: Debian's postgresql, as make
 # test); the sync job's Databricks engine runs against a stand-in of databricks.sql.connect
-# (tests/engines/test_databricks_sync.py). dbt-databricks requires
-# dbt-spark<1.11, so they get a venv of their own, .venv-redshift-databricks.
-RSDB_VENV ?= .venv-redshift-databricks
-test-redshift-databricks: deps
-	@test -f $(RSDB_VENV)/.installed || { $(PYTHON) -m venv $(RSDB_VENV) && \
-		$(RSDB_VENV)/bin/python -m pip install --quiet -c constraints.txt \
-			-e '.[dev,redshift,databricks]' && touch $(RSDB_VENV)/.installed; }
+# (tests/engines/test_databricks_sync.py).
+test-redshift-databricks: deps $(RSDB_VENV)/.installed
 	$(RSDB_VENV)/bin/pytest -m 'redshift or databricks'
 
-test-engines: test-snowflake test-bigquery test-spark test-redshift-databricks
+test-engines: test-spark test-snowflake test-bigquery test-redshift-databricks test-postgres
 
 # The orchestrator examples (examples/orchestrators/, README "Running it from an orchestrator"):
 # the README's cron line, the Dagster definitions and the Airflow DAG, run against the emulator.

@@ -25,7 +25,6 @@ _POSTGRES_TESTS = pytest.StashKey[bool]()
 # start first, so that pytest-xdist's workers (`--dist loadfile --no-loadscope-reorder`: whole
 # files, in the order collected) end together rather than one running the soak alone at the end.
 SLOWEST_FILES = (
-    "tests/engines/test_dbt_build_parity.py",
     "tests/test_soak.py",
     "tests/test_secrets_surface.py",
     "tests/test_portable_normalisation.py",

@@ -12,8 +12,9 @@ Last, the same ledger (registry events, acknowledged batches, a batch sent witho
 audience whose model was deleted) is appended on both engines, and the views that derive the
 state from it, the diff among them, are compared again.
 
-Postgres runs in `make test`; Snowflake, BigQuery and Spark in `make test-engines` (their
-markers). An engine that cannot start here is skipped with the reason its module gives.
+Each engine runs behind its marker, in `make test-engines` (make test-postgres,
+test-snowflake, test-bigquery, test-spark). An engine that cannot start here is skipped with
+the reason its module gives.
 """
 
 from __future__ import annotations
