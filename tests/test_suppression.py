@@ -5,6 +5,8 @@ model or seed named by the var `tiktok_sync_suppression`; the demo's is the seed
 `demo_suppression_list`), raw or hashed, are normalised by the audiences' own rules, never sent
 to any audience, and removed from every audience TikTok holds them in by the next run, add_only
 audiences included. `plan` and `run` count the suppressed members of each audience.
+`tiktok_suppression_evidence` shows, by the list's own key, each add and remove TikTok
+acknowledged, with the request_id TikTok answered.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sync_support import SyncEnv, sync_env
+from tests.sync_support import WRITE_PATHS, SyncEnv, sync_env
 from tests.warehouses import Warehouses
 
 HIGH_VALUE = "demo_high_value_customers"
@@ -98,6 +100,7 @@ def test_a_suppressed_identifier_tiktok_holds_is_removed_by_the_next_run(env: Sy
         NEWSLETTER: (1, 2),
         ADD_ONLY: (1, 2),  # an opt-out outranks add_only
     }
+    first_requests = answered(env)
     env.emulator.clear_requests()
 
     second = env.cli("run", "--json")
@@ -119,3 +122,48 @@ def test_a_suppressed_identifier_tiktok_holds_is_removed_by_the_next_run(env: Sy
     assert tiktok == env.desired() == env.acknowledged()
     assert all(not held(members) & {email, gaid} for members in tiktok.values())
     assert env.pending() == {}
+
+    # The privacy team's evidence, by the list's own key: which audiences the email was sent
+    # to, and when TikTok acknowledged each add and each remove, with TikTok's request_id.
+    evidence = env.query(
+        "select audience_key, audience_id, action, outcome, tiktok_request_id, acknowledged_at, "
+        "is_possibly_held from tiktok_suppression_evidence where request_id = 'deletion-3'"
+    )
+    assert sorted((r[0], r[2], r[3], bool(r[6])) for r in evidence) == [
+        (HIGH_VALUE, "add", "acknowledged", False),
+        (HIGH_VALUE, "remove", "acknowledged", False),
+        (NEWSLETTER, "add", "acknowledged", False),
+        (NEWSLETTER, "remove", "acknowledged", False),
+    ]
+    second_requests = answered(env)
+    for key, audience_id, action, _, request_id, acknowledged_at, _ in evidence:
+        assert audience_id == registry[key] and acknowledged_at is not None
+        request = (first_requests if action == "add" else second_requests)[request_id]
+        if request["endpoint"] != "dmp/custom_audience/create/":  # TikTok names it in its answer
+            assert audience_id in json.dumps(request["body"]), request
+    removal = second_requests[
+        next(r[4] for r in evidence if r[:3] == (HIGH_VALUE, registry[HIGH_VALUE], "remove"))
+    ]
+    assert request_action(removal) == ("delete", email[1])
+    # An entry that is no email reached nowhere, and says why.
+    assert env.query(
+        "select audience_key, reason_code from tiktok_suppression_evidence "
+        "where request_id = 'opt-out-3'"
+    ) == [(None, "email_invalid_format")]
+
+
+def answered(env: SyncEnv) -> dict[str, dict[str, object]]:
+    """The emulator's answered write requests, by the request_id TikTok returned."""
+    return {
+        str(r["request_id"]): r
+        for r in env.api_requests()
+        if r["endpoint"] in WRITE_PATHS and r.get("code") == 0
+    }
+
+
+def request_action(request: dict[str, object]) -> tuple[str, str]:
+    """The action and the one hash of a /segment/mapping/ request of one identifier."""
+    body = request["body"]
+    assert isinstance(body, dict)
+    [[item]] = body["batch_data"]
+    return str(body["action"]), str(item["id"])

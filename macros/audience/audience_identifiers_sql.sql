@@ -4,7 +4,6 @@
     own table holds; the shared member and rejection tables are filled from
     it. `id_columns` are the identifier columns the model has. -#}
 {% macro audience_identifiers_sql(audience_sql, settings, id_columns, country_column=none) %}
-  {%- set reasons = tiktok_sync.rejection_reasons() -%}
   {%- set key_literal = tiktok_sync.string_literal(settings.audience_key) -%}
 with
 
@@ -17,11 +16,7 @@ final as (
         case when reason_code is null then id_type end as id_type,
         id_hash,
         reason_code,
-        case reason_code
-            {%- for code, text in reasons.items() %}
-            when '{{ code }}' then {{ tiktok_sync.string_literal(text) }}
-            {%- endfor %}
-        end as reason,
+        {{ tiktok_sync.rejection_reason_text('reason_code') | indent(8) }} as reason,
         -- rejected values are kept only masked (first and last character),
         -- with a fingerprint to find the row upstream: never the raw value
         case

@@ -21,6 +21,7 @@ from sync.apply.customer_file import upload_members
 from sync.apply.results import AudienceResult, ErrorInfo
 from sync.plan import TIKTOK_MIN_AUDIENCE_SIZE, AudiencePlan, Plan
 from sync.tiktok import AmbiguousWriteError, NotFoundError, TikTokError
+from sync.tiktok.models import CreatedId
 from sync.warehouse import Freeze, RegistryEntry
 
 # TikTok's create_time has whole seconds and the two clocks differ a little: look back this far
@@ -72,7 +73,7 @@ def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple
         ctx.warehouse.batch_sent(batch)
     try:
         check_time(ctx)
-        audience_id = _create(ctx, ap, file_paths)
+        created = _create(ctx, ap, file_paths)
     except AmbiguousWriteError as error:
         ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
         found = _find_created(ctx, ap, pending)
@@ -90,6 +91,7 @@ def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple
         if batch is not None:
             ctx.warehouse.batch_refused(batch, request_id=error.request_id)
         raise
+    audience_id = str(created)  # a plain str for the warehouse drivers
     ctx.warehouse.register_created(key, audience_id)
     ctx.taken_ids.add(audience_id)
     result.audience_id = audience_id
@@ -97,13 +99,13 @@ def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple
     if batch is None:
         return audience_id, False
     # The files held every desired member: TikTok now has exactly that set.
-    ctx.warehouse.batch_acknowledged(batch, audience_id=audience_id)
+    ctx.warehouse.batch_acknowledged(batch, audience_id=audience_id, request_id=created.request_id)
     result.adds_sent += ap.desired_size
     ctx.progress.sent(key, ap.desired_size)
     return audience_id, True
 
 
-def _create(ctx: Context, ap: AudiencePlan, file_paths: list[str]) -> str:
+def _create(ctx: Context, ap: AudiencePlan, file_paths: list[str]) -> CreatedId:
     if ap.api == "streaming":
         return ctx.client.create_segment_audience(ap.advertiser_id, ap.audience_name)
     return ctx.client.create_custom_audience(

@@ -59,6 +59,7 @@ from sync.tiktok.models import (
     ApiResponse,
     AudienceDetails,
     AudienceSummary,
+    CreatedId,
     TokenGrant,
     hash_length,
 )
@@ -273,7 +274,7 @@ class TikTokClient:
         calculate_type: str,
         file_paths: Sequence[str],
         retention_in_days: int | None = None,
-    ) -> str:
+    ) -> CreatedId:
         """Create a customer-file audience from uploaded files; return its id."""
         endpoint = f"POST {CUSTOM_AUDIENCE_CREATE}"
         check_name(name, CUSTOM_AUDIENCE_NAME_MAX, endpoint)
@@ -409,7 +410,7 @@ class TikTokClient:
 
     # --- Segment API, "Partner" audiences (reference §4) ------------------------------------
 
-    def create_segment_audience(self, advertiser_id: str, name: str) -> str:
+    def create_segment_audience(self, advertiser_id: str, name: str) -> CreatedId:
         """Create an empty segment audience; return the `audience_id` mappings refer to."""
         endpoint = f"POST {SEGMENT_AUDIENCE}"
         check_name(name, SEGMENT_NAME_MAX, endpoint)
@@ -618,11 +619,11 @@ def _required_str(endpoint: str, response: ApiResponse, key: str) -> str:
     return str(value)
 
 
-def _created_id(endpoint: str, response: ApiResponse, *keys: str) -> str:
+def _created_id(endpoint: str, response: ApiResponse, *keys: str) -> CreatedId:
     for key in keys:
         value = response.data.get(key)
         if value is not None and value != "":
-            return str(value)
+            return CreatedId(str(value), response.request_id)
     # TikTok said OK, so the audience most likely exists: the caller must find it by name.
     raise AmbiguousWriteError(
         f"TikTok answered code {response.code} without data.{keys[0]}",

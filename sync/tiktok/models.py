@@ -49,6 +49,19 @@ def hash_length(id_type: str) -> int:
     return 32 if id_type.endswith("_MD5") else 64
 
 
+class CreatedId(str):
+    """The id of an audience TikTok just created, which compares and prints as the id, with the
+    request_id of TikTok's answer: the ledger records it as the evidence of the create (a
+    customer-file create carries the audience's first members)."""
+
+    request_id: str | None
+
+    def __new__(cls, audience_id: str, request_id: str | None) -> CreatedId:
+        created = super().__new__(cls, audience_id)
+        created.request_id = request_id
+        return created
+
+
 @dataclass(frozen=True)
 class ApiResponse:
     """A successful envelope. `partial` is True for code 20001; `message` then says what failed."""
