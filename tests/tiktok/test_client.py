@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import time
 
 import pytest
 
@@ -237,10 +238,15 @@ def test_missing_token_is_refused_without_a_request(
 def test_one_rate_budget_paces_all_calls_of_a_client(
     server: ScriptedServer, make_client: MakeClient
 ) -> None:
-    paced: list[float] = []
-    client = make_client(requests_per_second=1, sleep=paced.append)
+    # When each paced call was allowed to start (the time of the wait plus the wait; nothing
+    # really sleeps): one second apart at 1 request/s, however long a request took here.
+    starts: list[float] = []
+    client = make_client(
+        requests_per_second=1, sleep=lambda wait: starts.append(time.monotonic() + wait)
+    )
     server.script(ok(), ok(), ok())
     map_one(client)
     map_one(client)
     map_one(client)
-    assert paced == [pytest.approx(1.0, abs=0.2), pytest.approx(2.0, abs=0.2)]
+    assert len(starts) == 2
+    assert starts[1] - starts[0] == pytest.approx(1.0, abs=0.05)
