@@ -7,7 +7,9 @@ latency; `tiktok-sync run` paces itself at that tier as a user's run would, once
 mapping request in flight (`--max-in-flight 1`, how the sync sent before) and once with the
 default. The share of the quota: mapping requests per second over the streaming phase (the first
 mapping request's arrival to the last one's answer, from the emulator's log), over 10. Medians of
-`--runs` runs; writes bench/results/quota.json and prints a Markdown table.
+`--runs` runs; writes bench/results/quota.json and prints a Markdown table. Statements per batch:
+the statements that appended the mapping batches' ledger events (those of one statement share
+its `event_at`) over the mapping batches sent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 import statistics
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from bench import scenarios
 from bench.measure import measure
@@ -36,6 +40,19 @@ def streaming_phase(requests: list[dict[str, Any]]) -> tuple[int, float]:
     start = min(float(r["time"]) for r in mappings)
     end = max(float(r["time"]) + float(r["duration_ms"]) / 1000 for r in mappings)
     return len(mappings), end - start
+
+
+def statements_per_batch(warehouse: Path) -> float:
+    """Ledger statements that recorded mapping batches, per mapping batch sent."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            "select count(distinct event || cast(event_at as varchar)), "
+            "count(*) filter (where event = 'sent') "
+            "from tiktok_sync_batches where kind = 'mapping'"
+        ).fetchone()
+    assert row is not None
+    statements, batches = row
+    return statements / batches if batches else 0.0
 
 
 def one_sync(
@@ -59,6 +76,7 @@ def one_sync(
         run.check("tiktok-sync run")
         requests, seconds = streaming_phase(emulator.requests())
         throttled = sum(1 for r in emulator.requests() if r.get("code") == 40100)
+        statements = statements_per_batch(warehouse)
     finally:
         emulator.stop()
         scenarios._remove_database(warehouse)
@@ -70,6 +88,7 @@ def one_sync(
         "requests_per_second": per_second,
         "share_of_quota": per_second / QUOTA,
         "throttled": throttled,
+        "statements_per_batch": statements,
         "peak_rss_mb": run.peak_rss_mb,
     }
 
@@ -108,13 +127,19 @@ def main(argv: list[str] | None = None) -> None:
                 "runs": runs,
                 **{
                     key: statistics.median(r[key] for r in runs)
-                    for key in ("share_of_quota", "requests_per_second", "wall_seconds")
+                    for key in (
+                        "share_of_quota",
+                        "requests_per_second",
+                        "wall_seconds",
+                        "statements_per_batch",
+                    )
                 },
             }
             results["rows"].append(row)
             print(
                 f"  {latency_ms} ms, {mode}: {row['share_of_quota']:.2f} of the quota, "
-                f"{row['requests_per_second']:.1f} requests/s, run {row['wall_seconds']:.1f} s"
+                f"{row['requests_per_second']:.1f} requests/s, run {row['wall_seconds']:.1f} s, "
+                f"{row['statements_per_batch']:.2f} ledger statements per batch"
             )
     results["load_average_at_end"] = scenarios.load_average()
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -124,13 +149,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def table(results: dict[str, Any]) -> str:
     lines = [
-        f"| Latency | Sending | Share of the {QUOTA}/s quota | Requests/s | Run wall time |",
-        "|---|---|---|---|---|",
+        f"| Latency | Sending | Share of the {QUOTA}/s quota | Requests/s | Run wall time "
+        "| Ledger statements per batch |",
+        "|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         lines.append(
             f"| {row['latency_ms']} ms | {row['mode']} | {row['share_of_quota']:.2f} | "
-            f"{row['requests_per_second']:.1f} | {row['wall_seconds']:.1f} s |"
+            f"{row['requests_per_second']:.1f} | {row['wall_seconds']:.1f} s | "
+            f"{row.get('statements_per_batch', 0):.2f} |"
         )
     return "\n".join(lines)
 

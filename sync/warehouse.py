@@ -2,8 +2,8 @@
 
 The sync job only ever appends, to a ledger dbt reads back (docs/decisions/0001): for each
 audience a run first copies what it will send, with one INSERT ... SELECT from the diff, into
-`tiktok_sync_changes`, numbering the batches; then, per batch, it appends a 'sent' event to
-`tiktok_sync_batches` just before the request and an 'acknowledged' event once TikTok answered
+`tiktok_sync_changes`, numbering the batches; then it appends a 'sent' event for each batch to
+`tiktok_sync_batches` before the request goes out and an 'acknowledged' event once TikTok answered
 code 0. The views dbt builds over the ledger (`tiktok_sync_acknowledged_members`,
 `tiktok_sync_unconfirmed_changes`, `tiktok_sync_audience_registry`) derive the state from those
 events, and `tiktok_audience_diff` is computed against them at read time. So:
@@ -64,6 +64,9 @@ DEFAULT_BATCH_SIZE = 10_000
 # it again (--recreate-missing).
 GROUP_STRIDE = 1_000_000_000
 FREEZE_STRIDE = 1_000 * GROUP_STRIDE
+# Batch events appended by one INSERT at most: 12 bound values each, far below every driver's
+# limit on parameters (BigQuery's is the lowest, 10,000).
+EVENTS_PER_STATEMENT = 100
 
 
 def utc_now() -> datetime:
@@ -712,44 +715,72 @@ class Warehouse:
 
     def batch_sent(self, batch: Batch) -> None:
         """About to send: until TikTok answers, the batch's outcome is unknown."""
-        self._batch_event(batch, "sent", batch.audience_id, None)
+        self.batches_sent([batch])
+
+    def batches_sent(self, batches: Sequence[Batch]) -> None:
+        """About to send these batches: their 'sent' events in one statement, written before
+        any of them goes out (one that never goes out is unconfirmed, as after a crash)."""
+        self._batch_events([(batch, "sent", batch.audience_id, None) for batch in batches])
 
     def batch_acknowledged(
         self, batch: Batch, *, audience_id: str | None = None, request_id: str | None = None
     ) -> None:
         """TikTok acknowledged the batch (`audience_id`: the id a create returned)."""
-        self._batch_event(batch, "acknowledged", audience_id or batch.audience_id, request_id)
+        self._batch_events([(batch, "acknowledged", audience_id or batch.audience_id, request_id)])
+
+    def batches_acknowledged(self, answered: Sequence[tuple[Batch, str | None]]) -> None:
+        """TikTok acknowledged each of these (batch, request id): one statement for them all."""
+        self._batch_events(
+            [(batch, "acknowledged", batch.audience_id, request) for batch, request in answered]
+        )
 
     def batch_refused(self, batch: Batch, *, request_id: str | None = None) -> None:
         """TikTok surely did not apply the batch (a create refused before TikTok made it)."""
-        self._batch_event(batch, "refused", batch.audience_id, request_id)
+        self._batch_events([(batch, "refused", batch.audience_id, request_id)])
 
-    def _batch_event(
-        self, batch: Batch, event: str, audience_id: str | None, request_id: str | None
-    ) -> None:
+    def _batch_events(self, events: Sequence[tuple[Batch, str, str | None, str | None]]) -> None:
+        """Append events to tiktok_sync_batches, EVENTS_PER_STATEMENT rows per INSERT.
+
+        A multi-row VALUES is portable (every engine takes it) and each statement is one
+        append, so a failure or crash leaves whole statements written or not: an event lost is
+        an acknowledgement not yet recorded (the batch goes out again) or a 'sent' whose batch
+        never went out (unconfirmed, so the diff sends it again)."""
+        if not events:
+            return
         self._engine.renew_run_lock()
-        self._execute(
-            f"recording a batch of {batch.audience_key} as {event}",
-            f"insert into {self.table('tiktok_sync_batches')} "
-            "(run_id, audience_key, batch_no, batch_seq, event, kind, audience_id, advertiser_id, "
-            "api, identifier_count, request_id, event_at) "
-            "values (?, ?, cast(? as bigint), cast(? as bigint), ?, ?, ?, ?, ?, "
-            "cast(? as bigint), ?, cast(? as timestamp))",
-            [
-                batch.run_id,
-                batch.audience_key,
-                batch.batch_no,
-                batch.batch_seq,
-                event,
-                batch.kind,
-                audience_id,
-                batch.advertiser_id,
-                batch.api,
-                batch.identifier_count,
-                request_id,
-                self._engine.now_param(utc_now()),
-            ],
+        row = (
+            "(?, ?, cast(? as bigint), cast(? as bigint), ?, ?, ?, ?, ?, cast(? as bigint), ?, "
+            "cast(? as timestamp))"
         )
+        now = self._engine.now_param(utc_now())
+        for start in range(0, len(events), EVENTS_PER_STATEMENT):
+            group = events[start : start + EVENTS_PER_STATEMENT]
+            params: list[Any] = []
+            for batch, event, audience_id, request_id in group:
+                params += [
+                    batch.run_id,
+                    batch.audience_key,
+                    batch.batch_no,
+                    batch.batch_seq,
+                    event,
+                    batch.kind,
+                    audience_id,
+                    batch.advertiser_id,
+                    batch.api,
+                    batch.identifier_count,
+                    request_id,
+                    now,
+                ]
+            first_batch, first_event = group[0][0], group[0][1]
+            what = f"{len(group)} batches" if len(group) > 1 else "a batch"
+            self._execute(
+                f"recording {what} of {first_batch.audience_key} as {first_event}",
+                f"insert into {self.table('tiktok_sync_batches')} "
+                "(run_id, audience_key, batch_no, batch_seq, event, kind, audience_id, "
+                "advertiser_id, api, identifier_count, request_id, event_at) "
+                f"values {', '.join(row for _ in group)}",
+                params,
+            )
 
     # --- the registry ---------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Specifications (README "Running the sync"): up to --max-in-flight mapping requests are in flight
 at once, paced by the rate limiter; adds before removes (every add of an audience answered
 before its first remove goes out); a batch is recorded only after TikTok acknowledged it, and
-every batch TikTok acknowledged is recorded, also when another one failed beside it. The emulator
+every batch TikTok acknowledged is recorded, also when another one failed beside it; the ledger
+events of requests in flight are written in groups, not one statement per event. The emulator
 holds each mapping request for a round trip (its `latency`) and counts how many it held at once,
 so concurrency shows without timing anything.
 """
@@ -12,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import sync.warehouse
+from sync.engines import Engine
 from tests.sync_support import SyncEnv, demo_day1_members, sync_env
 from tests.warehouses import Warehouses
 
@@ -104,3 +108,45 @@ def test_a_failure_beside_requests_in_flight_records_theirs_and_the_next_run_con
 
     assert second.exit_code == 0, second.output
     env.assert_converged()
+
+
+def _count_mapping_event_statements(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Statements the engine runs that append events of mapping batches to the ledger (one
+    list item per statement: how many events it wrote)."""
+    statements: list[int] = []
+    open_engine = sync.warehouse.open_engine
+
+    def counting(*args: Any, **kwargs: Any) -> Engine:
+        engine = open_engine(*args, **kwargs)
+        execute = engine.execute
+
+        def counted(sql: str, params: Any = ()) -> None:
+            execute(sql, params)
+            if "tiktok_sync_batches" in sql and "mapping" in list(params):
+                statements.append(list(params).count("mapping"))
+
+        engine.execute = counted  # type: ignore[method-assign]
+        return engine
+
+    monkeypatch.setattr(sync.warehouse, "open_engine", counting)
+    return statements
+
+
+def test_ledger_events_of_requests_in_flight_are_written_in_groups(
+    env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements = _count_mapping_event_statements(monkeypatch)
+
+    result = env.run_engine(env.client(mapping_batch_limit=100), max_in_flight=8)
+
+    assert result.exit_code == 0
+    env.assert_converged()
+    (batches,) = env.query(
+        "select count(*) from tiktok_sync_batches where kind = 'mapping' and event = 'sent'"
+    )[0]
+    assert batches >= 16
+    # Every batch has its 'sent' and its 'acknowledged' event, written in groups of up to 8
+    # (a window about to go out) and at least 4 (half of those in flight answered) but where an
+    # audience starts, switches from adds to removes or ends: far fewer statements than events.
+    assert sum(statements) == 2 * batches
+    assert len(statements) <= batches

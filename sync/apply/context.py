@@ -9,7 +9,7 @@ pending.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -22,10 +22,11 @@ DEFAULT_PROCESSING_WAIT = 120.0  # seconds to wait out a processing lock or a ne
 FIRST_POLL = 2.0
 MAX_POLL = 15.0
 # Mapping requests in flight at once, unless --max-in-flight says otherwise: by Little's law,
-# requests/s times the round trip. Enough for a round trip of ROUND_TRIP seconds at the pace
-# allowed (TikTok answers a 10,000-row mapping request in a few hundred milliseconds), so the
-# quota, not the latency, bounds the run; at most MAX_DEFAULT_IN_FLIGHT, since each request in
-# flight holds its batch (~1.2 MB of JSON) in memory.
+# requests/s times the round trip, twice over, since the sending refills its window when half of
+# them are answered. Enough for a round trip of ROUND_TRIP seconds at the pace allowed (TikTok
+# answers a 10,000-row mapping request in a few hundred milliseconds), so the quota, not the
+# latency, bounds the run; at most MAX_DEFAULT_IN_FLIGHT, since each request in flight holds its
+# batch (~1.2 MB of JSON) in memory.
 ROUND_TRIP = 1.0
 MAX_DEFAULT_IN_FLIGHT = 32
 UNPACED_IN_FLIGHT = 10  # pacing off: no quota to derive it from
@@ -34,7 +35,7 @@ UNPACED_IN_FLIGHT = 10  # pacing off: no quota to derive it from
 def default_max_in_flight(requests_per_second: float | None) -> int:
     if not requests_per_second:
         return UNPACED_IN_FLIGHT
-    return max(1, min(MAX_DEFAULT_IN_FLIGHT, math.ceil(requests_per_second * ROUND_TRIP)))
+    return max(1, min(MAX_DEFAULT_IN_FLIGHT, math.ceil(2 * requests_per_second * ROUND_TRIP)))
 
 
 @dataclass
@@ -109,6 +110,16 @@ def check_guard_again(ctx: Context, ap: AudiencePlan, changes: Freeze) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Answer:
+    """TikTok's answer to one batch, and what the batch changes."""
+
+    batch: Batch
+    response: ApiResponse
+    adds: int = 0
+    removes: int = 0
+
+
 def record_acknowledged(
     ctx: Context,
     batch: Batch,
@@ -117,7 +128,13 @@ def record_acknowledged(
     adds: int = 0,
     removes: int = 0,
 ) -> bool:
-    """Record the batch TikTok answered, unless the answer was a partial success; say which.
+    """Record the batch TikTok answered, unless the answer was a partial success; say which."""
+    return record_answers(ctx, result, [Answer(batch, response, adds, removes)])
+
+
+def record_answers(ctx: Context, result: AudienceResult, answers: Sequence[Answer]) -> bool:
+    """Record the batches TikTok answered, in one statement, but none whose answer was a
+    partial success; say whether all were recorded.
 
     Code 20001 means TikTok applied only part of the request (reference §1, §5.2), and neither
     TikTok's documentation nor any connector shows an answer that says which identifiers failed
@@ -126,17 +143,21 @@ def record_acknowledged(
     diff sends it again on the next run (adds and removes are set operations, so what TikTok
     did apply is unchanged). Recording it would claim members TikTok may not hold.
     """
-    if response.partial:
-        result.error = ErrorInfo(
-            response.code,
-            f"TikTok applied only part of a batch of {batch.identifier_count:,} and did not say "
-            f"which identifiers failed (code {response.code}: {response.message}); the whole "
-            "batch stays unconfirmed and goes out again on the next run",
-            response.request_id,
-        )
-        return False
-    ctx.warehouse.batch_acknowledged(batch, request_id=response.request_id)
-    result.adds_sent += adds
-    result.removes_sent += removes
-    ctx.progress.sent(result.plan.audience_key, adds + removes)
-    return True
+    whole = [answer for answer in answers if not answer.response.partial]
+    for answer in answers:
+        if answer.response.partial:
+            response = answer.response
+            result.error = ErrorInfo(
+                response.code,
+                f"TikTok applied only part of a batch of {answer.batch.identifier_count:,} and "
+                f"did not say which identifiers failed (code {response.code}: "
+                f"{response.message}); the whole batch stays unconfirmed and goes out again on "
+                "the next run",
+                response.request_id,
+            )
+    ctx.warehouse.batches_acknowledged([(a.batch, a.response.request_id) for a in whole])
+    for answer in whole:
+        result.adds_sent += answer.adds
+        result.removes_sent += answer.removes
+        ctx.progress.sent(result.plan.audience_key, answer.adds + answer.removes)
+    return len(whole) == len(answers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import closing
 from dataclasses import dataclass
@@ -12,11 +13,12 @@ import polars as pl
 from sync.apply.context import (
     FIRST_POLL,
     MAX_POLL,
+    Answer,
     Context,
     check_guard_again,
     check_time,
     nothing_planned,
-    record_acknowledged,
+    record_answers,
 )
 from sync.apply.results import AudienceResult
 from sync.plan import AudiencePlan
@@ -51,13 +53,9 @@ def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: Audie
     # closing(): a failed batch ends the loop, and the reader must not outlive it.
     with closing(ctx.warehouse.frozen(changes, limit)) as batches:
         try:
-            for chunk in batches:
-                # Adds before removes: the first remove waits for every add's answer.
-                sender.answered(0 if chunk.action != sender.action else ctx.max_in_flight - 1)
-                if sender.failure is not None:
-                    break
+            while window := sender.window(batches):
                 check_time(ctx)
-                sender.send(changes, chunk)
+                sender.send(changes, window)
         finally:
             sender.answered(0)  # a crash of this loop still records what TikTok acknowledged
     if sender.failure is not None:
@@ -75,9 +73,12 @@ class _Sender:
     """Mapping requests in flight side by side, and their answers recorded as they come.
 
     Only HTTP happens on the sending threads. The warehouse is written on the calling thread
-    alone (its connections are not thread-safe): `sent` before a batch is handed over, its
-    acknowledgement after TikTok answered it, in whatever order the answers arrive (each batch
-    keeps the batch_seq it was sent with).
+    alone (its connections are not thread-safe), in groups so that its statements do not sit
+    between requests: once half of the requests in flight are answered, one statement records
+    their acknowledgements (in whatever order the answers arrived; each batch keeps the
+    batch_seq it was sent with), and one more the `sent` events of the window of batches that
+    takes their place, just before that window goes out. The other half keeps TikTok busy
+    meanwhile.
     """
 
     def __init__(
@@ -91,46 +92,76 @@ class _Sender:
         self.ctx, self.ap, self.audience_id, self.created_at = ctx, ap, audience_id, created_at
         self.result = result
         self.in_flight: dict[Future[ApiResponse], _Sent] = {}
-        self.action: str | None = None  # of the last batch sent
+        self.action: str | None = None  # of the last batch taken
+        self.held: FrozenChunk | None = None  # taken, for the next window
         self.failure: Exception | None = None  # the first request that failed
+        # Refill when at most this many are in flight (0: one at a time, as with 1 in flight).
+        self.refill_at = ctx.max_in_flight // 2
 
-    def send(self, changes: Freeze, chunk: FrozenChunk) -> None:
+    def window(self, chunks: Iterator[FrozenChunk]) -> list[FrozenChunk]:
+        """The next batches to send, all of one action, once room was made for them; none
+        after a failure or at the end."""
+        self.answered(self.refill_at)
+        window: list[FrozenChunk] = []
+        while self.failure is None and len(window) < self.ctx.max_in_flight - len(self.in_flight):
+            chunk, self.held = self.held or next(chunks, None), None
+            if chunk is None:
+                break
+            if chunk.action != self.action and self.action is not None:
+                if window:  # this window goes first
+                    self.held = chunk
+                    break
+                self.answered(0)  # adds before removes: every add answered first
+            self.action = chunk.action
+            window.append(chunk)
+        return [] if self.failure is not None else window
+
+    def send(self, changes: Freeze, window: list[FrozenChunk]) -> None:
         ctx, ap = self.ctx, self.ap
-        batch = ctx.warehouse.batch(
-            changes,
-            chunk.batch_no,
-            kind="mapping",
-            audience_id=self.audience_id,
-            advertiser_id=ap.advertiser_id,
-            api=ap.api,
-            identifier_count=len(chunk.hashes),
-        )
-        ctx.warehouse.batch_sent(batch)
-        action = "add" if chunk.action == "add" else "delete"
-        args = (ctx, ap, self.audience_id, self.created_at, action, chunk.id_type, chunk.hashes)
+        batches = [
+            ctx.warehouse.batch(
+                changes,
+                chunk.batch_no,
+                kind="mapping",
+                audience_id=self.audience_id,
+                advertiser_id=ap.advertiser_id,
+                api=ap.api,
+                identifier_count=len(chunk.hashes),
+            )
+            for chunk in window
+        ]
+        ctx.warehouse.batches_sent(batches)
         assert ctx.senders is not None  # the run's sending threads
-        future = ctx.senders.submit(_map, *args)
-        self.in_flight[future] = _Sent(batch, chunk.action, len(chunk.hashes))
-        self.action = chunk.action
+        for batch, chunk in zip(batches, window, strict=True):
+            action = "add" if chunk.action == "add" else "delete"
+            args = (ctx, ap, self.audience_id, self.created_at, action, chunk.id_type, chunk.hashes)
+            future = ctx.senders.submit(_map, *args)
+            self.in_flight[future] = _Sent(batch, chunk.action, len(chunk.hashes))
 
     def answered(self, room: int) -> None:
-        """Record answers until at most `room` requests are in flight."""
-        while len(self.in_flight) > max(room, 0):
-            done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                self._record(future, self.in_flight.pop(future))
+        """Wait until at most `room` requests are in flight; record the answers in one go."""
+        answers: list[Answer] = []
+        try:
+            while len(self.in_flight) > max(room, 0):
+                done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    answer = self._answer(future, self.in_flight.pop(future))
+                    if answer is not None:
+                        answers.append(answer)
+        finally:  # also when interrupted: what TikTok acknowledged so far is recorded
+            if answers:
+                record_answers(self.ctx, self.result, answers)
 
-    def _record(self, future: Future[ApiResponse], sent: _Sent) -> None:
+    def _answer(self, future: Future[ApiResponse], sent: _Sent) -> Answer | None:
         try:
             response = future.result()
         except Exception as error:  # the batch stays unconfirmed; the first error ends it
             if self.failure is None:
                 self.failure = error
-            return
+            return None
         if sent.action == "add":
-            record_acknowledged(self.ctx, sent.batch, self.result, response, adds=sent.count)
-        else:
-            record_acknowledged(self.ctx, sent.batch, self.result, response, removes=sent.count)
+            return Answer(sent.batch, response, adds=sent.count)
+        return Answer(sent.batch, response, removes=sent.count)
 
 
 def _map(

@@ -64,6 +64,8 @@ def mapping(state: State, request: ApiRequest) -> dict[str, Any]:
             f"batch_data: {len(rows):,} rows exceed the limit of {limit:,} per request.",
         )
     entries: list[MappingEntry] = []
+    # Every row of a batch usually names the same audiences: their ids are checked once.
+    checked: dict[tuple[Any, ...], tuple[str, ...]] = {}
     for i, row in enumerate(rows):
         if not isinstance(row, list):
             raise invalid(f"batch_data[{i}]", "Not a valid list.")
@@ -75,7 +77,7 @@ def mapping(state: State, request: ApiRequest) -> dict[str, Any]:
                 f"Has {len(row)} entries but id_schema has {len(schema)}.",
             )
         for j, item in enumerate(row):
-            entry = _mapping_entry(item, i, j, schema[j])
+            entry = _mapping_entry(item, i, j, schema[j], checked)
             if entry is not None:
                 entries.append(entry)
     state.apply_mapping(advertiser_ids, action, entries)
@@ -99,24 +101,37 @@ def _id_schema(value: Any) -> list[str]:
     return schema
 
 
-def _mapping_entry(item: Any, row: int, column: int, id_type: str) -> MappingEntry | None:
-    where = f"batch_data[{row}][{column}]"
+def _mapping_entry(
+    item: Any, row: int, column: int, id_type: str, checked: dict[tuple[Any, ...], tuple[str, ...]]
+) -> MappingEntry | None:
     if not isinstance(item, dict):
-        raise invalid(where, "Not a valid object.")
+        raise invalid(_where(row, column), "Not a valid object.")
     if not item:
         return None  # `{}` placeholder: this row has no identifier of this type
     value = item.get("id")
     if value is None:
-        raise missing(f"{where}.id")
+        raise missing(f"{_where(row, column)}.id")
     length = ID_SCHEMA[id_type]
     if not is_hash(value, length):
-        raise invalid(f"{where}.id", f"{describe_bad_hash(value, length)} for {id_type}.")
+        message = f"{describe_bad_hash(value, length)} for {id_type}."
+        raise invalid(f"{_where(row, column)}.id", message)
     raw_ids = item.get("audience_ids")
     if raw_ids is None:
-        raise missing(f"{where}.audience_ids")
+        raise missing(f"{_where(row, column)}.audience_ids")
     if not isinstance(raw_ids, list) or not raw_ids:
-        raise invalid(f"{where}.audience_ids", "Must be a non-empty list.")
-    audience_ids = tuple(
-        dict.fromkeys(id_value(a, f"{where}.audience_ids[{k}]") for k, a in enumerate(raw_ids))
-    )
+        raise invalid(f"{_where(row, column)}.audience_ids", "Must be a non-empty list.")
+    # Only plain ids are looked up: a list or object is not hashable, and True == 1.
+    key = tuple(raw_ids) if all(type(a) in (str, int) for a in raw_ids) else None
+    audience_ids = checked.get(key) if key is not None else None
+    if audience_ids is None:
+        where = _where(row, column)
+        audience_ids = tuple(
+            dict.fromkeys(id_value(a, f"{where}.audience_ids[{k}]") for k, a in enumerate(raw_ids))
+        )
+        if key is not None:
+            checked[key] = audience_ids
     return MappingEntry(row, column, id_type, value, audience_ids)
+
+
+def _where(row: int, column: int) -> str:
+    return f"batch_data[{row}][{column}]"

@@ -37,7 +37,7 @@ from sync import engines
 from sync.emulator import Emulator, EmulatorConfig
 from sync.engines.base import Engine
 from sync.errors import WarehouseError
-from sync.warehouse import REQUIRED_RELATIONS, HistoryRow, Warehouse, utc_now
+from sync.warehouse import REQUIRED_RELATIONS, Batch, HistoryRow, Warehouse, utc_now
 from tests.engines.sync_targets import BUILDERS, EngineSyncEnv, SyncTarget
 from tests.reporting import add_summary
 from tests.sync_support import WRITE_PATHS
@@ -195,7 +195,14 @@ def test_frozen_changes_stream_in_exact_batches_while_batch_events_are_appended(
     seen: list[str] = []
     sizes: list[int] = []
     batch_nos: list[int] = []
+    window: list[Batch] = []
     with clean.open(lock_holder="test-run") as warehouse:
+
+        def record(batches: list[Batch]) -> None:
+            warehouse.batches_sent(batches)
+            warehouse.batches_acknowledged([(b, f"request-{b.batch_no}") for b in batches])
+            batches.clear()
+
         warehouse.begin_run("test-run")
         warehouse.register_pending(HIGH_VALUE, ADVERTISER, "streaming", HIGH_VALUE, "test-run")
         warehouse.register_created(HIGH_VALUE, AUDIENCE_ID)
@@ -217,8 +224,10 @@ def test_frozen_changes_stream_in_exact_batches_while_batch_events_are_appended(
                 api="streaming",
                 identifier_count=len(chunk.hashes),
             )
-            warehouse.batch_sent(batch)
-            warehouse.batch_acknowledged(batch, request_id=f"request-{chunk.batch_no}")
+            window.append(batch)
+            if len(window) == 3:  # events of several batches in one statement, as in flight
+                record(window)
+        record(window)
         left = warehouse.counts([HIGH_VALUE])[HIGH_VALUE]
 
     assert len(seen) == len(set(seen)) == expected
