@@ -6,9 +6,14 @@ audience is created twice. A throwaway copy of the project holds three audiences
 thousands of identifiers that read a table of people (`soak_people`); between runs the test
 changes who is in which audience and rebuilds the audience models with real dbt (a long-lived
 dbt process, `tests/dbt_worker.py`, so a rebuild costs about a second). Every run meets random
-faults from the emulator, drawn from a seed: throttling, busy codes, 50000-class codes, HTTP 5xx
-pages, answers slower than the client's read timeout, dropped connections, changes applied and
-then failed or dropped, and customer-file processing locks.
+faults from the emulator, drawn from a seed: throttling (40100 and TikTok's per-field 40132), busy
+codes, 50000-class codes, HTTP 5xx pages, answers slower than the client's read timeout, answers
+trickled so slowly that only the client's deadline for the whole answer ends them, dropped
+connections, changes applied and then failed or dropped, 20001 partial successes, and
+customer-file processing locks. Between runs the user sometimes edits an audience's settings
+(README "Changing an audience's settings"): a new name (applied at TikTok for the customer-file
+audience, kept for the streaming ones), or a changed `api`, which blocks that audience (exit 2,
+status refused, the others sync) until it is restored a few runs later.
 
 After every run and every rebuild the test checks the invariant that makes convergence
 possible: TikTok's members with the pending diff applied are exactly the desired members. After
@@ -19,7 +24,8 @@ through the `tiktok-sync run` CLI. The soak runs on every engine the sync job re
 real PostgreSQL server); everything it does to the warehouse is SQL both read alike.
 `pytest --soak-runs N` (or TIKTOK_SYNC_SOAK_RUNS) sets the length of the long variant, marked
 slow (`make soak`); the one in `make test` runs 12 on DuckDB and 6 on Postgres
-(`SHORT_SOAK_RUNS`).
+(`SHORT_SOAK_RUNS`). A soak of FULL_COVERAGE_RUNS or more (`make soak`) must have met every fault
+kind and code of FAULTS, a 20001 answer, and each kind of setting change.
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ PEOPLE = 30_000
 FLIP_SHARE = 0.01  # of all people, per audience and run: ~0.5% of its members in, 0.5% out
 READ_TIMEOUT = 0.15  # the client's, in the library runs
 SLOW = READ_TIMEOUT + 0.1  # a slow answer arrives after the client gave up, and is applied
+# A trickled answer: a byte per TRICKLE seconds never trips the read timeout, but its 100-odd bytes
+# outlast the client's budget for the whole answer (connect + read timeout, 1.15 s) that ends it.
+TRICKLE = 0.05
 PROCESSING_SECONDS = 0.1  # customer-file lock after each change
 # How long a run waits a lock out before leaving the change pending: half the runs do not wait.
 PROCESSING_WAITS = (0.0, 0.15)
@@ -82,6 +91,13 @@ CLI_EVERY = 10
 # ledger views run in the server: 20 s against 5 s per run on a loaded 2-core machine), so its
 # soak is shorter still. `make soak` runs the long one on both.
 SHORT_SOAK_RUNS = {"duckdb": 12, "postgres": 6}
+# From this length on, a soak that did not meet every fault kind, code and setting change fails:
+# each is drawn in about one run of ten, so 100 runs miss one only by a freak of the seed.
+FULL_COVERAGE_RUNS = 100
+# A setting change is drawn before a run with this chance each; a changed api stays 2-4 runs.
+RENAME_SHARE = 0.1
+API_CHANGE_SHARE = 0.1
+API_BLOCKED_RUNS = (2, 4)
 
 
 def soak_runs(config: pytest.Config) -> int:
@@ -92,12 +108,17 @@ def soak_runs(config: pytest.Config) -> int:
 # --- the project and its data ------------------------------------------------------------------
 
 
+def write_model(project_dir: Path, key: str, meta: dict[str, str]) -> None:
+    """An audience model of the soak with these meta.tiktok settings, as a user writes it."""
+    model = f"{{{{ config(meta={{'tiktok': {meta!r}}}) }}}}\n\n{SOAK_MODELS[key][1]}\n"
+    (project_dir / "models" / "audiences" / f"{key}.sql").write_text(model)
+
+
 def soak_project(destination: Path) -> Path:
     """The project with the soak audiences in place of the demo ones."""
     copy_project(destination, demo=False)
-    for key, (meta, sql) in SOAK_MODELS.items():
-        model = f"{{{{ config(meta={{'tiktok': {meta!r}}}) }}}}\n\n{sql}\n"
-        (destination / "models" / "audiences" / f"{key}.sql").write_text(model)
+    for key, (meta, _) in SOAK_MODELS.items():
+        write_model(destination, key, meta)
     return destination
 
 
@@ -174,6 +195,7 @@ FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("http_5xx", {}),
     ("http_5xx", {"code": 503}),
     ("slow", {"delay": SLOW}),
+    ("slow_body", {"delay": TRICKLE}),
     ("drop", {}),
     ("applied_then_error", {}),
     ("applied_then_error", {"code": 50000}),
@@ -191,8 +213,8 @@ FAULT_PATHS = [
 
 def draw_faults(rng: random.Random, *, cli: bool) -> list[dict[str, Any]]:
     """A random set of fault rules for one run; CLI runs keep their real 30 s timeout, so no
-    slow answers there, and fewer faults since their backoff is real seconds."""
-    kinds = [f for f in FAULTS if not (cli and f[0] == "slow")]
+    slow or trickled answers there, and fewer faults since their backoff is real seconds."""
+    kinds = [f for f in FAULTS if not (cli and f[0] in ("slow", "slow_body"))]
     rules = []
     for kind, extra in rng.sample(kinds, rng.randint(3, 6)):
         rate = rng.uniform(0.02, 0.05) if cli else rng.uniform(0.05, 0.25)
@@ -200,6 +222,86 @@ def draw_faults(rng: random.Random, *, cli: bool) -> list[dict[str, Any]]:
             {"kind": kind, "path": rng.choice(FAULT_PATHS), "rate": round(rate, 3), **extra}
         )
     return rules
+
+
+def fault_label(kind: str, code: object = None) -> str:
+    return kind if code is None else f"{kind} {code}"
+
+
+def faults_met(env: SyncEnv) -> Counter[str]:
+    """How often each rule of this run fired, by kind and code (40132 apart from 40100)."""
+    return Counter(
+        {
+            fault_label(rule["kind"], rule.get("code")): rule["fired"]
+            for rule in env.emulator.faults()["rules"]
+            if rule["fired"]
+        }
+    )
+
+
+# --- setting changes ---------------------------------------------------------------------------
+
+
+@dataclass
+class SettingChanges:
+    """A user editing the audience models' meta.tiktok between runs; the next rebuild (which
+    the soak runs anyway) writes the new settings to tiktok_audiences, as `dbt build` would."""
+
+    project_dir: Path
+    meta: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {key: dict(meta) for key, (meta, _) in SOAK_MODELS.items()}
+    )
+    blocked: str | None = None  # the audience whose api is changed, so nothing is sent for it
+    restore_before: int = 0
+    renames: int = 0
+    # Every name the customer-file audience was given, and the one TikTok held after a run.
+    newsletter_names: list[str] = field(
+        default_factory=lambda: [SOAK_MODELS[NEWSLETTER][0]["audience_name"]]
+    )
+    newsletter_held: str = SOAK_MODELS[NEWSLETTER][0]["audience_name"]
+
+    def draw(self, rng: random.Random, number: int, registered: set[str]) -> list[str]:
+        """Before run `number`: maybe restore a changed api, rename an audience, change an api."""
+        done = []
+        if self.blocked is not None and number >= self.restore_before:
+            done.append(self.restore_api())
+        if rng.random() < RENAME_SHARE:
+            key = rng.choice([k for k in AUDIENCES if k != self.blocked])
+            self.renames += 1
+            name = f"{SOAK_MODELS[key][0]['audience_name']} {self.renames}"
+            self.edit(key, audience_name=name)
+            if key == NEWSLETTER:
+                self.newsletter_names.append(name)
+            done.append(f"renamed {key}")
+        # Only an audience the sync made (its registry row written) has an api to keep. The
+        # streaming audiences hold two id types each, which a customer_file audience cannot:
+        # that refuses the whole run, a guard of its own (tests/test_sync_guards.py).
+        key = NEWSLETTER
+        if self.blocked is None and rng.random() < API_CHANGE_SHARE and key in registered:
+            self.edit(key, api="streaming")
+            self.blocked, self.restore_before = key, number + rng.randint(*API_BLOCKED_RUNS)
+            done.append(f"changed the api of {key}")
+        return done
+
+    def restore_api(self) -> str:
+        assert self.blocked is not None
+        key, self.blocked = self.blocked, None
+        self.edit(key, api=SOAK_MODELS[key][0]["api"])
+        return f"restored the api of {key}"
+
+    def edit(self, key: str, **settings: str) -> None:
+        self.meta[key].update(settings)
+        write_model(self.project_dir, key, self.meta[key])
+
+    def tiktok_names(self) -> dict[str, str]:
+        """The names TikTok holds once every rename went out: the customer-file audience's
+        latest, the streaming audiences' first (TikTok's segment API cannot rename)."""
+        return {
+            key: self.meta[key]["audience_name"]
+            if meta["api"] == "customer_file"
+            else meta["audience_name"]
+            for key, (meta, _) in SOAK_MODELS.items()
+        }
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -241,6 +343,26 @@ def assert_converges(env: SyncEnv, when: str) -> None:
     assert not problems, f"{when}: the next clean run would leave {sorted(problems)} members"
 
 
+def tiktok_names(env: SyncEnv) -> dict[str, str]:
+    """The name TikTok holds for each audience the sync made."""
+    names = {a["audience_id"]: a["name"] for a in env.emulator.audiences()}
+    return {key: names[i] for key, i in env.registry().items() if i is not None}
+
+
+def check_names(env: SyncEnv, settings: SettingChanges, number: int) -> list[str]:
+    """Streaming audiences keep their first name; the customer-file audience takes a new one
+    once a run got its rename through (a lock or a fault may leave it to a later run)."""
+    held, final = tiktok_names(env), settings.tiktok_names()
+    for key in (CONTACTS, DEVICES):
+        assert held.get(key, final[key]) == final[key], f"run {number}: {key} renamed at TikTok"
+    name = held.get(NEWSLETTER, settings.newsletter_held)
+    if name == settings.newsletter_held:
+        return []
+    assert name in settings.newsletter_names, f"run {number}: {NEWSLETTER} named {name!r}"
+    settings.newsletter_held = name
+    return ["customer-file rename applied at TikTok"]
+
+
 def settle(env: SyncEnv, slow_before: int) -> None:
     """Slow answers land after the client gave up: wait until they are applied."""
     if env.emulator.faults()["counts"].get("slow", 0) > slow_before:
@@ -272,15 +394,21 @@ class Totals:
     acknowledged: int = 0
     membership_requests: int = 0
     locked: int = 0
+    partial_answers: int = 0  # 20001 answers the client read
+    met: Counter[str] = field(default_factory=Counter)  # fault rules fired, by kind and code
+    settings: Counter[str] = field(default_factory=Counter)  # setting changes and what they did
 
     def report(self, faults: dict[str, int], audiences: int, engine: str) -> str:
         resent = self.sent - self.acknowledged
-        kinds = ", ".join(f"{k} {n}" for k, n in sorted(faults.items()))
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.met.items()))
+        changes = ", ".join(f"{k} {n}" for k, n in sorted(self.settings.items())) or "none"
         return (
             f"soak on {engine}: {self.runs} runs ({self.cli_runs} through the CLI) + 1 clean "
             f"run; exit codes {dict(sorted(self.exit_codes.items()))}\n"
             f"soak: faults injected {sum(faults.values())}: {kinds}; and {self.locked} "
-            "customer-file updates refused while TikTok was processing\n"
+            f"customer-file updates refused while TikTok was processing; {self.partial_answers} "
+            "answers of 20001\n"
+            f"soak: setting changes: {changes}\n"
             f"soak: {self.membership_requests} membership requests carrying {self.sent:,} "
             f"identifiers; {self.acknowledged:,} acknowledged and recorded; {resent:,} resent "
             f"(retries and re-sends after faults)\n"
@@ -312,6 +440,7 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
     assert rejected == 0  # every generated identifier is valid: all of them must arrive
     remember_desired_devices(env)
     totals = Totals()
+    settings = SettingChanges(dbt.project_dir)
     client = env.client(
         connect_timeout=1,
         read_timeout=READ_TIMEOUT,
@@ -327,6 +456,7 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
         for number in range(1, runs + 1):
             if number > 1:
                 change_people(env.warehouse, rng)
+                totals.settings.update(settings.draw(rng, number, set(env.registry())))
                 dbt.run("run", "-q", "--no-write-json", "--select", "path:models/audiences")
                 remember_desired_devices(env)
             use_cli = number % CLI_EVERY == CLI_EVERY // 2
@@ -345,6 +475,9 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
                     a["audience_key"]: a["adds_pending"] + a["removes_pending"]
                     for a in report["audiences"]
                 }
+                refused = {
+                    a["audience_key"] for a in report["audiences"] if a["status"] == "refused"
+                }
                 totals.cli_runs += 1
             else:
                 result = env.run_engine(client, processing_wait=processing_wait)
@@ -354,8 +487,15 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
                     a.plan.audience_key: a.adds_pending + a.removes_pending
                     for a in result.audiences
                 }
+                refused = {a.plan.audience_key for a in result.audiences if a.status == "refused"}
+            totals.met.update(faults_met(env))
             env.emulator.clear_faults()
-            assert code in (0, 1), f"run {number} exited {code}: refused or unauthorised"
+            # A changed api blocks that audience alone (exit 2); nothing else refuses a run.
+            blocked = {settings.blocked} - {None}
+            assert refused == blocked, f"run {number}: refused {refused}, api changed {blocked}"
+            assert code in ((2,) if blocked else (0, 1)), f"run {number} exited {code}"
+            if blocked:
+                totals.settings["api change refused"] += 1
             # What a run reports pending is what its diff still holds, read back or not.
             assert {k: n for k, n in pending.items() if n} == env.pending(), f"run {number}"
             settle(env, slow_before)
@@ -368,6 +508,7 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
             totals.locked += sum(
                 1 for r in requests if r["code"] == 40002 and "processing" in str(r["message"])
             )
+            totals.partial_answers += sum(1 for r in requests if r["code"] == 20001)
             totals.membership_requests += sum(
                 1
                 for r in requests
@@ -376,7 +517,11 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
             assert_converges(env, f"after run {number}")
             names = Counter(a["name"] for a in env.emulator.audiences())
             assert all(n == 1 for n in names.values()), f"run {number}: duplicates {names}"
+            totals.settings.update(check_names(env, settings, number))
 
+        if settings.blocked is not None:
+            totals.settings[settings.restore_api()] += 1
+            dbt.run("run", "-q", "--no-write-json", "--select", "path:models/audiences")
         final = env.run_engine(client, processing_wait=5)
     assert final.exit_code == 0, [a.error for a in final.audiences]
     totals.acknowledged += sum(a.sent for a in final.audiences)
@@ -393,13 +538,20 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
     assert flat(desired[DEVICES]) <= flat(tiktok[DEVICES]) <= ever_desired
     assert tiktok == state
     audiences = env.emulator.audiences()
-    assert sorted(a["name"] for a in audiences) == sorted(
-        m[0]["audience_name"] for m in SOAK_MODELS.values()
-    )
+    assert tiktok_names(env) == settings.tiktok_names()
     assert {a["audience_id"] for a in audiences} == set(env.registry().values())
     faults = dict(env.emulator.faults()["counts"])
     # Not a vacuous soak: faults of most kinds, more than one per run on average.
     assert sum(faults.values()) > runs and len(faults) >= min(6, runs), faults
+    if runs >= FULL_COVERAGE_RUNS:
+        unmet = {fault_label(kind, extra.get("code")) for kind, extra in FAULTS} - set(totals.met)
+        assert not unmet and totals.partial_answers, (unmet, totals.partial_answers)
+        met = set(totals.settings)
+        assert f"renamed {NEWSLETTER}" in met and met & {
+            f"renamed {CONTACTS}",
+            f"renamed {DEVICES}",
+        }
+        assert {"customer-file rename applied at TikTok", "api change refused"} <= met, met
     return totals.report(faults, len(audiences), env.engine)
 
 

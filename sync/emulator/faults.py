@@ -7,8 +7,10 @@ thread-safe by itself: the emulator's state calls it under its one lock.
 
 Why these kinds (ref §5.2 and §7): TikTok throttles with 40100, reports busy tasks and write
 conflicts with 40201/40202, fails with 50000/50002/51xxx inside an HTTP 200 envelope, sometimes with
-a bare HTTP 5xx page, may be slow enough to exceed a client timeout, and — with no idempotency
-keys — may apply a change and then fail to say so. It throttles some requests with 40132 too
+a bare HTTP 5xx page, may be slow enough to exceed a client timeout, may send its answer so slowly
+that no single read times out but the whole answer never arrives in time (`slow_body`: applied, the
+headers at once, then the body a byte every `delay` seconds), and — with no idempotency keys — may
+apply a change and then fail to say so. It throttles some requests with 40132 too
 ("requests made too frequently for a certain field value": `throttle` with `code` 40132), and
 answers 20001 when it applied only part of a request (`partial`: on `segment/mapping/` the first
 half of `batch_data` is applied, on `dmp/custom_audience/update/` all of it; the answer does not
@@ -33,6 +35,7 @@ BUSY = "busy"
 SERVER_ERROR = "server_error"
 HTTP_5XX = "http_5xx"
 SLOW = "slow"
+SLOW_BODY = "slow_body"
 DROP = "drop"
 APPLIED_THEN_ERROR = "applied_then_error"
 APPLIED_THEN_DROP = "applied_then_drop"
@@ -46,6 +49,7 @@ KINDS = (
     SERVER_ERROR,
     HTTP_5XX,
     SLOW,
+    SLOW_BODY,
     DROP,
     APPLIED_THEN_ERROR,
     APPLIED_THEN_DROP,
@@ -124,7 +128,7 @@ class FaultRule:
             out["count"] = self.count
         if self.code is not None:
             out["code"] = self.code
-        if self.kind == SLOW:
+        if self.kind in (SLOW, SLOW_BODY):
             out["delay"] = self.delay
         return out
 

@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, NoReturn
@@ -152,7 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
         payload: bytes,
         content_type: str,
         headers: Mapping[str, str] | None = None,
+        trickle: float = 0.0,
     ) -> None:
+        """Answer; with `trickle`, the body goes out a byte every `trickle` seconds."""
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -162,9 +164,21 @@ class _Handler(BaseHTTPRequestHandler):
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(payload)
+            if trickle:
+                self._trickle(payload, trickle)
+            else:
+                self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. a read timeout); fine
+
+    def _trickle(self, payload: bytes, interval: float) -> None:
+        """Each read gets a byte well within any read timeout, the whole answer takes
+        len(payload) * interval seconds. A client that gives up closes the socket: the next
+        write raises BrokenPipe or ConnectionReset, which ends this."""
+        for index in range(len(payload)):
+            self.wfile.write(payload[index : index + 1])
+            self.wfile.flush()
+            time.sleep(interval)
 
     # --- the TikTok API --------------------------------------------------------------------
 
@@ -200,7 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:
             self.close_connection = True  # drop: not a byte of response
         else:
-            self._send(response.status, response.payload, response.content_type, response.headers)
+            self._send(
+                response.status,
+                response.payload,
+                response.content_type,
+                response.headers,
+                response.trickle,
+            )
 
     @staticmethod
     def _wait_latency(state: State, path: str) -> None:
@@ -269,7 +289,10 @@ class _Handler(BaseHTTPRequestHandler):
             and relative in faults.PARTIAL_PATHS
         ):
             code, message, data = fault.effective_code, fault.message, {}
-        return _envelope(request_id, code, message, data, entry)
+        response = _envelope(request_id, code, message, data, entry)
+        if fault is not None and fault.kind == faults.SLOW_BODY:
+            return replace(response, trickle=fault.delay)
+        return response
 
 
 @dataclass(frozen=True)
@@ -278,6 +301,8 @@ class _Response:
     payload: bytes
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0
+    """Seconds between the body's bytes (a `slow_body` fault); 0 sends it at once."""
 
     @classmethod
     def text(cls, status: int, text: str, headers: dict[str, str] | None = None) -> _Response:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from sync.emulator import Emulator
 
-from .helpers import ADVERTISER, Api, shas
+from .helpers import ADVERTISER, TOKEN, Api, shas
 
 MAPPING = "segment/mapping/"
 
@@ -122,6 +125,30 @@ def test_slow_answers_normally_when_the_client_waits(api: Api) -> None:
     started = time.monotonic()
     assert _post_mapping(api, audience_id, shas(0, 1)).json()["code"] == 0
     assert time.monotonic() - started >= 0.1
+
+
+def test_slow_body_applies_then_trickles_the_answer_a_byte_per_read(api: Api) -> None:
+    audience_id = api.partner()
+    _faults(api.emulator, {"kind": "slow_body", "count": 1, "delay": 0.01, "path": MAPPING})
+    body = json.dumps(api.mapping_body(audience_id, shas(0, 5))).encode()
+    url = urlsplit(api.base + MAPPING)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as connection:
+        connection.sendall(
+            f"POST {url.path} HTTP/1.1\r\nHost: emulator\r\n"
+            f"Access-Token: {TOKEN}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        reads = [connection.recv(65536)]
+        while reads[-1]:
+            reads.append(connection.recv(65536))
+    head, _, answer = b"".join(reads).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(answer)["code"] == 0
+    # Applied before the answer started; the answer came a byte (a read) at a time: a client
+    # whose every read is quick still waits len(answer) * delay for the whole of it.
+    assert api.emulator.members(audience_id) == {"EMAIL_SHA256": set(shas(0, 5))}
+    assert len(reads) > len(answer) // 2
+    assert api.emulator.faults()["counts"] == {"slow_body": 1}
 
 
 def test_path_filter_leaves_other_endpoints_alone(api: Api) -> None:
