@@ -1,6 +1,6 @@
 """Soak: many runs against an unreliable TikTok while the audiences keep changing.
 
-The promise under test (issue 5, DESIGN "Semantics" 2 and 4): whatever TikTok or the network
+The promise under test (DESIGN "Semantics" 2 and 4): whatever TikTok or the network
 does, the audience in TikTok ends up exactly as the SQL defines it, nothing is lost, and no
 audience is created twice. A throwaway copy of the project holds three audiences of tens of
 thousands of identifiers that read a table of people (`soak_people`); between runs the test
@@ -185,7 +185,7 @@ def remember_desired_devices(env: SyncEnv) -> None:
 # client must treat as transient.
 FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("throttle", {}),
-    ("throttle", {"code": 40132}),  # TikTok's per-field throttle (issue 12)
+    ("throttle", {"code": 40132}),  # TikTok's per-field throttle
     ("partial", {}),  # 20001: half a mapping batch applied, the answer not saying which
     ("busy", {}),
     ("busy", {"code": 40202}),
