@@ -300,7 +300,9 @@ def plan_audience(
         suppressed_identifiers=counts.suppressed,
         pending_create=pending_create,
         audience_id_configured=target.is_audience_id_configured,
-        refusals=tuple(refusals),
+        # A blocked audience is not synced at all, so what would refuse syncing it (a
+        # customer-file check after an api change, say) must not stop the others as well.
+        refusals=() if verdict.blocked else tuple(refusals),
         warnings=(*warnings, *verdict.warnings),
         blocked=verdict.blocked,
         changes=verdict.changes,
