@@ -93,7 +93,7 @@ def test_a_suppressed_identifier_tiktok_holds_is_removed_by_the_next_run(env: Sy
     )
     # What a user runs after the list changed (on Postgres dbt's table materialization drops
     # the views over the list, so they are built again with it).
-    env.project.run("run", "--select", "tiktok_suppressed_identifiers+")
+    env.project.run("run", "--select", "tiktok_suppression_entries+")
     planned = plan(env)
     assert {k: (a["removes_sent"], a["suppressed_identifiers"]) for k, a in planned.items()} == {
         HIGH_VALUE: (1, 4),
