@@ -94,8 +94,9 @@ MaxInFlight = Annotated[
         "--max-in-flight",
         min=1,
         help="Mapping requests sent side by side; by default enough to keep "
-        "--requests-per-second busy through a 1 s round trip (10 at 10/s, at most 32). The "
-        "pace stays --requests-per-second and --requests-per-minute either way.",
+        "--requests-per-second busy through a 1 s round trip while half of them are replaced "
+        "(2 x requests/s x 1 s: 20 at 10/s, at most 32). The pace stays --requests-per-second "
+        "and --requests-per-minute either way.",
     ),
 ]
 
