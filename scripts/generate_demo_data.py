@@ -667,7 +667,7 @@ def _messy_phone(dice: Dice, country: str, nsn: str) -> tuple[str | None, str]:
     elif kind == "international":
         value = _format_international(dice, country, nsn)
     elif kind == "cc_without_plus":
-        # TikTok's own example of a number to normalise: 374-93-828222 (ref §6.2, H1).
+        # TikTok's own example of a number to normalise: 374-93-828222 (docs/tiktok-api.md §6.2).
         plan = PHONE_PLANS[country]
         groups = (nsn[:3], nsn[3:6], nsn[6:]) if country == "US" else plan.groups(nsn)
         value = "-".join((plan.calling_code, *groups))

@@ -52,8 +52,8 @@ SEED = 20250601
 
 # Fixed cases first, so tests can name them by case_id.
 FIXED: list[tuple[str, str | None]] = [
-    ("374-93-828222", "AM"),  # 1: TikTok Help H1 example -> 37493828222 (hash in H2)
-    ("(657)777-0000", "US"),  # 2: TikTok Help H1 example -> 16577770000
+    ("374-93-828222", "AM"),  # 1: TikTok's example -> 37493828222 (docs/tiktok-api.md §6.2)
+    ("(657)777-0000", "US"),  # 2: TikTok's example -> 16577770000 (§6.2)
     ("37493828222", "AM"),  # 3: already includes the calling code
     ("+37493828222", None),  # 4: E.164 with +
     ("+44 (0)20 7183 8750", "GB"),  # 5: trunk 0 inside international form

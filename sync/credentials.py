@@ -1,13 +1,13 @@
 """Getting a TikTok access token and keeping it: the library behind `tiktok-sync auth`.
 
-TikTok's advertiser authorisation (reference §2) is a browser step followed by one API call:
-the advertiser opens the authorization URL, approves, and TikTok redirects to the app's
+TikTok's advertiser authorisation (docs/tiktok-api.md §2) is a browser step followed by one API
+call: the advertiser opens the authorization URL, approves, and TikTok redirects to the app's
 redirect URI with an `auth_code` that is valid for one hour and can be exchanged once
 (`oauth2/access_token/`) for a long-lived token that never expires on a timer.
 
 The token is the key to the advertiser's audiences, so it is written only to a file created
 with mode 0600 (never widened and then narrowed: `os.open(..., 0o600)`), atomically (a reader
-never sees half a file), and never to logs, messages or the warehouse (DESIGN "Semantics" 7).
+never sees half a file), and never to logs, messages or the warehouse (README "Guarantees").
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sync.tiktok import (
 )
 
 # Codes that mean TikTok does not accept the token itself (as opposed to the token lacking
-# access to one advertiser, 40001): the only fix is a new token (reference §5.2).
+# access to one advertiser, 40001): the only fix is a new token (docs/tiktok-api.md §5.2).
 TOKEN_REJECTED_CODES = frozenset(
     {
         codes.ACCESS_TOKEN_EXPIRED,
@@ -67,8 +67,8 @@ def token_source(credentials_file: str | None) -> str:
 def auth_code_from(text: str) -> str:
     """The auth code in what the user pasted: the code itself, or the whole redirect URL.
 
-    TikTok redirects to `redirect_uri?auth_code=…&code=…&state=…` (reference §2); copying the
-    whole address bar is the natural thing to do, so accept it.
+    TikTok redirects to `redirect_uri?auth_code=…&code=…&state=…` (docs/tiktok-api.md §2); copying
+    the whole address bar is the natural thing to do, so accept it.
     """
     value = text.strip()
     if "?" in value and "=" in value:

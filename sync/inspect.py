@@ -33,7 +33,8 @@ from sync.tiktok import AudienceDetails, NotFoundError, RetryableError, TikTokCl
 from sync.warehouse import REQUIRED_RELATIONS as SYNC_RELATIONS
 from sync.warehouse import Warehouse, utc_now
 
-MIN_AUDIENCE_SIZE = 1_000  # TikTok targets only audiences of 1,000+ matched users (ref §3.8)
+# TikTok targets only audiences of 1,000+ matched users (docs/tiktok-api.md §3.8).
+MIN_AUDIENCE_SIZE = 1_000
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -143,7 +144,7 @@ def probe_advertiser(client: TikTokClient, advertiser_id: str) -> None:
     `dmp/custom_audience/list/` with page_size 1 needs only the token (no app secret, which a
     scheduled sync should not hold) and proves in one request what a sync needs: TikTok accepts
     the token (else 40105/40102), the token reaches the advertiser (else 40001), and it may read
-    its audiences (scope 30; ref §2).
+    its audiences (scope 30; docs/tiktok-api.md §2).
     """
     next(iter(client.list_custom_audiences(advertiser_id, page_size=1)), None)
 
@@ -177,7 +178,8 @@ def tiktok_status(details: AudienceDetails | None, audience_id: str | None) -> s
         return "expiring" if details.is_expiring else "ready"
     if "process" in (details.msg or "").lower():
         return "processing"
-    return "not usable"  # calculating, below TikTok's floor, or expired (ref §3.5 is_valid)
+    # `is_valid` false: calculating, below TikTok's floor, or expired (docs/tiktok-api.md §3.5).
+    return "not usable"
 
 
 # --- check -------------------------------------------------------------------------------------
@@ -446,7 +448,7 @@ def _audience_check(
             WARN,
             f"{detail}; expires {details.expired_time or 'within 60 days'}",
             "TikTok deletes expired audiences; a change to it or use in an active ad group "
-            "extends an audience without fixed retention (ref §3.3)",
+            "extends an audience without fixed retention (docs/tiktok-api.md §3.3)",
         )
     return Check(name, OK, detail)
 

@@ -1,4 +1,5 @@
-"""What a run would do, decided before anything is sent (DESIGN "Semantics" 5 and 8).
+"""What a run would do, decided before anything is sent (README "Running the sync" and
+"Guarantees", "`plan` sends nothing").
 
 `build_plan` reads the warehouse only; it calls no TikTok endpoint and needs no credentials, so
 `tiktok-sync plan` runs in CI. `tiktok-sync run` builds the same plan first and sends nothing if
@@ -9,13 +10,13 @@ the safe default is to stop the whole run (pass the override, or leave that audi
 Guards (refuse, nothing sent): removing more than `max_removal_share` of what TikTok has
 acknowledged (override `--allow-mass-removal`); creating a customer-file audience from fewer than
 1,000 identifiers, which TikTok turns into a size-0 audience that can never be edited again
-(reference §3.8; override `--force`); a customer-file audience with more than one id type
-(TikTok: one calculate_type per audience and every file of it, reference §3.2-§3.4; no override);
-an audience registered under another advertiser than the one it would now go to.
-Blocked (nothing sent for that audience, the others sync, exit 2; sync/setting_changes.py): a
-change of api TikTok cannot follow, two models in one TikTok audience.
-Warnings: an audience under 1,000 members (unusable for targeting, and customer-file updates
-that leave it there fail, reference §3.4).
+(docs/tiktok-api.md §3.8; override `--force`); a customer-file audience with more than one id type
+(TikTok: one calculate_type per audience and every file of it, docs/tiktok-api.md §3.2-§3.4; no
+override); an audience registered under another advertiser than the one it would now go to. Blocked
+(nothing sent for that audience, the others sync, exit 2; sync/setting_changes.py): a change of api
+TikTok cannot follow, two models in one TikTok audience. Warnings: an audience under 1,000 members
+(unusable for targeting, and customer-file updates that leave it there fail, docs/tiktok-api.md
+§3.4).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sync.warehouse import (
     utc_now,
 )
 
-TIKTOK_MIN_AUDIENCE_SIZE = 1_000  # reference §3.4, §3.8
+TIKTOK_MIN_AUDIENCE_SIZE = 1_000  # docs/tiktok-api.md §3.4, §3.8
 DEFAULT_MAX_REMOVAL_SHARE = 0.2
 
 
@@ -244,7 +245,7 @@ def plan_audience(
             )
 
     if target.api == "customer_file":
-        # One calculate_type per customer-file audience and per file (reference §3.2-§3.4);
+        # One calculate_type per customer-file audience and per file (docs/tiktok-api.md §3.2-§3.4);
         # acknowledged types count too: they are what the TikTok audience already holds.
         types = sorted(set(counts.desired) | set(counts.acknowledged))
         if len(types) > 1:

@@ -5,9 +5,9 @@ The registry (`tiktok_sync_audience_registry`) records what TikTok holds for eac
 sync job created: its id, api and name. A setting that now differs from it is
 
 - applied by the run: a customer-file audience is renamed at TikTok (`dmp/custom_audience/update/`
-  with a name and no files, reference §3.4);
+  with a name and no files, docs/tiktok-api.md §3.4);
 - shown and left: a streaming audience keeps its name, since TikTok's segment API has no rename
-  (reference §4.1 has create and delete only);
+  (docs/tiktok-api.md §4.1 has create and delete only);
 - or it blocks the audience: nothing is sent for it, the other audiences sync, and the run (and
   `plan`) exits 2 with the fix. TikTok cannot turn a Partner (segment) audience into a customer-file
   one or back, and two models syncing into one TikTok audience would each remove the other's

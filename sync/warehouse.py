@@ -9,7 +9,7 @@ code 0. The views dbt builds over the ledger (`tiktok_sync_acknowledged_members`
 events, and `tiktok_audience_diff` is computed against them at read time. So:
 
 * a batch counts as acknowledged only once its 'acknowledged' event is written, after TikTok said
-  yes (DESIGN "Semantics" 2); a crash loses at most that event, and the batch goes out again;
+  yes (README "Guarantees"); a crash loses at most that event, and the batch goes out again;
 * a batch sent without an answer (a timeout, a dropped connection, a crash) stays 'sent': its
   changes are unconfirmed and the diff counts them both ways;
 * what a run sends is fixed when it copies its changes: members that dbt rebuilds meanwhile on a
@@ -787,7 +787,7 @@ class Warehouse:
     def register_pending(
         self, audience_key: str, advertiser_id: str, api: str, audience_name: str, run_id: str
     ) -> RegistryEntry:
-        """Record 'pending' just before a create (DESIGN §4).
+        """Record 'pending' just before a create (README "Guarantees", "No duplicate audiences").
 
         A create left pending by a crashed run is kept as it is: its created_at is when the
         first create may have happened, the start of the window to look for it in.

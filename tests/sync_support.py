@@ -230,7 +230,7 @@ class SyncEnv:
             if audience_id is None:
                 continue
             members = self.emulator.members(audience_id)
-            # The segment API names Android ids AAID, the warehouse GAID (reference §4.2).
+            # The segment API names Android ids AAID, the warehouse GAID (docs/tiktok-api.md §4.2).
             out[key] = {
                 id_type.replace("AAID_", "GAID_"): hashes
                 for id_type, hashes in members.items()

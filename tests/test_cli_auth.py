@@ -1,9 +1,10 @@
 """`tiktok-sync auth` against the emulator's OAuth endpoints, and secrets across every command.
 
-TikTok's auth code is valid one hour and works once (reference §2); the emulator enforces both.
-The secrets test runs every command of `check`, `audiences`, `advertisers` and `auth` on its
-success and failure paths with --json and --debug and looks for the token, the app secret and
-the auth code in everything they print and in the warehouse (DESIGN "Semantics" 7).
+TikTok's auth code is valid one hour and works once (docs/tiktok-api.md §2); the emulator enforces
+both. The secrets test runs every command of `check`, `audiences`, `advertisers` and `auth` on its
+success and failure paths with --json and --debug and looks for the token, the app secret and the
+auth code in everything they print and in the warehouse (README "Guarantees", "No secret in
+output").
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """Crash and resume: `tiktok-sync run` killed with SIGKILL at the worst moments, then run again.
 
-The windows that matter (DESIGN "Semantics" 2 and 4): a batch in flight (or several side by
-side), TikTok applying a change the process never hears about (the acknowledgement and the
-state write never happen), and an audience created at TikTok before its id reaches the registry.
-The emulator widens each window with a `slow` fault or its `latency` (it sleeps, then applies
-the request normally), and the test kills the separate `tiktok-sync run` process while TikTok
-sleeps; TikTok then applies the request for a process that is gone. Between the kill and the
-next run the audiences change, so a member TikTok took without the warehouse knowing must be
-removed again. The next run must converge: TikTok holds exactly the desired members, the state
-says so, each audience exists once.
+The windows that matter (README "Guarantees": at-least-once, no duplicate audiences): a batch in
+flight (or several side by side), TikTok applying a change the process never hears about (the
+acknowledgement and the state write never happen), and an audience created at TikTok before its id
+reaches the registry. The emulator widens each window with a `slow` fault or its `latency` (it
+sleeps, then applies the request normally), and the test kills the separate `tiktok-sync run`
+process while TikTok sleeps; TikTok then applies the request for a process that is gone. Between the
+kill and the next run the audiences change, so a member TikTok took without the warehouse knowing
+must be removed again. The next run must converge: TikTok holds exactly the desired members, the
+state says so, each audience exists once.
 
 No test-only hook in the library: the process is killed from outside, as an OOM killer or a
 lost CI runner would.

@@ -1,13 +1,13 @@
 """Hostile input: what a careless or malicious audience model, config or command line can hold.
 
-The promise (DESIGN "Semantics" 6): every value is either normalised to a valid hash or rejected
-with a reason; nothing malformed reaches TikTok, no SQL is injected anywhere, and the user sees
-a one-line reason, never a traceback. A throwaway copy of the project holds audiences over a
-corpus of quotes and SQL metacharacters, NUL bytes, 10,000-character strings, emoji and
-right-to-left text, homoglyphs and full-width characters, mixed-case and wrong-length hashes,
-and audience names that try SQL and Jinja injection; dbt builds it for real (its data tests on
-the member tables included), and `tiktok-sync run` syncs it to the emulator, whose request log
-shows every identifier TikTok received.
+The promise (README "Guarantees", "Nothing invalid sent"): every value is either normalised to a
+valid hash or rejected with a reason; nothing malformed reaches TikTok, no SQL is injected anywhere,
+and the user sees a one-line reason, never a traceback. A throwaway copy of the project holds
+audiences over a corpus of quotes and SQL metacharacters, NUL bytes, 10,000-character strings, emoji
+and right-to-left text, homoglyphs and full-width characters, mixed-case and wrong-length hashes,
+and audience names that try SQL and Jinja injection; dbt builds it for real (its data tests on the
+member tables included), and `tiktok-sync run` syncs it to the emulator, whose request log shows
+every identifier TikTok received.
 
 Invalid UTF-8 cannot be stored in DuckDB text (the engine refuses it at the source), so the
 corpus carries it as a BLOB column, which the build must refuse naming the model.

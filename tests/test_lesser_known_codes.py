@@ -1,11 +1,11 @@
 """TikTok's lesser-known answers: 40132 is a throttle, 20001 acknowledges nothing it does not name.
 
 40132 ("requests made too frequently for a certain field value") turns the request away before
-TikTok does anything, like 40100: retried with backoff, and a create answered 40132 is sent
-again, not looked up. 20001 ("partially successful") does not say which
-identifiers failed (reference Open question 11), so the batch is not recorded as acknowledged:
-it stays unconfirmed, the run exits 1, and the next run sends it again and converges. The
-emulator produces both on request (`throttle` with `code` 40132, `partial`).
+TikTok does anything, like 40100: retried with backoff, and a create answered 40132 is sent again,
+not looked up. 20001 ("partially successful") does not say which identifiers failed
+(docs/tiktok-api.md §8 question 11), so the batch is not recorded as acknowledged: it stays
+unconfirmed, the run exits 1, and the next run sends it again and converges. The emulator produces
+both on request (`throttle` with `code` 40132, `partial`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A segment audience TikTok has just created refuses mappings for a while (reference §4.1).
+"""A segment audience TikTok has just created refuses mappings for a while (docs/tiktok-api.md
+§4.1).
 
 TikTok answers `segment/mapping/` with HTTP 400 until a new segment audience is ready, usually
 1-2 minutes after its create. The emulator models it (`segment_ready_seconds`); the run waits

@@ -40,8 +40,8 @@ CALLING_CODES_MACRO = ROOT / "macros" / "normalise" / "country_calling_codes.sql
 # what the normaliser deletes: ASCII whitespace and the Unicode spaces
 WHITESPACE = re.compile(f"[ \t\n\v\f\r{UNICODE_SPACES}]")
 
-# TikTok Help Center (reference H1/H2): 374-93-828222 (AM) -> 37493828222, whose SHA-256
-# TikTok publishes; (657)777-0000 (US) -> 16577770000.
+# TikTok Help Center (docs/tiktok-api.md §6.2 [H1; H2]): 374-93-828222 (AM) -> 37493828222, whose
+# SHA-256 TikTok publishes; (657)777-0000 (US) -> 16577770000.
 TIKTOK_AM_HASH = "65b7e6dcf6f4310f8d7cbfbd78289a753062fb054d6664fb9aaac5df66a422d4"
 TIKTOK_US_HASH = "8d7bdaaf75196f351d22942fc0dd79304ffabc3eaf3339460ef9da0773e3aec2"
 

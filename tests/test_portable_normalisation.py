@@ -12,7 +12,7 @@ values (the phone corpus, generated emails and advertising ids), and every
 row of every audience table and of the phone wrapper must be equal. The DuckDB
 build is the sync tests' demo template plus that audience.
 
-The same builds prove DESIGN "Semantics" 10 for advertising ids: no value
+The same builds prove README "Guarantees", "Only hashes leave", for advertising ids: no value
 of a raw `idfa`/`gaid` column reaches the members unhashed, and an id sent as *_MD5
 before (a UUID without hyphens, i.e. the raw id) is removed and added as *_SHA256.
 """

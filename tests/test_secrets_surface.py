@@ -1,4 +1,4 @@
-"""Secrets stay secret across the whole surface (DESIGN "Semantics" 7), in one test.
+"""Secrets stay secret across the whole surface (README "Guarantees"), in one test.
 
 Distinctive access token, app secret and auth code values go through everything a user runs:
 `dbt --debug build` with them in the environment, then every `tiktok-sync` command

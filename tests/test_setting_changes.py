@@ -118,7 +118,7 @@ def test_a_new_name_is_shown_by_plan_then_applied_at_tiktok(env: SyncEnv) -> Non
         for r in env.api_requests()
         if r["endpoint"] == "dmp/custom_audience/update/" and "file_paths" not in r["body"]
     ]
-    assert renames == [  # reference §3.4: a name and no files
+    assert renames == [  # docs/tiktok-api.md §3.4: a name and no files
         {
             "advertiser_id": ADVERTISER,
             "custom_audience_id": ids[NEWSLETTER],

@@ -1,19 +1,19 @@
 """Soak: many runs against an unreliable TikTok while the audiences keep changing.
 
-The promise under test (DESIGN "Semantics" 2 and 4): whatever TikTok or the network
-does, the audience in TikTok ends up exactly as the SQL defines it, nothing is lost, and no
-audience is created twice. A throwaway copy of the project holds three audiences of tens of
-thousands of identifiers that read a table of people (`soak_people`); between runs the test
-changes who is in which audience and rebuilds the audience models with real dbt (a long-lived
-dbt process, `tests/dbt_worker.py`, so a rebuild costs about a second). Every run meets random
-faults from the emulator, drawn from a seed: throttling (40100 and TikTok's per-field 40132), busy
-codes, 50000-class codes, HTTP 5xx pages, answers slower than the client's read timeout, answers
-trickled so slowly that only the client's deadline for the whole answer ends them, dropped
-connections, changes applied and then failed or dropped, 20001 partial successes, and
-customer-file processing locks. Between runs the user sometimes edits an audience's settings
-(README "Changing an audience's settings"): a new name (applied at TikTok for the customer-file
-audience, kept for the streaming ones), or a changed `api`, which blocks that audience (exit 2,
-status refused, the others sync) until it is restored a few runs later.
+The promise under test (README "Guarantees": no lost changes, no duplicate audiences): whatever
+TikTok or the network does, the audience in TikTok ends up exactly as the SQL defines it, nothing is
+lost, and no audience is created twice. A throwaway copy of the project holds three audiences of
+tens of thousands of identifiers that read a table of people (`soak_people`); between runs the test
+changes who is in which audience and rebuilds the audience models with real dbt (a long-lived dbt
+process, `tests/dbt_worker.py`, so a rebuild costs about a second). Every run meets random faults
+from the emulator, drawn from a seed: throttling (40100 and TikTok's per-field 40132), busy codes,
+50000-class codes, HTTP 5xx pages, answers slower than the client's read timeout, answers trickled
+so slowly that only the client's deadline for the whole answer ends them, dropped connections,
+changes applied and then failed or dropped, 20001 partial successes, and customer-file processing
+locks. Between runs the user sometimes edits an audience's settings (README "Changing an audience's
+settings"): a new name (applied at TikTok for the customer-file audience, kept for the streaming
+ones), or a changed `api`, which blocks that audience (exit 2, status refused, the others sync)
+until it is restored a few runs later.
 
 After every run and every rebuild the test checks the invariant that makes convergence
 possible: TikTok's members with the pending diff applied are exactly the desired members. After

@@ -1,8 +1,8 @@
-"""An audience is created once (DESIGN "Semantics" 4), whatever happens between create and record.
+"""An audience is created once (README "Guarantees"), whatever happens between create and record.
 
-TikTok allows duplicate names and has no idempotency keys (ref §7), so after a crash between the
-create call and recording its id, or a create whose answer was lost, the run looks for an
-audience of that name created since its pending registry row, and adopts it.
+TikTok allows duplicate names and has no idempotency keys (docs/tiktok-api.md §7), so after a crash
+between the create call and recording its id, or a create whose answer was lost, the run looks for
+an audience of that name created since its pending registry row, and adopts it.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def test_a_same_named_audience_older_than_the_pending_create_is_not_adopted(
 def test_a_create_whose_answer_is_lost_makes_exactly_one_audience(
     env: SyncEnv, audience_key: str, create_path: str
 ) -> None:
-    # TikTok creates the audience, then the connection drops before the answer (ref §7).
+    # TikTok creates the audience, then the connection drops before the answer (docs/tiktok-api.md
+    # §7).
     env.emulator.set_faults([{"kind": "applied_then_drop", "path": create_path, "count": 1}])
 
     result = env.cli("run", "--audience", audience_key)

@@ -1,10 +1,11 @@
 """When TikTok or the network fails mid-run: nothing is lost, nothing acknowledged goes twice.
 
-Specifications (DESIGN "Semantics" 2, STYLE "the batch is the retry unit"): a batch is recorded
-only after TikTok acknowledged it; a batch that fails after the client's retries leaves it and the
-rest of that audience pending (exit 1) while other audiences go on; the next run sends exactly
-what is pending. Faults come from the emulator (ref §5.2, §7); the client is given two attempts
-and tiny backoffs so the tests stay fast.
+Specifications (README "Guarantees", "At-least-once, idempotent effect"; the batch is the unit
+retried and recorded): a batch is recorded only after TikTok acknowledged it; a batch that fails
+after the client's retries leaves it and the rest of that audience pending (exit 1) while other
+audiences go on; the next run sends exactly what is pending. Faults come from the emulator
+(docs/tiktok-api.md §5.2, §7); the client is given two attempts and tiny backoffs so the tests stay
+fast.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
 def test_mapping_faults_leave_batches_pending_and_the_next_run_converges(env: SyncEnv) -> None:
     env.emulator.set_faults(
         [
-            # The first batch is throttled beyond the client's two attempts (ref §5.1).
+            # The first batch is throttled beyond the client's two attempts (docs/tiktok-api.md
+            # §5.1).
             {"kind": "throttle", "path": "segment/mapping/", "count": 2},
             {"kind": "http_5xx", "path": "segment/mapping/", "rate": 0.25},
             {"kind": "drop", "path": "segment/mapping/", "rate": 0.15},
@@ -104,7 +106,8 @@ def test_customer_file_update_failures_and_processing_lock_leave_changes_pending
     assert error.request_id
     assert env.pending() == {NEWSLETTER: pending}  # the streaming audiences went on
 
-    # TikTok locks a customer-file audience while it processes a change (ref §3.4, §7).
+    # TikTok locks a customer-file audience while it processes a change (docs/tiktok-api.md §3.4,
+    # §7).
     env.emulator.clear_faults()
     env.emulator.configure(processing_seconds=1.5)
     _touch(env, env.registry()[NEWSLETTER] or "")

@@ -1,10 +1,10 @@
 """Guards refuse before anything is sent; overrides are explicit; full refresh repairs drift.
 
-Specifications (DESIGN "Semantics" 5): a run that would remove more than --max-removal-share of an
-audience, or create a customer-file audience under 1,000, is refused with exit 2 and sends
-nothing, unless --allow-mass-removal / --force. Audiences under 1,000 are warned about. A
-customer-file audience takes one id type (ref §3.2-§3.4). `--full-refresh` makes TikTok hold
-exactly the desired members again after it drifted behind the state's back.
+Specifications (README "Running the sync", the guards): a run that would remove more than
+--max-removal-share of an audience, or create a customer-file audience under 1,000, is refused with
+exit 2 and sends nothing, unless --allow-mass-removal / --force. Audiences under 1,000 are warned
+about. A customer-file audience takes one id type (docs/tiktok-api.md §3.2-§3.4). `--full-refresh`
+makes TikTok hold exactly the desired members again after it drifted behind the state's back.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def test_a_small_customer_file_audience_is_created_only_with_force(env: SyncEnv)
     assert forced.exit_code == 0, forced.output
     (created,) = [a for a in env.emulator.audiences() if a["name"] == NEWSLETTER]
     assert created["member_total"] == sum(len(h) for h in env.desired()[NEWSLETTER].values())
-    assert created["editable"] is False  # TikTok's size-0 audience (ref §3.8)
+    assert created["editable"] is False  # TikTok's size-0 audience (docs/tiktok-api.md §3.8)
 
 
 def test_full_refresh_restores_segment_members_removed_behind_the_states_back(

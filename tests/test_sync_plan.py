@@ -1,8 +1,9 @@
 """`tiktok-sync plan` and the CLI contract of `run` and `plan`.
 
-Specifications (DESIGN "Semantics" 7 and 8): plan shows exactly what run would send without any
-TikTok call, and works without a token; --json prints one object of a fixed shape; errors are
-one line with the fix and a documented exit code, never a traceback, never a secret.
+Specifications (README "Guarantees": "`plan` sends nothing", "No secret in output"): plan shows
+exactly what run would send without any TikTok call, and works without a token; --json prints one
+object of a fixed shape; errors are one line with the fix and a documented exit code, never a
+traceback, never a secret.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """`tiktok-sync run` end to end: dbt-built demo warehouse, emulator over loopback, the real CLI.
 
-Specifications (DESIGN "Semantics"): after a run TikTok holds exactly the desired members and
-the state says exactly what TikTok holds (2); only changes travel, and a run without an upstream
-change sends no membership request (1, 3); add_only audiences never lose a member.
+Specifications (README "How it works" and "Guarantees"): after a run TikTok holds exactly the
+desired members and the state says exactly what TikTok holds; only changes travel, and a run
+without an upstream change sends no membership request; add_only audiences never lose a member.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_run_leaves_tiktok_holding_exactly_the_desired_members(env: SyncEnv) -> 
     assert result.exit_code == 0, result.output
     desired = env.desired()
     assert set(desired) == DEMO_AUDIENCES
-    # Per audience and id type, GAID named AAID on the segment API (reference §4.2).
+    # Per audience and id type, GAID named AAID on the segment API (docs/tiktok-api.md §4.2).
     assert env.tiktok() == desired
     assert env.acknowledged() == desired
     assert env.pending() == {}

@@ -27,7 +27,7 @@
     {{ exceptions.raise_compiler_error(where ~ ": meta.tiktok.mode is '" ~ mode ~ "'; use 'mirror' (add and remove, the default) or 'add_only' (never remove).") }}
   {%- endif -%}
 
-  {#- ref §3.3 / §4.1: customer-file names are 1-128 characters; TikTok
+  {#- docs/tiktok-api.md §3.3 / §4.1: customer-file names are 1-128 characters; TikTok
       silently truncates segment names over 70 characters to 67 + an ellipsis,
       which would break finding the audience by name again, so refuse them. -#}
   {%- set name = settings.get('audience_name') -%}

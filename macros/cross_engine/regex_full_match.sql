@@ -1,4 +1,4 @@
-{#- True when the whole of `expr` matches `pattern`. engines.md §2.2 (3):
+{#- True when the whole of `expr` matches `pattern`.
     Snowflake's REGEXP_LIKE is implicitly anchored, everyone else matches
     anywhere, so the anchors are always written out. Java's `$` also matches
     before a final line terminator, so Spark anchors with \A...\z. -#}

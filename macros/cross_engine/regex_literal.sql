@@ -1,5 +1,5 @@
 {#- A regular expression as a string literal the engine hands to its regex
-    library unchanged. engines.md §2.2 (5): Spark processes backslash escapes
+    library unchanged. Spark processes backslash escapes
     in literals, Snowflake too unless $$-quoted, BigQuery recommends raw
     strings; DuckDB and Postgres take '...' literally. A code point is written
     `\x{hhhh}` (RE2 and Java read it so: DuckDB, BigQuery, Spark); the engines

@@ -1,5 +1,5 @@
 {#- Replace every match of `pattern` (a regex, written once for all engines)
-    in `expr`. engines.md §2.2 (2): DuckDB and Postgres replace only the first
+    in `expr`. DuckDB and Postgres replace only the first
     match unless given the 'g' flag; the others replace all by default. -#}
 {% macro regex_replace_all(expr, pattern, replacement='') %}
   {{- return(adapter.dispatch('regex_replace_all', 'tiktok_sync')(expr, pattern, replacement)) -}}

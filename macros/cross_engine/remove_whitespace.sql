@@ -1,5 +1,5 @@
 {#- Delete every whitespace character of whitespace_characters() anywhere in
-    the value: ASCII whitespace and the Unicode spaces. engines.md §2.2 (1):
+    the value: ASCII whitespace and the Unicode spaces.
     TRIM strips spaces only on most engines and leaves tabs, which changes the
     hash. Other non-ASCII characters (line separators, homoglyphs) are left in
     place on purpose: they then fail the ASCII-only validation and are

@@ -1,5 +1,5 @@
 {#- SHA-256 of a string's UTF-8 bytes as 64 lowercase hex characters.
-    engines.md §2.2 (6, 7): BigQuery and Postgres return bytes, so hex-encode
+    BigQuery and Postgres return bytes, so hex-encode
     them; Postgres needs the UTF-8 conversion spelled out. -#}
 {% macro sha256_hex(expr) %}
   {{- return(adapter.dispatch('sha256_hex', 'tiktok_sync')(expr)) -}}

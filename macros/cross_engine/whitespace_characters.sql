@@ -6,7 +6,7 @@
     The Unicode spaces are written as code points, `\x{hhhh}` (RE2's and
     Java's spelling), never as literal characters that an engine or a client
     could re-encode; regex_literal spells them as each engine's regex reads a
-    code point (engines.md §2.2 (4), (5)). Listed one by one, no ranges, so no
+    code point. Listed one by one, no ranges, so no
     engine has to read a range between two escapes. -#}
 {% macro whitespace_characters() -%}
   {%- set escapes = [] -%}

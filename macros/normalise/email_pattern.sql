@@ -1,6 +1,7 @@
 {#- What a normalised email must look like: deliberately plain (no lookaround,
     character classes only) so every engine's regex flavour reads it the same
-    way (engines.md §2.2 (4)). Local part: starts with a letter or digit [H1],
+    way (RE2, Java, POSIX). Local part: starts with a letter or digit
+    (docs/tiktok-api.md §6.1 [H1]),
     dot-separated atoms; domain: dot-separated labels and a letter TLD (or
     punycode). -#}
 {% macro email_pattern() -%}

@@ -1,7 +1,6 @@
 {#- Why `cleaned` (whitespace removed, lower-cased) is not an email TikTok
     can match (see email_pattern), or null when it is. Non-ASCII is rejected
-    rather than hashed, because engines lower-case it differently
-    (engines.md §2.2 (8)). -#}
+    rather than hashed, because engines lower-case it differently. -#}
 {% macro email_rejection_reason(cleaned, raw_without_whitespace) -%}
   {{ return(adapter.dispatch('email_rejection_reason', 'tiktok_sync')(cleaned, raw_without_whitespace)) }}
 {%- endmacro %}

@@ -1,7 +1,7 @@
 {#- The identifier columns an audience model may have, by name (the naming
     convention is the whole configuration). kind says how a value is read:
     raw values are normalised then hashed, or passed through when they are
-    already a hash of the right shape (ref top table, "Already-hashed input");
+    already a hash of the right shape (docs/tiktok-api.md §0, "Already-hashed input");
     hashed columns must hold a hash of exactly that shape. A raw advertising-id
     column yields SHA-256 only: MD5 types come from the *_md5 columns alone, so
     no raw id can leave as an "MD5". is_maid: the all-zero id's

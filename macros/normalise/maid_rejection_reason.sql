@@ -1,5 +1,5 @@
 {#- Mobile advertising ids (IDFA / GAID): TikTok hashes the lower-case,
-    hyphenated UUID [H2]. The all-zero id is what iOS and Android report when
+    hyphenated UUID (docs/tiktok-api.md §6.3 [H2]). The all-zero id is what iOS and Android report when
     the user limited ad tracking: it identifies nobody, so it is rejected.
     `cleaned` is whitespace-free and lower-cased, and a UUID written without
     hyphens is already hyphenated (identifier_ctes), so this one comparison

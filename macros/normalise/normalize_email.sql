@@ -1,4 +1,4 @@
-{#- Email normalisation (ref top table; TikTok Help "remove spaces and
+{#- Email normalisation (docs/tiktok-api.md §0; TikTok Help "remove spaces and
     convert to lowercase" [H2, H3]). `cleaned` is the value with every ASCII
     whitespace character removed and lower-cased. Returns the string to hash.
     With var tiktok_sync_email_strip_plus_and_dots (opt-in; older TikTok Help

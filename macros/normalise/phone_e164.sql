@@ -11,7 +11,7 @@
     row: input_id, e164_digits (string, null when rejected) and reason_code
     (null when valid, else a key of phone_rejection_reasons()).
 
-    The rule (docs/normalisation-phone.md; TikTok H1/H2, reference top table):
+    The rule (docs/normalisation-phone.md; TikTok H1/H2 in docs/tiktok-api.md §6.2, §0):
     delete ASCII whitespace; allow only digits, a leading + (optionally after
     "("), and - . ( ) /; a + or, where the row's country dials abroad with
     00, a leading 00 means the digits carry their calling code; otherwise the

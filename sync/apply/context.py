@@ -136,12 +136,12 @@ def record_answers(ctx: Context, result: AudienceResult, answers: Sequence[Answe
     """Record the batches TikTok answered, in one statement, but none whose answer was a
     partial success; say whether all were recorded.
 
-    Code 20001 means TikTok applied only part of the request (reference §1, §5.2), and neither
-    TikTok's documentation nor any connector shows an answer that says which identifiers failed
-    (reference Open question 11; `data` and `message` are free-form). So a partial answer is
-    not an acknowledgement: the batch keeps only its `sent` event, stays unconfirmed, and the
-    diff sends it again on the next run (adds and removes are set operations, so what TikTok
-    did apply is unchanged). Recording it would claim members TikTok may not hold.
+    Code 20001 means TikTok applied only part of the request (docs/tiktok-api.md §1, §5.2), and
+    neither TikTok's documentation nor any connector shows an answer that says which identifiers
+    failed (docs/tiktok-api.md §8 question 11; `data` and `message` are free-form). So a partial
+    answer is not an acknowledgement: the batch keeps only its `sent` event, stays unconfirmed, and
+    the diff sends it again on the next run (adds and removes are set operations, so what TikTok did
+    apply is unchanged). Recording it would claim members TikTok may not hold.
     """
     whole = [answer for answer in answers if not answer.response.partial]
     for answer in answers:

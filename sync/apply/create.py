@@ -1,14 +1,14 @@
 """Create once, adopt a lost create, and recreate an audience deleted at TikTok.
 
-Create once (DESIGN "Semantics" 4, reference §7: TikTok has no idempotency keys and allows
-duplicate names): a registry row with no audience id is written before the create call and gets
-the id as soon as TikTok returns it. A row still without an id means an earlier run may have
-created the audience and crashed before recording it; so does an `AmbiguousWriteError` (timeout,
-dropped connection or 5xx after sending a create). Either way the run lists the advertiser's
-audiences and adopts one of that exact name and type created since the pending row. After a
-crash it creates only if none is there; after an ambiguous create it does not create again in the
-same run, since a create TikTok answers after the client's timeout may still be applied: the row
-stays pending and the next run looks again.
+Create once (README "Guarantees", "No duplicate audiences"; docs/tiktok-api.md §7: TikTok has no
+idempotency keys and allows duplicate names): a registry row with no audience id is written before
+the create call and gets the id as soon as TikTok returns it. A row still without an id means an
+earlier run may have created the audience and crashed before recording it; so does an
+`AmbiguousWriteError` (timeout, dropped connection or 5xx after sending a create). Either way the
+run lists the advertiser's audiences and adopts one of that exact name and type created since the
+pending row. After a crash it creates only if none is there; after an ambiguous create it does not
+create again in the same run, since a create TikTok answers after the client's timeout may still be
+applied: the row stays pending and the next run looks again.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sync.warehouse import Freeze, RegistryEntry
 # TikTok's create_time has whole seconds and the two clocks differ a little: look back this far
 # before the pending row's created_at when adopting an audience.
 CLOCK_SKEW = timedelta(minutes=10)
-# `audience_type` in dmp/custom_audience/list/ (reference §3.6).
+# `audience_type` in dmp/custom_audience/list/ (docs/tiktok-api.md §3.6).
 AUDIENCE_TYPES = {"streaming": "Partner", "customer_file": "Customer File Audience"}
 
 # --- create once -------------------------------------------------------------------------------
@@ -166,8 +166,8 @@ def _find_created(ctx: Context, ap: AudiencePlan, pending: RegistryEntry) -> tup
 
 
 def _parse_create_time(value: str | None) -> datetime | None:
-    # "YYYY-MM-DD HH:MM:SS" (reference §3.5). Read as UTC, as the emulator writes it; TikTok's
-    # zone is not documented (a guess, see the README).
+    # "YYYY-MM-DD HH:MM:SS" (docs/tiktok-api.md §3.5). Read as UTC, as the emulator writes it;
+    # TikTok's zone is not documented (a guess, see the README).
     if not value:
         return None
     try:

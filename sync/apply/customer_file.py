@@ -1,7 +1,7 @@
 """Customer-file audiences: files uploaded, then one update (APPEND, REMOVE, REPLACE) names them.
 
-TikTok locks a customer-file audience while it processes the last change (reference §3.4, §7):
-an update waits that lock out for a while, and a rename too.
+TikTok locks a customer-file audience while it processes the last change (docs/tiktok-api.md §3.4,
+§7): an update waits that lock out for a while, and a rename too.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ MEMBER_FILE_FRACTION = 4
 
 
 def ids_per_file(id_type: str) -> int:
-    # Header-less, one hash per line: each line is the hash and "\n" (reference decisions,
+    # Header-less, one hash per line: each line is the hash and "\n" (docs/tiktok-api.md §0,
     # "Customer file": at most 50 MB per file).
     return MAX_FILE_BYTES // (hash_length(id_type) + 1)
 
@@ -78,8 +78,8 @@ def sync_customer_file(
         return
     key, id_type = ap.audience_key, ap.id_types[0]
     if ap.full_refresh:
-        # REPLACE with the whole desired set (reference §3.4); an add_only audience keeps what
-        # was acknowledged, since it never removes, except what is suppressed: that is the
+        # REPLACE with the whole desired set (docs/tiktok-api.md §3.4); an add_only audience keeps
+        # what was acknowledged, since it never removes, except what is suppressed: that is the
         # diff's removes of an add_only audience, recorded as removes like a mirror audience's.
         add_only = ap.mode == "add_only"
         members = ctx.warehouse.freeze_members(
@@ -139,8 +139,8 @@ def _update(
 ) -> ApiResponse:
     """One update, waiting out TikTok's processing lock (40002 "processing") for a while.
 
-    TikTok locks a customer-file audience while it processes the last change (reference §3.4,
-    §7); re-sending the update is the poll. After `processing_wait` seconds the change stays
+    TikTok locks a customer-file audience while it processes the last change (docs/tiktok-api.md
+    §3.4, §7); re-sending the update is the poll. After `processing_wait` seconds the change stays
     pending for the next run.
     """
     return waiting_out_processing(

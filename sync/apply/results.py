@@ -1,6 +1,6 @@
 """What a run did to each audience, and what it reports for those it did not attempt.
 
-Per-row results (STYLE "Per-row results"): every identifier ends applied (recorded in
+Per-row results: every identifier ends applied (recorded in
 `tiktok_sync_acknowledged_members`), rejected (never sent; counted from
 `tiktok_rejected_identifiers`) or pending (still in `tiktok_audience_diff`, sent by the next run).
 """

@@ -25,8 +25,8 @@ from sync.plan import AudiencePlan
 from sync.tiktok import ApiResponse, AudienceBusyError, TikTokError
 from sync.warehouse import Batch, Freeze, FrozenChunk, utc_now
 
-# TikTok answers HTTP 400 to mappings on a segment audience until it is ready, "usually 1-2
-# minutes after creation" (reference §4.1). Within this long of its create, an HTTP 400 is taken
+# TikTok answers HTTP 400 to mappings on a segment audience until it is ready, "usually 1-2 minutes
+# after creation" (docs/tiktok-api.md §4.1). Within this long of its create, an HTTP 400 is taken
 # for that and waited out; later it is what it says (a request TikTok refused).
 NEW_SEGMENT_WINDOW = timedelta(minutes=10)
 

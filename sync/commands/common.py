@@ -47,8 +47,8 @@ def logging_to_stderr(debug: bool) -> Iterator[None]:
     """`sync.*` log records to stderr while a command runs: DEBUG with --debug, else warnings.
 
     Only the `sync` logger is touched: urllib3's DEBUG lines print full request URLs, and
-    `oauth2/advertiser/get/` takes the app secret in its query (reference §2), so they stay off.
-    Level and handler are put back afterwards, so a command run in-process (tests) leaves the
+    `oauth2/advertiser/get/` takes the app secret in its query (docs/tiktok-api.md §2), so they stay
+    off. Level and handler are put back afterwards, so a command run in-process (tests) leaves the
     logging of its host as it found it.
     """
     logger = logging.getLogger("sync")

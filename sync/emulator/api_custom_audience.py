@@ -1,6 +1,6 @@
 """Customer File API and the shared audience reads: upload, create, update, get, list, delete.
 
-Paths, fields and enums are those of `reference/tiktok-business-api.md` §3; each check cites its
+Paths, fields and enums are those of docs/tiktok-api.md §3; each check cites its
 section. Handlers check the request's shape, ask the state to act (which checks what exists) and
 return the `data` object; the server wraps it in the envelope.
 """
@@ -35,12 +35,13 @@ from sync.emulator.params import (
 )
 from sync.emulator.state import AudienceView, State
 
-CUSTOMER_FILE_NAME_MAX = 128  # ref §3.3
-MAX_FILE_PATHS = 500  # ref §3.3
-MAX_AUDIENCE_IDS = 100  # ref §3.5, §3.7
-EXPIRING_WITHIN = 60 * 86400  # ref §3.5: is_expiring within 60 days of expiry
-DEFAULT_RETENTION = 365 * 86400  # ref §3.3: 365 days after the last modification
-TYPE_NAMES = {"customer_file": "Customer File Audience", "partner": "Partner"}  # ref §3.6
+CUSTOMER_FILE_NAME_MAX = 128  # docs/tiktok-api.md §3.3
+MAX_FILE_PATHS = 500  # docs/tiktok-api.md §3.3
+MAX_AUDIENCE_IDS = 100  # docs/tiktok-api.md §3.5, §3.7
+EXPIRING_WITHIN = 60 * 86400  # docs/tiktok-api.md §3.5: is_expiring within 60 days of expiry
+DEFAULT_RETENTION = 365 * 86400  # docs/tiktok-api.md §3.3: 365 days after the last modification
+# docs/tiktok-api.md §3.6
+TYPE_NAMES = {"customer_file": "Customer File Audience", "partner": "Partner"}
 
 
 def file_upload(state: State, request: ApiRequest) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def file_upload(state: State, request: ApiRequest) -> dict[str, Any]:
     if upload is None:
         raise missing("file")
     filename = upload.filename or ""
-    # ref §3.1: only CSV or TXT; the suffix must be exactly .csv or .txt.
+    # docs/tiktok-api.md §3.1: only CSV or TXT; the suffix must be exactly .csv or .txt.
     if not filename.endswith((".csv", ".txt")):
         raise ApiError(
             errors.FILE_TYPE,
@@ -87,7 +88,7 @@ def file_upload(state: State, request: ApiRequest) -> dict[str, Any]:
             f"The file is too large: {len(data):,} bytes, the limit is {limit:,} bytes.",
         )
     md5 = hashlib.md5(data).hexdigest()
-    # ref §3.1: file_signature is the lowercase hex MD5 of the exact bytes sent.
+    # docs/tiktok-api.md §3.1: file_signature is the lowercase hex MD5 of the exact bytes sent.
     if signature != md5:
         raise ApiError(
             errors.FILE_SIGNATURE,
@@ -100,7 +101,7 @@ def file_upload(state: State, request: ApiRequest) -> dict[str, Any]:
 
 
 def _read_hashes(data: bytes, calculate_type: str) -> frozenset[str]:
-    """Header-less, one hash per line, LF or CRLF (ref §0 decisions "Customer file")."""
+    """Header-less, one hash per line, LF or CRLF (docs/tiktok-api.md §0)."""
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as exc:
@@ -171,7 +172,8 @@ def create(state: State, request: ApiRequest) -> dict[str, Any]:
     audience_id = state.create_customer_audience(
         advertiser_id, name, calculate_type, file_paths, retention, sub_type
     )
-    # ref §3.3 / open question 8: the SDK spec's key. Deliberately not also `audience_id`.
+    # docs/tiktok-api.md §3.3 / §8 question 8: the SDK spec's key. Deliberately not also
+    # `audience_id`.
     return {"custom_audience_id": audience_id}
 
 
@@ -179,7 +181,7 @@ def update(state: State, request: ApiRequest) -> dict[str, Any]:
     body = request.json_body()
     advertiser_id = request.check_advertiser(required_id(body, "advertiser_id"))
     audience_id = required_id(body, "custom_audience_id")
-    # ref §3.4: REMOVE, not DELETE; REPLACE when omitted.
+    # docs/tiktok-api.md §3.4: REMOVE, not DELETE; REPLACE when omitted.
     action = enum_value(body, "action", ["APPEND", "REMOVE", "REPLACE"], "REPLACE")
     file_paths = _file_paths(body["file_paths"]) if body.get("file_paths") is not None else None
     name = body.get("custom_audience_name")
@@ -219,7 +221,7 @@ def list_(state: State, request: ApiRequest) -> dict[str, Any]:
     page = optional_int(query, "page", 1, 1_000_000, 1, from_query=True) or 1
     page_size = (
         optional_int(query, "page_size", 1, 100, 10, from_query=True) or 10
-    )  # ref §1 "Pagination"
+    )  # docs/tiktok-api.md §1 "Pagination"
     wanted = query_id_list(request, "custom_audience_ids", MAX_AUDIENCE_IDS)
     views = state.views(advertiser_id)
     if wanted is not None:
@@ -249,26 +251,27 @@ def delete(state: State, request: ApiRequest) -> dict[str, Any]:
     return {}
 
 
-# --- audience rendering (ref §3.5, §3.6) ----------------------------------------------------
+# --- audience rendering (docs/tiktok-api.md §3.5, §3.6) -------------------------------------------
 
 
 def _format_time(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))  # GMT, ref §3.6 S4
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))  # GMT, docs/tiktok-api.md §3.6
 
 
 def _status(view: AudienceView, now: float, min_size: int) -> dict[str, Any]:
-    if view.retention_in_days is not None:  # ref §3.3: fixed from creation
+    if view.retention_in_days is not None:  # docs/tiktok-api.md §3.3: fixed from creation
         expires = view.create_time + view.retention_in_days * 86400
-    else:  # ref §3.3: 365 days after the last modification
+    else:  # docs/tiktok-api.md §3.3: 365 days after the last modification
         expires = view.modify_time + DEFAULT_RETENTION
     expired = now >= expires
     if view.kind == "customer_file":
-        # ref §3.8: a file audience with <1,000 matches ends at size 0 and is never usable.
+        # docs/tiktok-api.md §3.8: a file audience with <1,000 matches ends at size 0 and is never
+        # usable.
         cover_num = view.member_total if view.editable else 0
         usable = view.editable and not view.processing
     else:
-        # Guess: a Partner audience is usable once it reaches the same floor (ref §3.5 shows a
-        # new one with cover_num 0 and is_valid false; Braze: size shows after ~1,000).
+        # Guess: a Partner audience is usable once it reaches the same floor (docs/tiktok-api.md
+        # §3.5 shows a new one with cover_num 0 and is_valid false; Braze: size shows after ~1,000).
         cover_num = view.member_total
         usable = cover_num >= min_size
     return {
@@ -309,7 +312,7 @@ def _history(view: AudienceView, size: int) -> list[dict[str, Any]]:
         {
             "action": h.action,
             "action_detail": h.action_detail,
-            "editor": "open_api",  # ref §3.5: API changes show editor "open_api"
+            "editor": "open_api",  # docs/tiktok-api.md §3.5: API changes show editor "open_api"
             "msg": "",
             "opt_time": _format_time(h.opt_time),
         }

@@ -1,4 +1,5 @@
-"""OAuth endpoints: exchange an auth_code for a token; list the token's advertisers (ref §2)."""
+"""OAuth endpoints: exchange an auth_code for a token; list the token's advertisers
+(docs/tiktok-api.md §2)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sync.emulator.errors import ApiError
 from sync.emulator.params import ApiRequest, required_str
 from sync.emulator.state import State
 
-# ref §2 "Scopes": 3 Audience Management, 30 read, 31 create/update (incl. segment), 32 share.
+# docs/tiktok-api.md §2 "Scopes": 3 Audience Management, 30 read, 31 create/update (incl. segment),
+# 32 share.
 GRANTED_SCOPES = [3, 30, 31, 32]
 
 
@@ -28,7 +30,8 @@ def access_token(state: State, request: ApiRequest) -> dict[str, Any]:
     _check_app(state, app_id, secret)  # before the code, so a typo does not burn it
     token = state.redeem_auth_code(auth_code)
     data: dict[str, Any] = {"access_token": token, "scope": list(GRANTED_SCOPES)}
-    if body.get("return_advertiser_ids", True) is not False:  # ref §2: optional, default true
+    # docs/tiktok-api.md §2: optional, default true
+    if body.get("return_advertiser_ids", True) is not False:
         data["advertiser_ids"] = list(state.config.tokens[token])
     return data
 

@@ -1,4 +1,4 @@
-"""Segment API ("Streaming API"): Partner audiences and their members (ref §4)."""
+"""Segment API ("Streaming API"): Partner audiences and their members (docs/tiktok-api.md §4)."""
 
 from __future__ import annotations
 
@@ -20,22 +20,23 @@ from sync.emulator.params import (
 )
 from sync.emulator.state import MappingEntry, State
 
-SEGMENT_NAME_MAX = 70  # ref §4.1: longer names are cut to 67 characters plus "..."
+SEGMENT_NAME_MAX = 70  # docs/tiktok-api.md §4.1: longer names are cut to 67 characters plus "..."
 SEGMENT_NAME_KEEP = 67
-# ref §4.1 cites S4 and S5; both say the cut name ends in three ASCII dots ("..."), 70 in all.
+# docs/tiktok-api.md §4.1 cites S4 and S5; both say the cut name ends in three ASCII dots ("..."),
+# 70 in all.
 SEGMENT_NAME_ELLIPSIS = "..."
 
 
 def audience(state: State, request: ApiRequest) -> dict[str, Any]:
     body = request.json_body()
     advertiser_id = request.check_advertiser(required_id(body, "advertiser_id"))
-    action = enum_value(body, "action", ["create", "delete"], "create")  # ref §4.1
+    action = enum_value(body, "action", ["create", "delete"], "create")  # docs/tiktok-api.md §4.1
     if action == "delete":
         audience_id = required_id(body, "delete_audience_id")
         state.delete_partner_audience(advertiser_id, audience_id)
         return {"audience_id": audience_id}
     name = required_str(body, "custom_audience_name")
-    if len(name) > SEGMENT_NAME_MAX:  # ref §4.1: truncated, not an error
+    if len(name) > SEGMENT_NAME_MAX:  # docs/tiktok-api.md §4.1: truncated, not an error
         name = name[:SEGMENT_NAME_KEEP] + SEGMENT_NAME_ELLIPSIS
     return {"audience_id": state.create_partner_audience(advertiser_id, name)}
 
@@ -48,7 +49,7 @@ def mapping(state: State, request: ApiRequest) -> dict[str, Any]:
     advertiser_ids = id_list(raw_advertisers, "advertiser_ids", MAX_AUDIENCE_IDS)
     for advertiser_id in advertiser_ids:
         request.check_advertiser(advertiser_id)
-    action = enum_value(body, "action", ["add", "delete"], "add")  # ref §4.2
+    action = enum_value(body, "action", ["add", "delete"], "add")  # docs/tiktok-api.md §4.2
     schema = _id_schema(body.get("id_schema"))
     rows = body.get("batch_data")
     if rows is None:
@@ -58,7 +59,7 @@ def mapping(state: State, request: ApiRequest) -> dict[str, Any]:
     if not rows:
         raise invalid("batch_data", "Must not be empty.")
     limit = state.config.mapping_batch_limit
-    if len(rows) > limit:  # ref §0 decisions: 10,000 per request, counted in rows (users)
+    if len(rows) > limit:  # docs/tiktok-api.md §0: 10,000 per request, counted in rows (users)
         raise ApiError(
             errors.TOO_MANY_IDS,
             f"batch_data: {len(rows):,} rows exceed the limit of {limit:,} per request.",
@@ -69,8 +70,8 @@ def mapping(state: State, request: ApiRequest) -> dict[str, Any]:
     for i, row in enumerate(rows):
         if not isinstance(row, list):
             raise invalid(f"batch_data[{i}]", "Not a valid list.")
-        # ref §4.2 / open question 2: entries line up with id_schema by position; `{}` fills
-        # a gap. A longer row cannot be aligned, so it is rejected.
+        # docs/tiktok-api.md §4.2 / §8 question 2: entries line up with id_schema by position; `{}`
+        # fills a gap. A longer row cannot be aligned, so it is rejected.
         if len(row) > len(schema):
             raise invalid(
                 f"batch_data[{i}]",
@@ -91,7 +92,7 @@ def _id_schema(value: Any) -> list[str]:
         raise invalid("id_schema", "Must be a non-empty list.")
     schema: list[str] = []
     for i, item in enumerate(value):
-        # ref §4.2: any order; lowercase enum values accepted; duplicates are not.
+        # docs/tiktok-api.md §4.2: any order; lowercase enum values accepted; duplicates are not.
         upper = item.upper() if isinstance(item, str) else None
         if upper not in ID_SCHEMA:
             raise invalid(f"id_schema[{i}]", f"Must be one of: {', '.join(ID_SCHEMA)}.")

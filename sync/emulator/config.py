@@ -66,24 +66,26 @@ class EmulatorConfig:
     apps: dict[str, str] = field(default_factory=_demo_apps)
     """app_id -> app secret."""
     auth_codes: dict[str, str] = field(default_factory=_demo_auth_codes)
-    """auth_code -> the access token it grants (single use, ref §2)."""
+    """auth_code -> the access token it grants (single use, docs/tiktok-api.md §2)."""
     qps: float = 10
-    """Requests per second per access token; 0 = unlimited. Basic tier is 10 QPS (ref §5.1)."""
+    """Requests a second per token, 0 = unlimited; Basic tier 10 (docs/tiktok-api.md §5.1)."""
     mapping_batch_limit: int = 10_000
-    """Rows per /segment/mapping/ request (ref §0 decisions, §4.2 Braze's 10k users)."""
+    """Rows per /segment/mapping/ request (docs/tiktok-api.md §0, §4.2 Braze's 10k users)."""
     processing_seconds: float = 0.0
-    """How long a customer-file audience stays locked after create/update (ref §3.4, §7)."""
+    """How long a customer-file audience stays locked after a change (docs/tiktok-api.md §7)."""
     segment_ready_seconds: float = 0.0
-    """How long a new segment audience answers /segment/mapping/ with a plain HTTP 400 (ref §4.1:
-    "usually 1-2 minutes after creation"). 0 in tests and the demo, which would only wait."""
+    """How long a new segment audience answers /segment/mapping/ with a plain HTTP 400
+    (docs/tiktok-api.md §4.1: "usually 1-2 minutes"). 0 in tests and the demo, which would only
+    wait.
+    """
     max_audiences: int = 400
-    """Audiences per advertiser, all kinds counted (ref §3.8)."""
+    """Audiences per advertiser, all kinds counted (docs/tiktok-api.md §3.8)."""
     min_customer_file_size: int = 1000
-    """The 1,000 floor for customer-file audiences (ref §3.4, §3.8)."""
+    """The 1,000 floor for customer-file audiences (docs/tiktok-api.md §3.4, §3.8)."""
     max_file_bytes: int = 50 * 1024 * 1024
-    """Largest accepted upload (ref §0 decisions: 50 MB)."""
+    """Largest accepted upload (docs/tiktok-api.md §0: 50 MB)."""
     auth_code_ttl_seconds: float = 3600.0
-    """auth_code lifetime, counted from emulator start or reset (ref §2: valid 1 hour)."""
+    """auth_code lifetime, from emulator start or reset (docs/tiktok-api.md §2: valid 1 hour)."""
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     """Added round trip per endpoint: path (or "*") -> {"fixed": s, "jitter": s}. Each API request
     waits `fixed` plus a uniform 0..`jitter` seconds before it is handled: real TikTok answers a

@@ -22,7 +22,7 @@ class Endpoint:
     needs_token: bool = True
 
 
-# Trailing slash included: TikTok answers 404 without it (ref §1).
+# Trailing slash included: TikTok answers 404 without it (docs/tiktok-api.md §1).
 ENDPOINTS: dict[str, Endpoint] = {
     "oauth2/access_token/": Endpoint("POST", oauth.access_token, needs_token=False),
     "oauth2/advertiser/get/": Endpoint("GET", oauth.advertiser_get),

@@ -5,16 +5,16 @@ A rule fires either with a probability per matching request (`rate`, drawn from
 the next N matching requests (`count`). The first rule that fires wins. `FaultPlan` is not
 thread-safe by itself: the emulator's state calls it under its one lock.
 
-Why these kinds (ref §5.2 and §7): TikTok throttles with 40100, reports busy tasks and write
-conflicts with 40201/40202, fails with 50000/50002/51xxx inside an HTTP 200 envelope, sometimes with
-a bare HTTP 5xx page, may be slow enough to exceed a client timeout, may send its answer so slowly
-that no single read times out but the whole answer never arrives in time (`slow_body`: applied, the
-headers at once, then the body a byte every `delay` seconds), and — with no idempotency keys — may
-apply a change and then fail to say so. It throttles some requests with 40132 too
-("requests made too frequently for a certain field value": `throttle` with `code` 40132), and
-answers 20001 when it applied only part of a request (`partial`: on `segment/mapping/` the first
-half of `batch_data` is applied, on `dmp/custom_audience/update/` all of it; the answer does not
-say which, since no source shows TikTok saying so, reference Open question 11). Other endpoints
+Why these kinds (docs/tiktok-api.md §5.2 and §7): TikTok throttles with 40100, reports busy tasks
+and write conflicts with 40201/40202, fails with 50000/50002/51xxx inside an HTTP 200 envelope,
+sometimes with a bare HTTP 5xx page, may be slow enough to exceed a client timeout, may send its
+answer so slowly that no single read times out but the whole answer never arrives in time
+(`slow_body`: applied, the headers at once, then the body a byte every `delay` seconds), and — with
+no idempotency keys — may apply a change and then fail to say so. It throttles some requests with
+40132 too ("requests made too frequently for a certain field value": `throttle` with `code` 40132),
+and answers 20001 when it applied only part of a request (`partial`: on `segment/mapping/` the first
+half of `batch_data` is applied, on `dmp/custom_audience/update/` all of it; the answer does not say
+which, since no source shows TikTok saying so, docs/tiktok-api.md §8 question 11). Other endpoints
 answer as usual under `partial`: a part of a read, a create or an upload has no meaning we know.
 """
 

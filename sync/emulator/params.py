@@ -1,7 +1,8 @@
 """One API request as the endpoints see it, and the checks every endpoint shares.
 
-Messages follow TikTok's "<field>: <problem>" style (ref §5.2 examples) and always name the field.
-Shape problems are 40002; a body that is not JSON, or the wrong content type, is 40000 (ref §5.2).
+Messages follow a "<field>: <problem>" style and always name the field (TikTok publishes few of its
+messages: docs/tiktok-api.md §4.2, §5.2). Shape problems are 40002; a body that is not JSON, or the
+wrong content type, is 40000 (docs/tiktok-api.md §5.2).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class ApiRequest:
 
 
 def id_value(value: Any, name: str) -> str:
-    """An id as a numeric string or an integer (ref §1: ids are strings, int64-convertible)."""
+    """An id as a numeric string or an integer (docs/tiktok-api.md §1: ids are strings,
+    int64-convertible)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise invalid(name, "Not a valid ID (expected a numeric string).")
     text = str(value)
@@ -150,7 +152,7 @@ def id_list(value: Any, name: str, max_items: int) -> list[str]:
 
 
 def query_id_list(request: ApiRequest, name: str, max_items: int) -> list[str] | None:
-    """Array query param in either encoding (ref §1 "Array query params", open question 9).
+    """Array query param in either encoding (docs/tiktok-api.md §1, §8 question 9).
 
     Segment and bububa send one JSON-array string (`ids=["1","2"]`); the generated SDK repeats
     the parameter (`ids=1&ids=2`). TikTok's behaviour is unknown, so both are accepted.

@@ -1,6 +1,6 @@
 """What the request log keeps of a request: enough to assert on, never a secret.
 
-DESIGN.md "Semantics" 7: secrets stay secret. The emulator's log is shown by the control API and may
+Secrets stay secret (README "Guarantees"). The emulator's log is shown by the control API and may
 be printed by tests, so `secret`, `auth_code` and `access_token` values and the Access-Token header
 are replaced by "***" wherever they appear at the top level of the query or body.
 """

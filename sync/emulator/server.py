@@ -1,8 +1,9 @@
 """The HTTP side: a threading server on loopback that speaks TikTok's wire format.
 
-Order of checks for an API request, as TikTok's gateway does it (ref §1, §5): route (plain HTTP
-404/405, never the envelope) -> Access-Token (40104/40105) -> rate limit (40100) -> injected fault
--> the endpoint. Every API answer is HTTP 200 with `{code, message, request_id, data}`.
+Order of checks for an API request, as TikTok's gateway does it (docs/tiktok-api.md §1, §5): route
+(plain HTTP 404/405, never the envelope) -> Access-Token (40104/40105) -> rate limit (40100) ->
+injected fault -> the endpoint. Every API answer is HTTP 200 with `{code, message, request_id,
+data}`.
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ class _Handler(BaseHTTPRequestHandler):
         relative = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else None
         endpoint = ENDPOINTS.get(relative) if relative is not None else None
         if relative is None or endpoint is None:
-            # ref §1: a missing trailing slash (or any unknown path) is HTTP 404, not an envelope.
+            # docs/tiktok-api.md §1: a missing trailing slash (or any unknown path) is HTTP 404, not
+            # an envelope.
             return _Response.text(404, "404 page not found")
         if self.command != endpoint.method:
             return _Response.text(405, "405 method not allowed", {"Allow": endpoint.method})
@@ -325,7 +327,7 @@ def _envelope(
 ) -> _Response:
     entry["code"], entry["message"] = code, message
     payload = {"code": code, "message": message, "request_id": request_id, "data": data}
-    # ref §1: responses also carry X-TT-LOGID; same value as request_id here.
+    # docs/tiktok-api.md §1: responses also carry X-TT-LOGID; same value as request_id here.
     return _Response(
         200, json.dumps(payload).encode(), "application/json", {"X-Tt-Logid": request_id}
     )
@@ -338,7 +340,8 @@ def _authenticate(state: State, request: ApiRequest) -> None:
     advertiser_ids = state.token_advertisers(token)
     if advertiser_ids is None:
         raise ApiError(errors.TOKEN_INVALID, errors.MSG_TOKEN_INVALID)
-    if not state.allow_request(token):  # ref §5.1: HTTP 200 + 40100, no 429, no headers
+    # docs/tiktok-api.md §5.1: HTTP 200 + 40100, no 429, no rate-limit headers.
+    if not state.allow_request(token):
         raise ApiError(errors.RATE_LIMITED, errors.MSG_RATE_LIMITED)
     request.token = token
     request.token_advertisers = advertiser_ids

@@ -30,9 +30,9 @@ from sync.emulator.identifiers import PARTNER_CALCULATE_TYPE, canonical_calculat
 AudienceKind = Literal["customer_file", "partner"]
 
 # 19-digit ids like TikTok's, above 2**53 so a client that turns them into floats is caught
-# (ref §1: "IDs are strings in v1.3. Some exceed the safe integer range").
+# (docs/tiktok-api.md §1: "IDs are strings in v1.3. Some exceed the safe integer range").
 AUDIENCE_ID_BASE = 7_100_000_000_000_000_000
-HISTORY_LIMIT = 100  # ref §3.5: history_size is at most 100
+HISTORY_LIMIT = 100  # docs/tiktok-api.md §3.5: history_size is at most 100
 REQUEST_LOG_LIMIT = 10_000
 
 
@@ -56,7 +56,8 @@ class Audience:
     retention_in_days: int | None = None
     audience_sub_type: str = "NORMAL"
     processing_until: float = 0.0  # time.monotonic() deadline
-    ready_at: float = 0.0  # time.monotonic(): a new segment takes no mappings before (ref §4.1)
+    # time.monotonic(): a new segment takes no mappings before (docs/tiktok-api.md §4.1)
+    ready_at: float = 0.0
     editable: bool = True
     history: list[HistoryEntry] = field(default_factory=list)
 
@@ -160,7 +161,7 @@ class State:
         return list(advertiser_ids) if advertiser_ids is not None else None
 
     def allow_request(self, token: str) -> bool:
-        """Sliding one-second window per access token (ref §5.1; Airbyte: per token).
+        """Sliding one-second window per access token (docs/tiktok-api.md §5.1; Airbyte: per token).
 
         Rejected requests are not counted, so a client that waits out the second recovers.
         """
@@ -178,7 +179,7 @@ class State:
             return True
 
     def redeem_auth_code(self, auth_code: str) -> str:
-        """Return the token the code grants; single use, expires (ref §2)."""
+        """Return the token the code grants; single use, expires (docs/tiktok-api.md §2)."""
         with self._lock:
             token = self._config.auth_codes.get(auth_code)
             expired = time.monotonic() - self._auth_codes_issued_at > (
@@ -248,7 +249,8 @@ class State:
     ) -> str:
         with self._lock:
             self._file_seq += 1
-            # Opaque and 16 characters, like the spec's file_paths items (ref §3.3, open q. 7).
+            # Opaque and 16 characters, like the spec's file_paths items (docs/tiktok-api.md §3.3,
+            # §8 question 7).
             file_path = hashlib.md5(f"emulator-file-{self._file_seq}".encode()).hexdigest()[:16]
             self._files[file_path] = UploadedFile(
                 file_path=file_path,
@@ -268,8 +270,8 @@ class State:
         union: set[str] = set()
         for file_path in file_paths:
             uploaded = self._files.get(file_path)
-            # ref §3.1/§7: a file_path is bound to the advertiser that uploaded it; to anyone else
-            # it does not exist.
+            # docs/tiktok-api.md §3.1/§7: a file_path is bound to the advertiser that uploaded it;
+            # to anyone else it does not exist.
             if uploaded is None or uploaded.advertiser_id != advertiser_id:
                 raise ApiError(errors.FILE_NOT_FOUND, f"File {file_path} does not exist.")
             if uploaded.calculate_type != wanted:
@@ -288,8 +290,8 @@ class State:
         return str(AUDIENCE_ID_BASE + self._audience_seq)
 
     def _check_cap(self, advertiser_id: str) -> None:
-        # ref §3.8: at most 400 custom audiences per ad account; open question 15 — we count
-        # every kind, Partner included, which is the conservative reading.
+        # docs/tiktok-api.md §3.8: at most 400 custom audiences per ad account; §8 question 15 — we
+        # count every kind, Partner included, which is the conservative reading.
         limit = self._config.max_audiences
         owned = sum(1 for a in self._audiences.values() if a.advertiser_id == advertiser_id)
         if owned >= limit:
@@ -319,8 +321,9 @@ class State:
             self._check_cap(advertiser_id)
             now = time.time()
             audience_id = self._new_audience_id()
-            # ref §3.8: fewer than ~1,000 matches -> the audience is created but ends at size 0 and
-            # cannot be edited. We keep the members for inspection; the API shows cover_num 0.
+            # docs/tiktok-api.md §3.8: fewer than ~1,000 matches -> the audience is created but ends
+            # at size 0 and cannot be edited. We keep the members for inspection; the API shows
+            # cover_num 0.
             editable = len(hashes) >= self._config.min_customer_file_size
             self._audiences[audience_id] = Audience(
                 audience_id=audience_id,
@@ -356,14 +359,16 @@ class State:
                     f"custom_audience_id: audience {audience_id} is a Partner audience; "
                     "change its members with /segment/mapping/.",
                 )
-            # ref §3.4/§7: an update while TikTok is still processing fails with 40002.
+            # docs/tiktok-api.md §3.4/§7: an update while TikTok is still processing fails with
+            # 40002.
             if time.monotonic() < audience.processing_until:
                 raise ApiError(errors.PARAM_ERROR, errors.MSG_PROCESSING)
             if not audience.editable:
                 raise ApiError(errors.PARAM_ERROR, errors.MSG_NOT_EDITABLE)
             now = time.time()
             if audience_sub_type is not None:
-                # ref §3.4: only NORMAL -> REACH_FREQUENCY; when set, other fields are ignored.
+                # docs/tiktok-api.md §3.4: only NORMAL -> REACH_FREQUENCY; when set, other fields
+                # are ignored.
                 going_back = audience_sub_type == "NORMAL"
                 if going_back and audience.audience_sub_type == "REACH_FREQUENCY":
                     raise ApiError(
@@ -384,8 +389,8 @@ class State:
                 else:
                     new_members = set(incoming)
                 floor = self._config.min_customer_file_size
-                # ref §3.4: APPEND, REMOVE and REPLACE all fail if the audience would be below
-                # 1,000 afterwards; nothing changes.
+                # docs/tiktok-api.md §3.4: APPEND, REMOVE and REPLACE all fail if the audience would
+                # be below 1,000 afterwards; nothing changes.
                 if len(new_members) < floor:
                     raise ApiError(
                         errors.PARAM_ERROR,
@@ -449,8 +454,9 @@ class State:
             for entry in entries:
                 for audience_id in entry.audience_ids:
                     audience = self._audiences.get(audience_id)
-                    # ref §4.2: each audience must belong to one of advertiser_ids. Only Partner
-                    # audiences take mappings here (open question 14, conservative reading).
+                    # docs/tiktok-api.md §4.2: each audience must belong to one of advertiser_ids.
+                    # Only Partner audiences take mappings here (docs/tiktok-api.md §8 question 14,
+                    # conservative reading).
                     if (
                         audience is None
                         or audience.advertiser_id not in allowed
@@ -463,7 +469,7 @@ class State:
                         )
                     targets[audience_id] = audience
             if any(time.monotonic() < audience.ready_at for audience in targets.values()):
-                # ref §4.1: a segment just created answers HTTP 400 until it is ready
+                # docs/tiktok-api.md §4.1: a segment just created answers HTTP 400 until it is ready
                 raise HttpError(400, "400 Bad Request")
             for entry in entries:
                 for audience_id in entry.audience_ids:

@@ -1,10 +1,11 @@
 """What the sync job needs from a warehouse, and what every engine shares.
 
-The state semantics live once, in `sync.warehouse`, as portable SQL over the ledger (DESIGN
-"Semantics" 11). An engine module holds only what differs between warehouses (SQLMesh's
-engine_adapter shape): how the connection is opened (always through dbt's adapter, see
-`dbt_target`), how parameters are bound, how a query streams as Arrow record batches with bounded
-memory, how relations are listed, how one run at a time is enforced, and how driver errors read.
+The state semantics live once, in `sync.warehouse`, as portable SQL over the ledger, so every
+guarantee holds on every engine (README "Guarantees", "Other engines"). An engine module holds only
+what differs between warehouses (SQLMesh's engine_adapter shape): how the connection is opened
+(always through dbt's adapter, see `dbt_target`), how parameters are bound, how a query streams as
+Arrow record batches with bounded memory, how relations are listed, how one run at a time is
+enforced, and how driver errors read.
 
 Every statement the sync job runs is a read or a single-statement append (the ledger, the run
 history): nothing needs a multi-statement transaction, so engines without them (BigQuery, plain

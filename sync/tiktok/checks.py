@@ -1,4 +1,4 @@
-"""Local checks before sending: bad input never travels (DESIGN "Semantics" 6).
+"""Local checks before sending: bad input never travels (README "Guarantees").
 
 A refused call raises `RequestError` without any HTTP request, so a malformed hash, an empty or
 oversized batch or an out-of-range option never reaches TikTok (nor its rate budget).
@@ -13,8 +13,8 @@ import polars as pl
 from sync.tiktok.errors import RequestError
 from sync.tiktok.models import CALCULATE_TYPES, MAPPING_ACTIONS, SEGMENT_ID_SCHEMA, hash_length
 
-MAX_FILE_PATHS = 500  # create/update `file_paths` (reference §3.3)
-MAX_FILE_BYTES = 50 * 1024 * 1024  # project default, reference "Customer file"
+MAX_FILE_PATHS = 500  # create/update `file_paths` (docs/tiktok-api.md §3.3)
+MAX_FILE_BYTES = 50 * 1024 * 1024  # project default, docs/tiktok-api.md §0
 
 _HEX = {32: "^[0-9a-f]{32}$", 64: "^[0-9a-f]{64}$"}
 

@@ -6,10 +6,10 @@ timeouts and a total deadline for the whole answer (`deadline`), read at most
 non-zero code into the typed error from `codes.classify`, retry what the retry-safety rule
 allows. Endpoint methods only validate their input, shape the request and parse `data`.
 
-Retry safety (TikTok has no idempotency keys, reference §7): set operations (segment mapping
-add/delete, customer-file update APPEND/REMOVE/REPLACE), uploads, GETs and deletes are retried on
-every `RetryableError`. Creates are retried only when TikTok surely did not apply them: the
-connection could not be opened, or TikTok throttled the call. Otherwise (read timeout, dropped
+Retry safety (TikTok has no idempotency keys, docs/tiktok-api.md §7): set operations (segment
+mapping add/delete, customer-file update APPEND/REMOVE/REPLACE), uploads, GETs and deletes are
+retried on every `RetryableError`. Creates are retried only when TikTok surely did not apply them:
+the connection could not be opened, or TikTok throttled the call. Otherwise (read timeout, dropped
 connection, HTTP 5xx, non-JSON, 5xxxx code) they raise `AmbiguousWriteError` and the caller looks
 the audience up by name before creating again.
 
@@ -71,7 +71,7 @@ from sync.tiktok.transport import read_body, read_envelope, surely_not_applied, 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://business-api.tiktok.com/open_api/v1.3/"
-AUTH_PORTAL_URL = "https://business-api.tiktok.com/portal/auth"  # reference §2
+AUTH_PORTAL_URL = "https://business-api.tiktok.com/portal/auth"  # docs/tiktok-api.md §2
 
 # Paths relative to the base URL. TikTok answers HTTP 404 without the trailing slash (§1).
 OAUTH_ACCESS_TOKEN = "oauth2/access_token/"
@@ -85,20 +85,22 @@ CUSTOM_AUDIENCE_DELETE = "dmp/custom_audience/delete/"
 SEGMENT_AUDIENCE = "segment/audience/"
 SEGMENT_MAPPING = "segment/mapping/"
 
-MAX_IDS_PER_CALL = 100  # `custom_audience_ids` on get/list/delete: 1 to 100 (reference §3.5-§3.7)
-MAX_PAGE_SIZE = 100  # list page_size (reference §1)
-CUSTOM_AUDIENCE_NAME_MAX = 128  # reference §3.3
-# TikTok truncates longer segment names to 67 chars + "…" (reference §4.1); the stored name
+# `custom_audience_ids` on get/list/delete: 1 to 100 (docs/tiktok-api.md §3.5-§3.7).
+MAX_IDS_PER_CALL = 100
+MAX_PAGE_SIZE = 100  # list page_size (docs/tiktok-api.md §1)
+CUSTOM_AUDIENCE_NAME_MAX = 128  # docs/tiktok-api.md §3.3
+# TikTok truncates longer segment names to 67 chars + "…" (docs/tiktok-api.md §4.1); the stored name
 # would then no longer match the one we look up after an ambiguous create, so refuse them.
 SEGMENT_NAME_MAX = 70
-DEFAULT_MAPPING_BATCH_LIMIT = 10_000  # project default, reference "Streaming mapping batch"
-# TikTok's Basic tier: 600 requests a minute per app, a 5-minute pause past it (reference §5.1).
+DEFAULT_MAPPING_BATCH_LIMIT = 10_000  # project default, docs/tiktok-api.md §0
+# TikTok's Basic tier: 600 requests a minute per app, a 5-minute pause past it (docs/tiktok-api.md
+# §5.1).
 DEFAULT_REQUESTS_PER_MINUTE = 600
 MIN_READ_TIMEOUT = 1.0  # seconds a request still gets in all when the run's deadline is (nearly) up
 
 
 def authorization_url(app_id: str, redirect_uri: str, state: str) -> str:
-    """The page where an advertiser grants this app access (reference §2)."""
+    """The page where an advertiser grants this app access (docs/tiktok-api.md §2)."""
     query = urlencode({"app_id": app_id, "state": state, "redirect_uri": redirect_uri})
     return f"{AUTH_PORTAL_URL}?{query}"
 
@@ -189,7 +191,7 @@ class TikTokClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # --- OAuth (reference §2) ---------------------------------------------------------------
+    # --- OAuth (docs/tiktok-api.md §2) ------------------------------------------------------------
 
     def exchange_auth_code(self, app_id: str, secret: str, auth_code: str) -> TokenGrant:
         """Trade the `auth_code` from the OAuth redirect for a long-lived access token."""
@@ -222,7 +224,7 @@ class TikTokClient:
         items = _items(f"GET {OAUTH_ADVERTISERS}", response, "advertiser_id")
         return [Advertiser.from_api(item) for item in items]
 
-    # --- Customer File API (reference §3) ---------------------------------------------------
+    # --- Customer File API (docs/tiktok-api.md §3) ------------------------------------------------
 
     def upload_customer_file(
         self,
@@ -295,7 +297,8 @@ class TikTokClient:
         response = self._call(
             "POST", CUSTOM_AUDIENCE_CREATE, json_body=body, retry=_Retry.IF_NOT_APPLIED
         )
-        # The SDK spec says `custom_audience_id`, Pipedream reads `audience_id` (Open question 8).
+        # The SDK spec says `custom_audience_id`, Pipedream reads `audience_id` (docs/tiktok-api.md
+        # §8 question 8).
         return _created_id(endpoint, response, "custom_audience_id", "audience_id")
 
     def update_custom_audience(
@@ -325,8 +328,8 @@ class TikTokClient:
     def rename_custom_audience(
         self, advertiser_id: str, audience_id: str, name: str
     ) -> ApiResponse:
-        """Rename a customer-file audience: an update with a name and no files (reference §3.4:
-        "either custom_audience_name or file_paths is required"). Setting a name twice changes
+        """Rename a customer-file audience: an update with a name and no files (docs/tiktok-api.md
+        §3.4: "either custom_audience_name or file_paths is required"). Setting a name twice changes
         nothing, so it is retried as any update is."""
         endpoint = f"POST {CUSTOM_AUDIENCE_UPDATE}"
         check_name(name, CUSTOM_AUDIENCE_NAME_MAX, endpoint)
@@ -408,7 +411,7 @@ class TikTokClient:
             for chunk in _chunks(audience_ids, MAX_IDS_PER_CALL)
         ]
 
-    # --- Segment API, "Partner" audiences (reference §4) ------------------------------------
+    # --- Segment API, "Partner" audiences (docs/tiktok-api.md §4) ---------------------------------
 
     def create_segment_audience(self, advertiser_id: str, name: str) -> CreatedId:
         """Create an empty segment audience; return the `audience_id` mappings refer to."""
@@ -448,7 +451,7 @@ class TikTokClient:
         """Add or delete one batch of hashed ids of one type to or from a segment audience.
 
         One id per row, so `id_schema` has a single entry and rows need no `{}` padding
-        (reference §4.2, Open question 2). The batch is the unit TikTok accepts or rejects.
+        (docs/tiktok-api.md §4.2, §8 question 2). The batch is the unit TikTok accepts or rejects.
         """
         endpoint = f"POST {SEGMENT_MAPPING}"
         schema, checked = check_mapping(action, id_type, hashes, self.mapping_batch_limit, endpoint)
@@ -640,5 +643,5 @@ def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 def _json_array(values: Sequence[str]) -> str:
     # Array query params go as one JSON-encoded string, `["123"]`, as Segment and bububa send
-    # them (reference §1; repeated params are the generated SDK's reading, Open question 9).
+    # them (docs/tiktok-api.md §1; repeated params are the generated SDK's reading, §8 question 9).
     return json.dumps([str(v) for v in values], separators=(",", ":"))

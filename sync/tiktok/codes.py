@@ -1,9 +1,9 @@
 """TikTok Business API return codes and the one table that says what each one means for us.
 
-TikTok answers most errors with HTTP 200 and a non-zero `code` in the envelope, so the code, not
-the HTTP status, decides what happens next (reference §1, §5.2). Every branch on a code in this
-package goes through `classify`; nothing else compares codes by hand except the throttle set,
-which the client needs to know that a create was surely not applied (reference §7).
+TikTok answers most errors with HTTP 200 and a non-zero `code` in the envelope, so the code, not the
+HTTP status, decides what happens next (docs/tiktok-api.md §1, §5.2). Every branch on a code in this
+package goes through `classify`; nothing else compares codes by hand except the throttle set, which
+the client needs to know that a create was surely not applied (docs/tiktok-api.md §7).
 
 Sources: TikTok's Return Codes page as transcribed by api-evangelist/tiktok-ads
 (`errors/tiktok-ads-error-codes.yml`: meaning and TikTok's own remediation) and the constant
@@ -27,11 +27,11 @@ class Action(Enum):
     FIX_REQUEST = "fix_request"  # the request or the configuration is wrong; resending won't help
     GIVE_UP = "give_up"  # the object or advertiser is gone, or the code is unknown
     # Never returned by `classify`: a create whose outcome is unknown (timeout, 5xx after
-    # sending). The caller looks the object up before trying again (reference §7).
+    # sending). The caller looks the object up before trying again (docs/tiktok-api.md §7).
     RECONCILE = "reconcile"
 
 
-# --- Success (reference §1, §5.2) -----------------------------------------------------------
+# --- Success (docs/tiktok-api.md §1, §5.2) --------------------------------------------------------
 OK = 0
 PARTIAL_SUCCESS = 20001
 
@@ -40,7 +40,7 @@ INVALID_PARAMETERS = 40000
 NO_PERMISSION = 40001
 FORBIDDEN = 40003  # SDK name only: guess, a permission problem like 40001
 # 40002 is overloaded: plain parameter errors, an audience locked while processing, and an
-# audience stuck at size 0 that can never be edited (reference §3.8, §5.2).
+# audience stuck at size 0 that can never be edited (docs/tiktok-api.md §3.8, §5.2).
 PARAMETER_ERROR = 40002
 VERSION_NOT_SUPPORTED = 40006
 OBJECT_NOT_FOUND = 40007
@@ -53,14 +53,14 @@ ACCOUNT_NOT_AVAILABLE = 40013
 SANDBOX_NOT_SUPPORTED = 40014
 REQUESTS_TOO_FREQUENT = 40016
 # "Duplicated requests have been sent": TikTok's server-side dedup, not an idempotency key
-# (reference §7). The first copy may be applied, so it counts as possibly applied; guess.
+# (docs/tiktok-api.md §7). The first copy may be applied, so it counts as possibly applied; guess.
 DUPLICATED_REQUEST = 40050
 VERSION_DOMAIN_MISMATCH = 40051
 INVALID_BATCH_SIZE = 40061
 PII_NOT_HASHED = 40062
 INVALID_PARTNER_NAME = 40063  # SDK name only
 
-# --- Auth (reference §2, §5.2) --------------------------------------------------------------
+# --- Auth (docs/tiktok-api.md §2, §5.2) -----------------------------------------------------------
 RATE_LIMITED = 40100
 APP_CREDENTIALS_INVALID = 40101
 ACCESS_TOKEN_EXPIRED = 40102
@@ -103,7 +103,7 @@ LOGIN_REQUIRED = 40309  # SDK name only: guess, an authorisation to redo
 ROUTE_NOT_FOUND = 40400  # SDK name only: a wrong path, i.e. a wrong base URL
 RPC_VALIDATION_ERROR = 40700  # "Internal service validation error": TikTok says fix parameters
 
-# --- Customer files, 409xx (reference §3.1) -------------------------------------------------
+# --- Customer files, 409xx (docs/tiktok-api.md §3.1) ----------------------------------------------
 FILE_SIGNATURE_MISMATCH = 40900
 FILE_NOT_FOUND = 40905
 FILE_EMPTY = 40906
@@ -119,7 +119,7 @@ BLOCKED_REGION = 41000  # "The client IP is on the banned country list": run fro
 ENDPOINT_OFFLINE = 41001
 FIELD_OFFLINE = 41002
 
-# --- Server side (reference §5.2: retry with backoff) ---------------------------------------
+# --- Server side (docs/tiktok-api.md §5.2: retry with backoff) ------------------------------------
 SYSTEM_ERROR = 50000
 SYSTEM_TIMEOUT = 50002  # "error processing request on TikTok side"
 DMP_ERROR = 51003  # one of the 51xxx internal service errors
@@ -134,8 +134,8 @@ MAINTENANCE = 60001
 TOO_MANY_REQUESTS = 61000
 INVALID_BIZ_AUTH_TYPE = 70001  # SDK name only
 
-# Throttling means TikTok turned the request away before doing anything, so even a create may
-# be sent again (reference §5.1: no HTTP 429, throttling is HTTP 200 with one of these codes).
+# Throttling means TikTok turned the request away before doing anything, so even a create may be
+# sent again (docs/tiktok-api.md §5.1: no HTTP 429, throttling is HTTP 200 with one of these codes).
 THROTTLE_CODES = frozenset(
     {
         REQUESTS_TOO_FREQUENT,
@@ -204,7 +204,7 @@ _ACTIONS: dict[int, Action] = {
     INVALID_BIZ_AUTH_TYPE: Action.FIX_REQUEST,
     # Nothing we can send will bring these back.
     OBJECT_NOT_FOUND: Action.GIVE_UP,
-    NOT_ALLOWLISTED: Action.GIVE_UP,  # only TikTok can allowlist the app (reference §5.2)
+    NOT_ALLOWLISTED: Action.GIVE_UP,  # only TikTok can allowlist the app (docs/tiktok-api.md §5.2)
     ADVERTISER_NOT_FOUND: Action.GIVE_UP,
     ADVERTISER_UNMATCHED: Action.GIVE_UP,
     CUSTOMER_ADVERTISER_NOT_FOUND: Action.GIVE_UP,
@@ -212,7 +212,7 @@ _ACTIONS: dict[int, Action] = {
     BLOCKED_REGION: Action.GIVE_UP,
 }
 
-# 40002 messages (reference §3.8, §5.2, §7 "Updating during processing can return 40002"):
+# 40002 messages (docs/tiktok-api.md §3.8, §5.2, §7 "Processing"):
 # "The audience is processing, please try again later." -> the lock lifts by itself;
 # "Audience is not editable, please check audience status" -> size 0, a retry never helps.
 # The processing pattern is checked first: a message saying both means a temporary lock.
@@ -231,7 +231,7 @@ def classify(code: int, message: str | None = "") -> Action:
         return _ACTIONS[code]
     if 40900 <= code <= 40999:  # file errors: fix the file, or re-upload an expired one
         return Action.FIX_REQUEST
-    if 51000 <= code <= 52999:  # internal service and storage errors (reference §5.2)
+    if 51000 <= code <= 52999:  # internal service and storage errors (docs/tiktok-api.md §5.2)
         return Action.RETRY
     # Unknown codes are not retried: resending blindly what we do not understand could make
     # things worse, and a human should read the message.

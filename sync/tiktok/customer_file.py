@@ -1,4 +1,4 @@
-"""Customer files (reference §3.1) built from the checked column, and their multipart body.
+"""Customer files (docs/tiktok-api.md §3.1) built from the checked column, and their multipart body.
 
 A file is header-less, one lower-case hex hash per line, every line ending in "\\n". At 50 MB per
 file the copies count: `file_content` writes the file once, straight from the Arrow

@@ -5,7 +5,7 @@ again (`RetryableError`), whether the caller should wait for TikTok to finish pr
 (`AudienceBusyError`), re-authorise (`AuthError`), fix the request (`RequestError`), give up
 (`FatalError`, `NotFoundError`) or check what a create did before repeating it
 (`AmbiguousWriteError`). `str(err)` is the one line a user reads: what failed, TikTok's code,
-message and request_id (for support tickets, reference §1), and what to do.
+message and request_id (for support tickets, docs/tiktok-api.md §1), and what to do.
 
 Secrets: these objects hold only what the client put in them: method and path (never a query
 string), TikTok's code, its message and request_id with every known secret redacted. They
@@ -110,7 +110,7 @@ class TransportError(RetryableError):
     """No usable TikTok answer: connection refused, reset or dropped, timeout, HTTP 5xx, not JSON.
 
     `request_sent` is False only when the connection could not even be opened, i.e. TikTok
-    surely did not see the request; a create may then be sent again (reference §7).
+    surely did not see the request; a create may then be sent again (docs/tiktok-api.md §7).
     """
 
     default_next_step = "no usable answer from TikTok; will retry on the next run"
@@ -138,7 +138,7 @@ class AudienceBusyError(TikTokError):
 
 
 class AuthError(TikTokError):
-    """The token is missing, expired, revoked or lacks a scope (reference §2)."""
+    """The token is missing, expired, revoked or lacks a scope (docs/tiktok-api.md §2)."""
 
     default_action = Action.REAUTHORIZE
     default_next_step = "re-authorise with `tiktok-sync auth`"
@@ -166,9 +166,9 @@ class NotFoundError(FatalError):
 class AmbiguousWriteError(TikTokError):
     """A create may or may not have happened at TikTok, and TikTok has no idempotency keys.
 
-    Raised instead of retrying a create after a read timeout, a dropped connection, HTTP 5xx or
-    a 5xxxx code: sending it again could make a duplicate (reference §7). The caller looks the
-    object up (an audience by name) before creating again. Not a `RetryableError` on purpose.
+    Raised instead of retrying a create after a read timeout, a dropped connection, HTTP 5xx or a
+    5xxxx code: sending it again could make a duplicate (docs/tiktok-api.md §7). The caller looks
+    the object up (an audience by name) before creating again. Not a `RetryableError` on purpose.
     """
 
     default_action = Action.RECONCILE

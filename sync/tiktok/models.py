@@ -1,7 +1,7 @@
 """What the client returns, and the TikTok enums it checks before sending.
 
 Results are frozen dataclasses parsed from TikTok's `data`. Ids are strings: some exceed the
-safe integer range (reference §1). Optional fields TikTok may leave out are `None`.
+safe integer range (docs/tiktok-api.md §1). Optional fields TikTok may leave out are `None`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The project's identifier types (one per audience-members row) to the segment API's
-# `id_schema`. The segment API calls Android ids AAID and has no GAID_* (reference §4.2);
-# the customer-file API's `calculate_type` keeps GAID_* (reference §3.2).
+# `id_schema`. The segment API calls Android ids AAID and has no GAID_* (docs/tiktok-api.md §4.2);
+# the customer-file API's `calculate_type` keeps GAID_* (docs/tiktok-api.md §3.2).
 SEGMENT_ID_SCHEMA: Mapping[str, str] = {
     "EMAIL_SHA256": "EMAIL_SHA256",
     "PHONE_SHA256": "PHONE_SHA256",
@@ -22,8 +22,8 @@ SEGMENT_ID_SCHEMA: Mapping[str, str] = {
     "GAID_MD5": "AAID_MD5",
 }
 
-# Customer-file `calculate_type` values (reference §3.2). FIRST_NORMAL (raw MAIDs) is deprecated
-# and would mean sending unhashed ids, so it is not accepted.
+# Customer-file `calculate_type` values (docs/tiktok-api.md §3.2). FIRST_NORMAL (raw MAIDs) is
+# deprecated and would mean sending unhashed ids, so it is not accepted.
 CALCULATE_TYPES = frozenset(
     {
         "EMAIL_SHA256",
@@ -40,8 +40,8 @@ CALCULATE_TYPES = frozenset(
     }
 )
 
-UPDATE_ACTIONS = frozenset({"APPEND", "REMOVE", "REPLACE"})  # reference §3.4; no "DELETE"
-MAPPING_ACTIONS = frozenset({"add", "delete"})  # reference §4.2
+UPDATE_ACTIONS = frozenset({"APPEND", "REMOVE", "REPLACE"})  # docs/tiktok-api.md §3.4; no "DELETE"
+MAPPING_ACTIONS = frozenset({"add", "delete"})  # docs/tiktok-api.md §4.2
 
 
 def hash_length(id_type: str) -> int:
@@ -98,7 +98,7 @@ class Advertiser:
 
 @dataclass(frozen=True)
 class AudienceDetails:
-    """One `audience_details` entry of `dmp/custom_audience/get/` (reference §3.5)."""
+    """One `audience_details` entry of `dmp/custom_audience/get/` (docs/tiktok-api.md §3.5)."""
 
     audience_id: str
     name: str | None
@@ -131,7 +131,8 @@ class AudienceDetails:
 
 @dataclass(frozen=True)
 class AudienceSummary:
-    """One item of `dmp/custom_audience/list/` (reference §3.6): owned and shared audiences."""
+    """One item of `dmp/custom_audience/list/` (docs/tiktok-api.md §3.6): owned and shared
+    audiences."""
 
     audience_id: str
     name: str | None

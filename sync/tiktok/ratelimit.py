@@ -1,8 +1,8 @@
 """A thread-safe rate limiter that keeps one client under TikTok's per-app request budget.
 
 TikTok sends no rate-limit headers and no HTTP 429; going over the budget shows up as code 40100
-(reference §5.1). Pacing ourselves at the Basic tier (10 requests/s) avoids those round trips. The
-budget is per app at TikTok, so one limiter is shared by every call of a client.
+(docs/tiktok-api.md §5.1). Pacing ourselves at the Basic tier (10 requests/s) avoids those round
+trips. The budget is per app at TikTok, so one limiter is shared by every call of a client.
 
 Why a sliding window and not a plain token bucket: a full bucket of `burst` tokens plus its refill
 lets through `burst + rate` calls in the first second (20 for 10/s, burst 10), twice a 10 QPS
@@ -10,8 +10,8 @@ budget. Here at most `burst` calls start in any window of `burst / rate` seconds
 `burst` calls, never more than `rate` calls per second over that window, and `rate` on average.
 
 TikTok also counts requests per minute (Basic tier: 600/min), and going over it costs a 5-minute
-pause, not a second (reference §5.1): `per_minute` keeps at most that many calls in any 60 s
-window, whatever `rate` allows (a `--requests-per-second` above the tier's 10, retries, bursts).
+pause, not a second (docs/tiktok-api.md §5.1): `per_minute` keeps at most that many calls in any 60
+s window, whatever `rate` allows (a `--requests-per-second` above the tier's 10, retries, bursts).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Keeping the token, the app secret and auth codes out of messages, logs and tables (DESIGN §7).
+"""Keeping the token, the app secret and auth codes out of messages, logs and tables (README
+"Guarantees", "No secret in output").
 
 Three leaks this guards against:
 - A server (TikTok, a proxy, something hostile at the configured base URL) can echo a secret
@@ -15,9 +16,9 @@ Three leaks this guards against:
   run history the sync writes. Outside such a scope nothing is remembered: a process running
   many commands (tests, a notebook) would otherwise mask each one's output with the others'.
 - urllib3 logs the full request URL at DEBUG (`"GET /open_api/v1.3/oauth2/advertiser/get/?
-  app_id=…&secret=… HTTP/1.1" 200`), and `oauth2/advertiser/get/` takes the app secret in its
-  query string (reference §2). The CLI must therefore never turn on urllib3's DEBUG logging.
-  As a safety net for anyone who does (`logging.basicConfig(level=DEBUG)` while debugging),
+  app_id=…&secret=… HTTP/1.1" 200`), and `oauth2/advertiser/get/` takes the app secret in its query
+  string (docs/tiktok-api.md §2). The CLI must therefore never turn on urllib3's DEBUG logging. As a
+  safety net for anyone who does (`logging.basicConfig(level=DEBUG)` while debugging),
   `protect_urllib3_logs` adds a filter to urllib3's loggers that masks secret query values.
 """
 

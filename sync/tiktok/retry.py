@@ -1,9 +1,9 @@
 """The one bounded retry loop: exponential backoff with full jitter.
 
 Only `RetryableError` is retried (throttling, busy, TikTok server errors, transport failures;
-reference §5.2 and the project's "Errors" default). Whether a *create* may be retried at all is
-decided by the client before an error reaches this loop: it turns an unsafe one into
-`AmbiguousWriteError`, which is not retryable (reference §7).
+docs/tiktok-api.md §5.2 and the project's "Errors" default). Whether a *create* may be retried at
+all is decided by the client before an error reaches this loop: it turns an unsafe one into
+`AmbiguousWriteError`, which is not retryable (docs/tiktok-api.md §7).
 
 Full jitter (sleep a uniform random time up to the exponential bound) spreads retries from
 parallel callers so they do not hit TikTok's per-app budget again in lockstep.
@@ -32,7 +32,7 @@ class RetryPolicy:
     max_delay: float = 30.0  # no single backoff is longer than this
     max_total_wait: float = 60.0  # seconds of backoff per call, summed over its retries
     # Throttling is per second at TikTok ("QPS exceeded: retry after the current second",
-    # reference §5.1), so a throttled call never comes back sooner than this.
+    # docs/tiktok-api.md §5.1), so a throttled call never comes back sooner than this.
     throttle_min_delay: float = 1.0
 
     def __post_init__(self) -> None:

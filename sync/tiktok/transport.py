@@ -1,9 +1,9 @@
 """Reading TikTok's answer: the envelope decides, and transport failures get our own words.
 
-TikTok answers errors with HTTP 200 and a non-zero `code` (reference §1, §5.2), so the body is
-read first; HTTP status matters only when there is no envelope (4xx: the request never reached
-the API; 5xx: a server fault) or when it says 5xx. A `requests` failure is described without its
-own text: that text holds the full URL, with the app `secret` on `oauth2/advertiser/get/`.
+TikTok answers errors with HTTP 200 and a non-zero `code` (docs/tiktok-api.md §1, §5.2), so the body
+is read first; HTTP status matters only when there is no envelope (4xx: the request never reached
+the API; 5xx: a server fault) or when it says 5xx. A `requests` failure is described without its own
+text: that text holds the full URL, with the app `secret` on `oauth2/advertiser/get/`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # The most of an answer the client reads. These endpoints answer a few KB; the largest is
 # dmp/custom_audience/get/ for 100 audiences with TikTok's default 100 history entries each
-# (reference §3.5), about 3 MB at ~300 bytes an entry. 16 MB leaves five times that, and a
+# (docs/tiktok-api.md §3.5), about 3 MB at ~300 bytes an entry. 16 MB leaves five times that, and a
 # server sending more (400 MB at HTTP 200 was once read whole, to 1.35 GB of memory) is not
 # TikTok answering: the request fails as a transport error and its changes stay pending.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -75,7 +75,7 @@ def read_envelope(
     elapsed: float,
     secrets: Sequence[str],
 ) -> ApiResponse:
-    """Decide from the envelope (TikTok answers errors with HTTP 200, reference §1)."""
+    """Decide from the envelope (TikTok answers errors with HTTP 200, docs/tiktok-api.md §1)."""
     status = response.status_code
     envelope = _parse_envelope(body)
     # The request id is server text like the message: a hostile or buggy server can put a
@@ -208,5 +208,5 @@ def surely_not_applied(error: RetryableError) -> bool:
     if isinstance(error, TransportError):
         return not error.request_sent
     # Throttling (40100/40016/40133/61000, or a gateway's HTTP 429) turns the call away before
-    # TikTok does anything with it (reference §5.1).
+    # TikTok does anything with it (docs/tiktok-api.md §5.1).
     return isinstance(error, ThrottledError)

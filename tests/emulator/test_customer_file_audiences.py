@@ -1,5 +1,5 @@
 """Customer-file audiences: create, update (set operations, 1,000 floor, processing lock), get,
-list, delete (ref §3.3-§3.8)."""
+list, delete (docs/tiktok-api.md §3.3-§3.8)."""
 
 from __future__ import annotations
 
@@ -355,7 +355,7 @@ def test_retention_sets_expiry_and_expiring_flag(api: Api) -> None:
     }
     audience_id = api.post(CREATE, body)["data"]["custom_audience_id"]
     details = api.details(audience_id)
-    assert details["is_expiring"] is True  # within 60 days of expiry (ref §3.5)
+    assert details["is_expiring"] is True  # within 60 days of expiry (docs/tiktok-api.md §3.5)
     created = time.mktime(time.strptime(details["create_time"], "%Y-%m-%d %H:%M:%S"))
     expires = time.mktime(time.strptime(details["expired_time"], "%Y-%m-%d %H:%M:%S"))
     assert expires - created == 30 * 86400

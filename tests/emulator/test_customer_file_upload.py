@@ -1,4 +1,5 @@
-"""Customer-file upload: multipart fields, MD5 signature, file rules (ref §3.1, §3.2)."""
+"""Customer-file upload: multipart fields, MD5 signature, file rules (docs/tiktok-api.md §3.1,
+§3.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Injected faults: each kind, whether the change was applied, path filters, seeds (ref §5, §7)."""
+"""Injected faults: each kind, whether the change was applied, path filters, seeds
+(docs/tiktok-api.md §5, §7)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def test_applied_then_drop_applies_and_closes_the_connection(api: Api) -> None:
     body = {"advertiser_id": ADVERTISER, "custom_audience_name": "lost reply"}
     with pytest.raises(requests.ConnectionError):
         api.session.post(api.base + "segment/audience/", json=body, headers=api.headers())
-    # The audience exists although the client never heard its id (ref §7: list before re-creating).
+    # The audience exists although the client never heard its id (docs/tiktok-api.md §7: list before
+    # re-creating).
     assert [a["name"] for a in api.emulator.audiences()] == ["lost reply"]
 
 

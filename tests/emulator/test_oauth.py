@@ -1,4 +1,5 @@
-"""OAuth: auth_code exchange (single use, expiring) and the advertisers a token reaches (ref §2)."""
+"""OAuth: auth_code exchange (single use, expiring) and the advertisers a token reaches
+(docs/tiktok-api.md §2)."""
 
 from __future__ import annotations
 

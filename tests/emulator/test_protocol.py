@@ -1,4 +1,5 @@
-"""Wire format: envelope, request ids, plain 404/405, Access-Token, advertiser checks (ref §1)."""
+"""Wire format: envelope, request ids, plain 404/405, Access-Token, advertiser checks
+(docs/tiktok-api.md §1)."""
 
 from __future__ import annotations
 

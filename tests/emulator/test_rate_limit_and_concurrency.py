@@ -1,4 +1,5 @@
-"""Rate limit per access token (ref §5.1) and atomic, thread-safe state under concurrent clients."""
+"""Rate limit per access token (docs/tiktok-api.md §5.1) and atomic, thread-safe state under
+concurrent clients."""
 
 from __future__ import annotations
 

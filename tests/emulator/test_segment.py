@@ -1,4 +1,4 @@
-"""Segment API: Partner audiences and /segment/mapping/ (ref §4.1, §4.2)."""
+"""Segment API: Partner audiences and /segment/mapping/ (docs/tiktok-api.md §4.1, §4.2)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def test_create_segment_truncates_long_names(api: Api, name: str, stored: str) -
     details = api.details(audience_id)
     assert details["name"] == stored
     assert (details["type"], details["calculate_type"]) == ("Partner", "MULTIPLE_TYPES")
-    assert (details["cover_num"], details["is_valid"]) == (0, False)  # ref §3.5 Segment fixture
+    # Segment's fixture of a new segment audience (docs/tiktok-api.md §3.5).
+    assert (details["cover_num"], details["is_valid"]) == (0, False)
 
 
 def test_segment_request_body_exactly_as_segment_sends_it(api: Api) -> None:
@@ -282,7 +283,7 @@ def test_default_batch_limit_is_10000_rows(api: Api) -> None:
     assert api.map(audience_id, shas(0, 10_001))["code"] == 40011
 
 
-# --- a new segment is not ready at once (ref §4.1) ---------------------------------------
+# --- a new segment is not ready at once (docs/tiktok-api.md §4.1) ---------------------------------
 
 
 def test_new_segment_answers_mappings_with_plain_http_400_until_ready(

@@ -1,4 +1,5 @@
-"""The classification table: every return-code family to what happens next (reference §5.2)."""
+"""The classification table: every return-code family to what happens next (docs/tiktok-api.md
+§5.2)."""
 
 from __future__ import annotations
 

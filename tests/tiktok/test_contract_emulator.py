@@ -1,7 +1,7 @@
 """Contract: the client against the project's TikTok emulator (sync/emulator), over real HTTP.
 
 Each test drives a client call, then reads the emulator's request log (GET /_emulator/requests/)
-to check what went over the wire against the reference, and its state (members per audience)
+to check what went over the wire against docs/tiktok-api.md, and its state (members per audience)
 to check what TikTok would hold. Faults are injected with POST /_emulator/faults/: count-limited
 rules fire on the first N matching requests, so a retried call sees them clear.
 
@@ -156,12 +156,12 @@ def test_exchange_auth_code(emu: Control, api: TikTokClient) -> None:
         APP_ID, APP_SECRET, AUTH_CODE
     )
     assert (grant.access_token, grant.advertiser_ids) == (TOKEN, (ADVERTISER,))
-    assert 31 in grant.scope  # create and update custom audiences (reference §2 "Scopes")
+    assert 31 in grant.scope  # create and update custom audiences (docs/tiktok-api.md §2 "Scopes")
     sent = only(emu.requests("oauth2/access_token/"))
     assert sent["method"] == "POST" and sent["access_token"] is None  # no header sent
     assert sent["body"] == {"app_id": APP_ID, "secret": "***", "auth_code": "***"}
 
-    with pytest.raises(AuthError) as raised:  # single use (reference §2)
+    with pytest.raises(AuthError) as raised:  # single use (docs/tiktok-api.md §2)
         api.exchange_auth_code(APP_ID, APP_SECRET, AUTH_CODE)
     assert raised.value.code == 40110
 
@@ -456,7 +456,7 @@ def test_non_retryable_code_fails_at_once(
     assert len(emu.requests("segment/mapping/")) == 1 and backoffs == []
 
 
-# Creates: resent only when TikTok surely did nothing (reference §7, no idempotency keys).
+# Creates: resent only when TikTok surely did nothing (docs/tiktok-api.md §7, no idempotency keys).
 
 CREATE_NOT_RESENT = {
     # kind: whether the emulator applied the create before failing

@@ -211,7 +211,8 @@ def test_authorization_url_is_url_encoded() -> None:
 def test_create_custom_audience_falls_back_to_audience_id(
     server: ScriptedServer, client: TikTokClient
 ) -> None:
-    """The SDK spec says `custom_audience_id`, Pipedream reads `audience_id` (Open question 8)."""
+    """The SDK spec says `custom_audience_id`, Pipedream reads `audience_id` (docs/tiktok-api.md §8
+    question 8)."""
     server.script(ok({"audience_id": "42"}))
     assert client.create_custom_audience(ADVERTISER, "n", "PHONE_SHA256", ["fp"]) == "42"
 

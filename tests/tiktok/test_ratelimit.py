@@ -98,8 +98,8 @@ def test_nonsense_settings_are_refused(rate: float, burst: int | None) -> None:
 
 
 def test_never_more_than_the_per_minute_quota_in_any_minute() -> None:
-    """TikTok's Basic tier: 600 a minute, a 5-minute pause past it (reference §5.1). At 20/s
-    (a --requests-per-second above the tier's 10) the 601st call waits for the minute."""
+    """TikTok's Basic tier: 600 a minute, a 5-minute pause past it (docs/tiktok-api.md §5.1). At
+    20/s (a --requests-per-second above the tier's 10) the 601st call waits for the minute."""
     clock = FakeClock()
     rate_limiter = RateLimiter(20, per_minute=600, clock=clock, sleep=clock.sleep)
     starts: list[float] = []

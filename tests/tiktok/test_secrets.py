@@ -1,4 +1,5 @@
-"""Secrets stay secret (DESIGN §7): token, app secret and auth code never reach an error or a log.
+"""Secrets stay secret (README "Guarantees"): token, app secret and auth code never reach an error
+or a log.
 
 Every failing call here runs with every logger at DEBUG, urllib3's included, and TikTok's
 messages echo the secrets back, the worst case for a client that copies text around.
