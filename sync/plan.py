@@ -158,6 +158,14 @@ def plan_from_warehouse(warehouse: Warehouse, tiktok: TikTokSettings, options: P
         notes = (
             "no audiences are defined: add a model under models/audiences/ and run `dbt build`",
         )
+    # A mistyped opt-out suppresses nothing; dbt build only warns, and a scheduled run is
+    # where someone looks.
+    if unusable := warehouse.suppression_values_suppressing_nothing():
+        notes += (
+            f"{unusable:,} value(s) of the suppression list suppress nothing (a mistyped "
+            "email, a phone without a country): fix them in the list; "
+            "tiktok_suppression_entries where reason_code is not null shows each and why",
+        )
     return Plan(plans, tuple(warehouse.orphans()), options, utc_now(), notes)
 
 

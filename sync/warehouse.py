@@ -47,6 +47,7 @@ REQUIRED_RELATIONS = (
     "tiktok_audience_members",
     "tiktok_audience_desired_members",
     "tiktok_suppressed_identifiers",
+    "tiktok_suppression_entries",
     "tiktok_rejected_identifiers",
     "tiktok_orphaned_audiences",
     "tiktok_sync_acknowledged_members",
@@ -334,6 +335,15 @@ class Warehouse:
             Orphan(str(r[0]), _opt_str(r[1]), _opt_str(r[2]), _opt_str(r[3]), int(r[4]), int(r[5]))
             for r in rows
         ]
+
+    def suppression_values_suppressing_nothing(self) -> int:
+        """Values of the suppression list that normalise to no identifier (0 without a list)."""
+        rows = self._fetch(
+            "reading tiktok_suppression_entries",
+            f"select count(*) from {self.table('tiktok_suppression_entries')} "
+            "where reason_code is not null",
+        )
+        return int(rows[0][0])
 
     def counts(self, audience_keys: Sequence[str] | None = None) -> dict[str, AudienceCounts]:
         """Desired, acknowledged, pending, rejected and suppressed counts of the given (default

@@ -135,6 +135,8 @@ def copy_project(destination: Path, *, demo: bool = True) -> Path:
         )
     (destination / "dbt_project.yml").write_text(config + "\n")
     shutil.copytree(PROJECT_DIR / "seeds", destination / "seeds")
+    # the project's own macros: the wrapper models over the phone corpora share one
+    shutil.copytree(PROJECT_DIR / "macros", destination / "macros")
     ignore = None if demo else shutil.ignore_patterns("demo")
     shutil.copytree(PROJECT_DIR / "models", destination / "models", ignore=ignore)
     (destination / "models" / "audiences").mkdir(exist_ok=True)

@@ -1,15 +1,20 @@
 """The SQL phone normaliser against libphonenumber, row by row.
 
-Builds `+normalise_phone` (the calling-codes seed, the phone corpus, the
-wrapper model, their data tests and the dbt unit tests) on a throwaway DuckDB
-file and compares every corpus row with `phonenumbers` (libphonenumber's
-Python port, a dev dependency only):
+Builds `+normalise_phone +normalise_phone_crm` in one dbt run (the calling-codes
+model, both phone corpora, the wrapper models, their data tests and the dbt
+unit tests) on a throwaway DuckDB file and compares every row of both corpora
+with `phonenumbers` (libphonenumber's Python port, a dev dependency only). The
+reference is `is_valid_number`:
 
 * a hash the SQL emits must be libphonenumber's E.164 without "+", hashed:
   zero differences, because a wrong hash silently matches nobody (or someone
   else);
-* the SQL may reject what libphonenumber accepts (it rejects whenever it
-  cannot be sure), but not too often: the agreement rate has a floor.
+* a number libphonenumber parses but calls invalid, or cannot parse, must not
+  be hashed (it matches nobody). The SQL checks lengths, not number patterns,
+  so it does: the count may not grow, and its reaching 0 is a strict xfail;
+* the SQL may reject valid numbers (it rejects whenever it cannot be sure),
+  but not too often: the agreement on valid numbers has a floor per corpus,
+  printed per style and per reason with `-s`.
 
 The reference applies the project's first rule before libphonenumber: ASCII
 whitespace is not part of a number (libphonenumber itself refuses tabs and
@@ -36,6 +41,7 @@ from tests.dbt_support import PROJECT_DIR, ROOT, DbtProject, make_dbt_project
 from tests.reference_normalisation import UNICODE_SPACES
 
 CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus.csv"
+CRM_CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus_crm.csv"
 CALLING_CODES_MACRO = ROOT / "macros" / "normalise" / "country_calling_codes.sql"
 # what the normaliser deletes: ASCII whitespace and the Unicode spaces
 WHITESPACE = re.compile(f"[ \t\n\v\f\r{UNICODE_SPACES}]")
@@ -45,23 +51,38 @@ WHITESPACE = re.compile(f"[ \t\n\v\f\r{UNICODE_SPACES}]")
 TIKTOK_AM_HASH = "65b7e6dcf6f4310f8d7cbfbd78289a753062fb054d6664fb9aaac5df66a422d4"
 TIKTOK_US_HASH = "8d7bdaaf75196f351d22942fc0dd79304ffabc3eaf3339460ef9da0773e3aec2"
 
-# Share of the corpus numbers libphonenumber accepts that the SQL must accept too (with
-# the same digits). Measured 88.9% with phonenumbers 9.0.43. What the SQL rejects on
-# purpose is about 11% of them: extensions, "tel:" URIs and vanity letters (~7%),
-# local-only lengths and 4-digit numbers below E.164's 8 digits (~2%), numbers
-# whose calling code may or may not be written without "+" (~1.5%), carrier and
-# Argentine/Belarusian national prefixes (<1%). A normaliser that also refused, say,
-# every number written without "+" would fall to 50% and fail.
-MIN_AGREEMENT = 0.85
-# The clean forms (E.164, international, national as libphonenumber formats them
-# for the example numbers of every region): measured 98.9%.
-MIN_AGREEMENT_CLEAN = 0.95
+
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus seed, the wrapper model over it, and the column naming how each case was made."""
+
+    seed: str
+    model: str
+    style_column: str
+    # Share of the numbers libphonenumber calls valid that the SQL must accept with the same
+    # digits: set just below the measured share, so that rejecting more fails.
+    min_agreement: float
+    # Hashes of numbers libphonenumber calls invalid or cannot parse, measured today. Such a
+    # hash matches nobody; the count may fall (to 0 is the goal) but not grow.
+    max_invalid_hashes: int
+
+
+CORPORA = {
+    # phonenumbers 9.0.43: 2,739 valid numbers, 2,473 agree (90.3%); 110 invalid hashed.
+    "phone_corpus": Corpus("phone_corpus", "normalise_phone", "variant", 0.90, 110),
+    # phonenumbers 9.0.43: 2,605 valid numbers, 2,054 agree (78.8%); 329 invalid hashed.
+    "phone_corpus_crm": Corpus("phone_corpus_crm", "normalise_phone_crm", "style", 0.78, 329),
+}
+# The first corpus's clean forms (E.164, international and national as libphonenumber formats
+# the example numbers of every region): measured 98.9% of the valid ones.
+CLEAN_STYLES = ("e164", "international", "national")
+MIN_AGREEMENT_CLEAN = 0.98
 
 
 @dataclass(frozen=True)
 class Case:
     case_id: int
-    variant: str
+    style: str
     raw_value: str
     country_code: str | None
     e164_digits: str | None
@@ -69,16 +90,23 @@ class Case:
     id_hash: str | None
 
 
-def libphonenumber_e164(raw: str, country: str | None) -> str | None:
-    """libphonenumber's E.164 without "+" for a possible number, else None."""
+@dataclass(frozen=True)
+class Reference:
+    """What libphonenumber makes of a value: `valid`, `invalid` (parsed, but
+    `is_valid_number` refuses it) or `unparseable`; its E.164 without "+" when parsed."""
+
+    verdict: str
+    e164: str | None
+
+
+def libphonenumber(raw: str, country: str | None) -> Reference:
     region = WHITESPACE.sub("", country or "").upper() or None
     try:
         number = phonenumbers.parse(WHITESPACE.sub(" ", raw), region)
     except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+        return Reference("unparseable", None)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    return Reference("valid" if phonenumbers.is_valid_number(number) else "invalid", e164)
 
 
 def sha256(text: str) -> str:
@@ -87,25 +115,45 @@ def sha256(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbtProject]:
-    # The conftest `dbt_project` fixture's machinery, built once for the module.
+    # The conftest `dbt_project` fixture's machinery, built once for the module: one build,
+    # both corpora.
     project = make_dbt_project(tmp_path_factory.mktemp("phone") / "dbt")
-    project.run("build", "--select", "+normalise_phone")
+    project.run("build", "--select", *(f"+{c.model}" for c in CORPORA.values()))
     yield project
 
 
 @pytest.fixture(scope="module")
-def cases(built: DbtProject) -> dict[int, Case]:
+def corpora(built: DbtProject) -> dict[str, dict[int, Case]]:
+    read = {}
     with duckdb.connect(str(built.db_path), read_only=True) as con:
-        rows = con.sql(
-            """
-            select n.case_id, c.variant, n.raw_value, n.country_code,
-                   n.e164_digits, n.reason_code, n.id_hash
-            from normalise_phone as n
-            inner join phone_corpus as c on n.case_id = c.case_id
-            order by n.case_id
-            """
-        ).fetchall()
-    return {int(r[0]): Case(int(r[0]), *r[1:]) for r in rows}  # type: ignore[arg-type]
+        for corpus in CORPORA.values():
+            rows = con.sql(
+                f"""
+                select n.case_id, c.{corpus.style_column}, n.raw_value, n.country_code,
+                       n.e164_digits, n.reason_code, n.id_hash
+                from {corpus.model} as n
+                inner join {corpus.seed} as c on n.case_id = c.case_id
+                order by n.case_id
+                """
+            ).fetchall()
+            read[corpus.seed] = {int(r[0]): Case(int(r[0]), *r[1:]) for r in rows}  # type: ignore[arg-type]
+    return read
+
+
+@pytest.fixture(scope="module")
+def cases(corpora: dict[str, dict[int, Case]]) -> dict[int, Case]:
+    return corpora["phone_corpus"]
+
+
+def invalid_hashes(cases: dict[int, Case]) -> list[tuple[Case, Reference]]:
+    """The SQL's hashes of values libphonenumber calls invalid or cannot parse."""
+    found = []
+    for case in cases.values():
+        if case.e164_digits is not None:
+            reference = libphonenumber(case.raw_value, case.country_code)
+            if reference.verdict != "valid":
+                found.append((case, reference))
+    return found
 
 
 def test_build_ran_the_phone_unit_tests(built: DbtProject) -> None:
@@ -138,6 +186,36 @@ def test_corpus_survives_the_seed_load(cases: dict[int, Case]) -> None:
     assert len(expected_countries) >= 40
 
 
+def test_crm_corpus_is_what_the_issue_asks(corpora: dict[str, dict[int, Case]]) -> None:
+    """Every row reaches the model as written; >= 3,000 numbers of >= 60 regions, none of
+    them one of libphonenumber's example numbers (the first corpus's source), a realistic
+    share invalid."""
+    with CRM_CORPUS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cases = corpora["phone_corpus_crm"]
+    assert len(rows) >= 3000 and len(cases) == len(rows)
+    for row in rows:
+        case = cases[int(row["case_id"])]
+        assert (case.raw_value, case.country_code, case.style) == (
+            row["raw_value"],
+            row["country_code"] or None,
+            row["style"],
+        ), row
+    assert len({row["country_code"] for row in rows if row["country_code"]}) >= 60
+    examples = {
+        phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)[1:]
+        for region in phonenumbers.SUPPORTED_REGIONS
+        for kind in phonenumbers.PhoneNumberType.values()
+        if (n := phonenumbers.example_number_for_type(region, kind)) is not None
+    }
+    verdicts: Counter[str] = Counter()
+    for case in cases.values():
+        reference = libphonenumber(case.raw_value, case.country_code)
+        verdicts[reference.verdict] += 1
+        assert reference.e164 not in examples, case
+    assert 0.1 <= (verdicts["invalid"] + verdicts["unparseable"]) / len(cases) <= 0.4, verdicts
+
+
 def test_tiktok_vectors(cases: dict[int, Case]) -> None:
     assert (cases[1].raw_value, cases[1].e164_digits, cases[1].id_hash) == (
         "374-93-828222",
@@ -153,46 +231,97 @@ def test_tiktok_vectors(cases: dict[int, Case]) -> None:
     assert cases[4].id_hash == TIKTOK_AM_HASH  # +37493828222
 
 
-def test_every_emitted_hash_is_libphonenumbers(cases: dict[int, Case]) -> None:
+@pytest.mark.parametrize("corpus", list(CORPORA))
+def test_every_emitted_hash_is_libphonenumbers_e164(
+    corpora: dict[str, dict[int, Case]], corpus: str
+) -> None:
+    """Where libphonenumber parses a value the SQL hashes, the hash is of its E.164: a
+    different hash silently matches nobody, or someone else."""
     wrong = []
-    for case in cases.values():
+    for case in corpora[corpus].values():
         if case.e164_digits is None:
             assert case.reason_code is not None and case.id_hash is None, case
             continue
-        expected = libphonenumber_e164(case.raw_value, case.country_code)
-        if expected is None or case.id_hash != sha256(expected):
-            wrong.append(f"{case} -> libphonenumber {expected}")
+        assert case.reason_code is None and case.id_hash == sha256(case.e164_digits), case
+        reference = libphonenumber(case.raw_value, case.country_code)
+        if reference.e164 is not None and case.e164_digits != reference.e164:
+            wrong.append(f"{case} -> libphonenumber {reference.e164}")
     assert not wrong, "SQL emitted hashes libphonenumber does not give:\n" + "\n".join(wrong)
 
 
-def test_agreement_with_libphonenumber(cases: dict[int, Case]) -> None:
-    accepted: Counter[str] = Counter()
+@pytest.mark.parametrize("corpus", list(CORPORA))
+def test_invalid_hashes_do_not_grow(corpora: dict[str, dict[int, Case]], corpus: str) -> None:
+    found = invalid_hashes(corpora[corpus])
+    kinds = Counter((case.style, reference.verdict) for case, reference in found)
+    print(f"\n{corpus}: {len(found)} hashes of numbers libphonenumber calls invalid:")
+    for (style, verdict), count in kinds.most_common():
+        print(f"  {style:<18} {verdict:<12} {count:>5}")
+    for case, _ in found[:: max(len(found) // 8, 1)]:
+        print(f"  e.g. {case.raw_value!r} ({case.country_code}) -> {case.e164_digits}")
+    assert len(found) <= CORPORA[corpus].max_invalid_hashes
+
+
+# The SQL checks a number's length against the lengths its country's numbers may have, not
+# libphonenumber's per-region number patterns, so it hashes numbers of a possible length that
+# no region assigns (measured: 110 in the first corpus, 329 in the second). Per-region
+# patterns in SQL are the fix; strict, so a fixed corpus fails here until the mark goes.
+LENGTH_ONLY = (
+    "{count} hashes of numbers libphonenumber calls invalid: the SQL checks lengths only, "
+    "not libphonenumber's per-region number patterns"
+)
+
+
+@pytest.mark.parametrize(
+    "corpus",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                strict=True, reason=LENGTH_ONLY.format(count=corpus.max_invalid_hashes)
+            ),
+        )
+        for name, corpus in CORPORA.items()
+    ],
+)
+def test_no_hash_of_a_number_libphonenumber_calls_invalid(
+    corpora: dict[str, dict[int, Case]], corpus: str
+) -> None:
+    """A number libphonenumber parses but calls invalid (or cannot parse) must be rejected:
+    its hash matches nobody."""
+    found = invalid_hashes(corpora[corpus])
+    assert not found, f"{len(found)} hashes of invalid numbers, e.g. {found[:3]}"
+
+
+@pytest.mark.parametrize("corpus", list(CORPORA))
+def test_agreement_on_valid_numbers(corpora: dict[str, dict[int, Case]], corpus: str) -> None:
+    cases = corpora[corpus]
+    valid: Counter[str] = Counter()
     agreed: Counter[str] = Counter()
     refused: Counter[str] = Counter()
     for case in cases.values():
-        expected = libphonenumber_e164(case.raw_value, case.country_code)
-        if expected is None:
+        reference = libphonenumber(case.raw_value, case.country_code)
+        if reference.verdict != "valid":
             continue
-        accepted[case.variant] += 1
-        if case.e164_digits == expected:
-            agreed[case.variant] += 1
+        valid[case.style] += 1
+        if case.e164_digits == reference.e164:
+            agreed[case.style] += 1
         else:
             refused[str(case.reason_code)] += 1
-    rate = sum(agreed.values()) / sum(accepted.values())
-    clean = ("e164", "international", "national")
-    clean_rate = sum(agreed[v] for v in clean) / sum(accepted[v] for v in clean)
+    rate = sum(agreed.values()) / sum(valid.values())
     print(
-        f"\nphonenumbers {phonenumbers.__version__}: {len(cases)} cases, libphonenumber "
-        f"accepts {sum(accepted.values())}; SQL agrees on {sum(agreed.values())} "
-        f"({rate:.1%}), clean forms {clean_rate:.1%}; SQL rejects {sum(refused.values())} "
-        f"that libphonenumber accepts:"
+        f"\n{corpus} (phonenumbers {phonenumbers.__version__}): {len(cases)} cases, "
+        f"libphonenumber calls {sum(valid.values())} valid; SQL agrees on "
+        f"{sum(agreed.values())} ({rate:.1%}) and rejects {sum(refused.values())}:"
     )
-    for variant in sorted(accepted):
-        print(f"  {variant:<14} {agreed[variant]:>5} / {accepted[variant]:<5}")
+    for style in sorted(valid):
+        share = agreed[style] / valid[style]
+        print(f"  {style:<18} {agreed[style]:>5} / {valid[style]:<5} {share:6.1%}")
     for reason, count in refused.most_common():
         print(f"  {reason:<34} {count:>5}")
-    assert rate >= MIN_AGREEMENT
-    assert clean_rate >= MIN_AGREEMENT_CLEAN
+    assert rate >= CORPORA[corpus].min_agreement
+    if corpus == "phone_corpus":
+        clean = sum(agreed[s] for s in CLEAN_STYLES) / sum(valid[s] for s in CLEAN_STYLES)
+        assert clean >= MIN_AGREEMENT_CLEAN
 
 
 def test_corpus_generators_are_reproducible(tmp_path: Path) -> None:
@@ -202,6 +331,7 @@ def test_corpus_generators_are_reproducible(tmp_path: Path) -> None:
 
     for script, csv_path in (
         ("generate_phone_corpus.py", CORPUS),
+        ("generate_phone_crm_corpus.py", CRM_CORPUS),
         ("generate_country_calling_codes.py", CALLING_CODES_MACRO),
     ):
         spec = importlib.util.spec_from_file_location(script[:-3], ROOT / "scripts" / script)

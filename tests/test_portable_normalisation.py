@@ -236,8 +236,9 @@ def test_each_build_ran_its_own_sql(builds: tuple[DbtProject, DbtProject]) -> No
     assert "given_shape" not in run_sql(portable, "hostile_identifiers")
 
 
-def test_phone_corpus_rows_are_equal(builds: tuple[DbtProject, DbtProject]) -> None:
-    sql = "select case_id, e164_digits, reason_code, id_hash from normalise_phone"
+@pytest.mark.parametrize("wrapper", ["normalise_phone", "normalise_phone_crm"])
+def test_phone_corpus_rows_are_equal(builds: tuple[DbtProject, DbtProject], wrapper: str) -> None:
+    sql = f"select case_id, e164_digits, reason_code, id_hash from {wrapper}"
     fast, portable = (rows(p, sql) for p in builds)
     assert len(fast) >= 3000
     assert fast == portable

@@ -63,10 +63,15 @@ def test_a_suppressed_identifier_tiktok_holds_is_removed_by_the_next_run(env: Sy
     assert counts == {HIGH_VALUE: 3, NEWSLETTER: 1, ADD_ONLY: 1}
     text = env.cli("plan")
     assert text.exit_code == 0 and "suppressed" in text.stdout
+    # the list's "not an email" suppresses nothing: plan and run say so, not only dbt build
+    unusable = "1 value(s) of the suppression list suppress nothing"
+    assert unusable in text.stdout
+    assert [n for n in json.loads(env.cli("plan", "--json").stdout)["notes"] if unusable in n]
 
     first = env.cli("run")
 
     assert first.exit_code == 0, first.output
+    assert unusable in first.stdout
     tiktok = env.tiktok()
     assert tiktok == env.desired()
     assert all(not held(members) & before for members in tiktok.values())

@@ -46,7 +46,7 @@ POSTGRES_TARGET = "postgres"
 UNBUILT_TARGET = "unbuilt"
 POSTGRES_SCHEMA = "tiktok_sync"
 # The demo's build on a server engine: dbt's unit tests do not depend on the data
-# (tests/test_warehouse_build.py runs them), and the phone corpus and the identifier cases feed
+# (tests/test_warehouse_build.py runs them), and the phone corpora and the identifier cases feed
 # only the normaliser's unit-test wrappers, which no sync test reads (tests/engines/ builds them).
 SERVER_DEMO_BUILD = (
     "build",
@@ -54,6 +54,7 @@ SERVER_DEMO_BUILD = (
     "unit_test",
     "--exclude",
     "phone_corpus+",
+    "phone_corpus_crm+",
     "identifier_cases+",
 )
 

@@ -53,6 +53,7 @@ BUILT = [
     # The suppression list's values, hashed (or rejected) and fingerprinted per engine.
     "tiktok_suppression_entries",
     "normalise_phone",
+    "normalise_phone_crm",
     "normalise_identifiers",
     # The package's calling-code macro as a model: the same rows and types on every engine.
     "country_calling_codes",
@@ -62,6 +63,7 @@ SEEDS = [
     "demo_app_devices",
     "identifier_cases",
     "phone_corpus",
+    "phone_corpus_crm",
 ]
 # The views over the ledger, compared once the same ledger rows are on both engines.
 STATE_VIEWS = [
@@ -267,6 +269,7 @@ def test_every_built_relation_equals_duckdb(built: Built) -> None:
     assert counts["tiktok_audience_members"] > 7000
     assert counts["tiktok_rejected_identifiers"] > 0
     assert counts["normalise_phone"] > 3000
+    assert counts["normalise_phone_crm"] > 3000
 
 
 def test_seeds_load_the_same_values(built: Built) -> None:
