@@ -24,7 +24,7 @@ that leave it there fail, reference §3.4).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
@@ -155,7 +155,13 @@ def plan_from_warehouse(
     sharing = shared_audiences(every_target)
     targets = _select(every_target, options.audiences)
     counts = warehouse.counts([t.audience_key for t in targets])
-    registry = warehouse.registry()
+    retention = warehouse.created_retention()
+    registry = {
+        key: replace(entry, retention_recorded=True, retention_days=retention[key])
+        if key in retention
+        else entry
+        for key, entry in warehouse.registry().items()
+    }
     at_tiktok, notes = _configured_at_tiktok(targets, tiktok, read_tiktok)
     plans = tuple(
         plan_audience(

@@ -7,7 +7,9 @@ sync job created: its id, api and name. A setting that now differs from it is
 - applied by the run: a customer-file audience is renamed at TikTok (`dmp/custom_audience/update/`
   with a name and no files, reference §3.4);
 - shown and left: a streaming audience keeps its name, since TikTok's segment API has no rename
-  (reference §4.1 has create and delete only);
+  (reference §4.1 has create and delete only); a customer-file audience keeps the retention it was
+  created with (tiktok_sync_create_requests), which TikTok's update endpoint cannot change, and
+  keeps syncing: its members matter more than when TikTok lets it expire;
 - or it blocks the audience: nothing is sent for it, the other audiences sync, and the run (and
   `plan`) exits 2 with the fix. TikTok cannot turn a Partner (segment) audience into a customer-file
   one or back, and two models syncing into one TikTok audience would each remove the other's
@@ -106,7 +108,26 @@ def setting_changes(
                 f"audience (meta.tiktok.audience_name is now {target.audience_name!r}); rename "
                 "it in Ads Manager if you need to"
             )
+    if target.api == "customer_file" and registered.retention_recorded:
+        old_days, new_days = registered.retention_days, target.retention_days
+        if old_days != new_days:
+            restore = (
+                "remove meta.tiktok.retention_days again"
+                if old_days is None
+                else f"restore meta.tiktok.retention_days {old_days}"
+            )
+            warnings.append(
+                f"keeps the retention TikTok audience {held} was created with "
+                f"({_retention(old_days)}; meta.tiktok.retention_days is now "
+                f"{_retention(new_days)}): TikTok fixes retention_in_days at creation. To apply "
+                f"it, rename model {key} so the sync creates a new audience with it (the old one "
+                f"is then listed in tiktok_orphaned_audiences and left alone); or {restore}"
+            )
     return SettingChanges(tuple(blocked), tuple(changes), tuple(warnings))
+
+
+def _retention(days: int | None) -> str:
+    return "TikTok's default" if days is None else f"{days} days"
 
 
 def _compare_configured(

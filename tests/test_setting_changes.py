@@ -266,3 +266,64 @@ def test_configured_audiences_are_compared_with_tiktok_once_a_run(
             [key],
         )
     assert env.cli("run").exit_code == 0
+
+
+def set_retention(env: SyncEnv, audience_key: str, days: int | None) -> None:
+    """meta.tiktok.retention_days as `dbt build` writes it to tiktok_audiences."""
+    if days is None:
+        env.query(
+            "update tiktok_audiences set retention_days = null where audience_key = ?",
+            [audience_key],
+        )
+    else:
+        env.query(
+            "update tiktok_audiences set retention_days = ? where audience_key = ?",
+            [days, audience_key],
+        )
+
+
+def test_a_retention_change_is_shown_and_the_audience_keeps_syncing(
+    env: SyncEnv, members: Path
+) -> None:
+    set_retention(env, NEWSLETTER, 30)
+    assert env.cli("run").exit_code == 0
+    (create,) = [r["body"] for r in env.api_requests() if r["endpoint"].endswith("create/")]
+    assert create["retention_in_days"] == 30
+    ids = env.registry()
+    assert "retention" not in env.cli("plan").stdout  # as created: nothing to say
+    set_retention(env, NEWSLETTER, None)
+    set_retention(env, HIGH_VALUE, 90)  # streaming: TikTok has no retention to compare with
+    env.use_members(members, demo_day=1)
+
+    plan = env.cli("plan")
+
+    assert plan.exit_code == 0, plan.output
+    (warning,) = lines_with(plan.stdout, f"{NEWSLETTER}: keeps the retention")
+    assert f"TikTok audience {ids[NEWSLETTER]} was created with (30 days;" in warning
+    assert "retention_days is now TikTok's default" in warning
+    assert f"rename model {NEWSLETTER}" in warning
+    assert "restore meta.tiktok.retention_days 30" in warning
+    assert not lines_with(plan.stdout, HIGH_VALUE, "retention")
+    planned = {
+        a["audience_key"]: a for a in json.loads(env.cli("plan", "--json").stdout)["audiences"]
+    }
+    assert warning.split(": ", 1)[1] in planned[NEWSLETTER]["warnings"]
+    assert planned[NEWSLETTER]["blocked"] == []
+    env.emulator.clear_requests()
+
+    result = env.cli("run")
+
+    # Warned, not blocked: the audience keeps its retention and its members keep syncing.
+    assert result.exit_code == 0, result.output
+    assert lines_with(result.stdout, f"{NEWSLETTER}: keeps the retention")
+    assert sent_to(env, ids[NEWSLETTER] or "")
+    assert [r for r in env.api_requests() if r["endpoint"].endswith("create/")] == []
+    assert env.registry() == ids
+    env.assert_converged()
+    set_retention(env, NEWSLETTER, 30)  # restored: nothing to say
+    assert "retention" not in env.cli("plan").stdout
+    set_retention(env, NEWSLETTER, 60)
+    assert lines_with(env.cli("plan").stdout, NEWSLETTER, "keeps the retention")
+    # An audience created before retention was recorded: unknown, so no warning.
+    env.query("delete from tiktok_sync_create_requests")
+    assert "retention" not in env.cli("plan").stdout

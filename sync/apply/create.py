@@ -72,6 +72,8 @@ def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple
         ctx.warehouse.batch_sent(batch)
     try:
         check_time(ctx)
+        # What TikTok fixes at creation, for later runs to compare the settings with.
+        ctx.warehouse.record_create_request(key, ap.api, ap.retention_days)
         created = _create(ctx, ap, file_paths)
     except AmbiguousWriteError as error:
         ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
