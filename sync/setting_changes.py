@@ -108,7 +108,10 @@ def setting_changes(
                 f"audience (meta.tiktok.audience_name is now {target.audience_name!r}); rename "
                 "it in Ads Manager if you need to"
             )
-    if target.api == "customer_file" and registered.retention_recorded:
+    # A create still open may be adopted (made with the retention recorded) or sent again (with
+    # the new one): only an audience TikTok surely made is compared.
+    created = registered.audience_id is not None and registered.retention_recorded
+    if target.api == "customer_file" and created:
         old_days, new_days = registered.retention_days, target.retention_days
         if old_days != new_days:
             restore = (
@@ -145,7 +148,8 @@ def _compare_configured(
             "the sync create the audience"
         )
         return
-    if held.api is None:
+    # A type TikTok did not give leaves nothing to compare the api with.
+    if held.type is not None and held.api is None:
         writable = ", ".join(f"{kind!r} (api {a!r})" for a, kind in AUDIENCE_TYPES.items())
         blocked.append(
             f"TikTok audience {audience_id} (meta.tiktok.audience_id) is a {held.type!r} "
@@ -154,7 +158,7 @@ def _compare_configured(
             "sync create the audience"
         )
         return
-    if held.api != api:
+    if held.type is not None and held.api != api:
         blocked.append(
             f"meta.tiktok.api is {api!r} but TikTok audience {audience_id} "
             f"(meta.tiktok.audience_id) is a {held.api} audience ({held.type!r}), and TikTok "
