@@ -1,33 +1,39 @@
 """What a run would do, decided before anything is sent (README "Running the sync" and
 "Guarantees", "`plan` sends nothing").
 
-`build_plan` reads the warehouse only; it calls no TikTok endpoint and needs no credentials, so
-`tiktok-sync plan` runs in CI. `tiktok-sync run` builds the same plan first and sends nothing if
-any selected audience is refused: a guard that trips means something upstream may be wrong, and
-the safe default is to stop the whole run (pass the override, or leave that audience out with
-`--audience`).
+`build_plan` reads the warehouse; the only TikTok call is one read, per advertiser, of the
+audiences set by `meta.tiktok.audience_id` (to compare them with the models), and only when given
+a way to make it (`read_tiktok`): without an access token `tiktok-sync plan` still runs in CI and
+says those audiences were not compared. `tiktok-sync run` builds the same plan first and sends
+nothing if any selected audience is refused: a guard that trips means something upstream may be
+wrong, and the safe default is to stop the whole run (pass the override, or leave that audience
+out with `--audience`).
 
 Guards (refuse, nothing sent): removing more than `max_removal_share` of what TikTok has
 acknowledged (override `--allow-mass-removal`); creating a customer-file audience from fewer than
 1,000 identifiers, which TikTok turns into a size-0 audience that can never be edited again
-(docs/tiktok-api.md §3.8; override `--force`); a customer-file audience with more than one id type
-(TikTok: one calculate_type per audience and every file of it, docs/tiktok-api.md §3.2-§3.4; no
-override); an audience registered under another advertiser than the one it would now go to. Blocked
-(nothing sent for that audience, the others sync, exit 2; sync/setting_changes.py): a change of api
-TikTok cannot follow, two models in one TikTok audience. Warnings: an audience under 1,000 members
-(unusable for targeting, and customer-file updates that leave it there fail, docs/tiktok-api.md
-§3.4).
+(docs/tiktok-api.md §3.8; override `--force`); a customer-file audience with more than one id
+type (TikTok: one calculate_type per audience and every file of it, docs/tiktok-api.md §3.2-§3.4;
+no override); an audience registered under another advertiser than the one it would now go to.
+Blocked (nothing sent for that audience, the others sync, exit 2; sync/setting_changes.py): a
+change of api TikTok cannot follow, two models in one TikTok audience, a configured audience id
+TikTok does not have or whose type the model's api cannot write.
+Warnings: an audience under 1,000 members (unusable for targeting, and customer-file updates
+that leave it there fail, docs/tiktok-api.md §3.4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from sync.errors import ConfigError
 from sync.setting_changes import setting_changes, shared_audiences
 from sync.settings import TikTokSettings, WarehouseSettings
+from sync.tiktok.client import TikTokClient
+from sync.tiktok.lookup import HeldAudience, Lookup, audiences_at_tiktok
 from sync.warehouse import (
     AudienceCounts,
     Orphan,
@@ -136,12 +142,28 @@ def build_plan(
     return plan_from_warehouse(warehouse, tiktok, options)
 
 
-def plan_from_warehouse(warehouse: Warehouse, tiktok: TikTokSettings, options: PlanOptions) -> Plan:
+# Asks TikTok about audience ids, per advertiser (sync.tiktok.lookup.audiences_at_tiktok).
+ReadTikTok = Callable[[Mapping[str, Sequence[str]]], Lookup]
+
+
+def plan_from_warehouse(
+    warehouse: Warehouse,
+    tiktok: TikTokSettings,
+    options: PlanOptions,
+    read_tiktok: ReadTikTok | None = None,
+) -> Plan:
     every_target = warehouse.targets()
     sharing = shared_audiences(every_target)
     targets = _select(every_target, options.audiences)
     counts = warehouse.counts([t.audience_key for t in targets])
-    registry = warehouse.registry()
+    retention = warehouse.created_retention()
+    registry = {
+        key: replace(entry, retention_recorded=True, retention_days=retention[key])
+        if key in retention
+        else entry
+        for key, entry in warehouse.registry().items()
+    }
+    at_tiktok, notes = _configured_at_tiktok(targets, tiktok, read_tiktok)
     plans = tuple(
         plan_audience(
             target,
@@ -150,23 +172,52 @@ def plan_from_warehouse(warehouse: Warehouse, tiktok: TikTokSettings, options: P
             tiktok,
             options,
             sharing.get(target.audience_key, []),
+            at_tiktok,
         )
         for target in targets
     )
-    notes: tuple[str, ...] = ()
     if not targets:
-        notes = (
-            "no audiences are defined: add a model under models/audiences/ and run `dbt build`",
+        notes.append(
+            "no audiences are defined: add a model under models/audiences/ and run `dbt build`"
         )
     # A mistyped opt-out suppresses nothing; dbt build only warns, and a scheduled run is
     # where someone looks.
     if unusable := warehouse.suppression_values_suppressing_nothing():
-        notes += (
+        notes.append(
             f"{unusable:,} value(s) of the suppression list suppress nothing (a mistyped "
             "email, a phone without a country): fix them in the list; "
-            "tiktok_suppression_entries where reason_code is not null shows each and why",
+            "tiktok_suppression_entries where reason_code is not null shows each and why"
         )
-    return Plan(plans, tuple(warehouse.orphans()), options, utc_now(), notes)
+    return Plan(plans, tuple(warehouse.orphans()), options, utc_now(), tuple(notes))
+
+
+def _configured_at_tiktok(
+    targets: Sequence[Target], tiktok: TikTokSettings, read_tiktok: ReadTikTok | None
+) -> tuple[dict[str, HeldAudience | None], list[str]]:
+    """What TikTok holds under each selected meta.tiktok.audience_id, with notes on what could
+    not be asked. One read per advertiser: the audiences the sync created need none, the
+    registry says what TikTok holds for them."""
+    wanted: dict[str, list[str]] = {}
+    for target in targets:
+        advertiser = target.advertiser_id or tiktok.advertiser_id
+        if target.is_audience_id_configured and target.audience_id and advertiser:
+            ids = wanted.setdefault(advertiser, [])
+            if target.audience_id not in ids:
+                ids.append(target.audience_id)
+    if not wanted:
+        return {}, []
+    if read_tiktok is None:
+        return {}, [
+            "audiences set by meta.tiktok.audience_id were not compared with TikTok (their type "
+            "and name): no access token; run `tiktok-sync auth`, or set TIKTOK_ACCESS_TOKEN"
+        ]
+    lookup = read_tiktok(wanted)
+    notes = [
+        f"could not read audiences {', '.join(wanted[advertiser])} (meta.tiktok.audience_id) "
+        f"of advertiser {advertiser} from TikTok ({error}); they were not compared with TikTok"
+        for advertiser, error in lookup.failed.items()
+    ]
+    return lookup.held, notes
 
 
 def _select(targets: list[Target], wanted: Sequence[str] | None) -> list[Target]:
@@ -191,9 +242,11 @@ def plan_audience(
     tiktok: TikTokSettings,
     options: PlanOptions,
     sharing: list[str] | None = None,
+    at_tiktok: Mapping[str, HeldAudience | None] | None = None,
 ) -> AudiencePlan:
     """One audience's plan from the warehouse's facts about it (pure; no I/O). `sharing`: the
-    other audience keys that sync into this one's TikTok audience."""
+    other audience keys that sync into this one's TikTok audience; `at_tiktok`: what TikTok
+    said of the configured audience ids it was asked about (None: no such audience)."""
     key = target.audience_key
     advertiser = target.advertiser_id or tiktok.advertiser_id
     if advertiser is None:
@@ -289,7 +342,7 @@ def plan_audience(
             f"a previous run stopped while creating it as {earlier!r}; the run looks for that "
             "audience by name before creating one"
         )
-    verdict = setting_changes(target, registered, sharing or [])
+    verdict = setting_changes(target, registered, sharing or [], at_tiktok, advertiser)
     return AudiencePlan(
         audience_key=key,
         audience_name=target.audience_name,
@@ -326,6 +379,12 @@ def plan_audience(
 def plan_sync(
     warehouse_settings: WarehouseSettings, tiktok: TikTokSettings, options: PlanOptions
 ) -> Plan:
-    """`tiktok-sync plan`: open the warehouse read-only and build the plan."""
+    """`tiktok-sync plan`: open the warehouse read-only and build the plan; with an access token,
+    compare the audiences set by meta.tiktok.audience_id with TikTok."""
     with Warehouse.open(warehouse_settings, read_only=True) as warehouse:
-        return plan_from_warehouse(warehouse, tiktok, options)
+        if not tiktok.access_token:
+            return plan_from_warehouse(warehouse, tiktok, options)
+        with TikTokClient(tiktok.access_token, base_url=tiktok.api_base) as client:
+            return plan_from_warehouse(
+                warehouse, tiktok, options, partial(audiences_at_tiktok, client)
+            )

@@ -56,6 +56,7 @@ REQUIRED_RELATIONS = (
     "tiktok_sync_changes",
     "tiktok_sync_batches",
     "tiktok_sync_registry_events",
+    "tiktok_sync_create_requests",
     "tiktok_sync_run_history",
 )
 
@@ -101,6 +102,10 @@ class RegistryEntry:
     audience_name: str | None
     created_at: datetime | None
     created_by_run_id: str | None
+    # What the audience was created with (tiktok_sync_create_requests), if that was recorded:
+    # audiences created by earlier versions were not.
+    retention_recorded: bool = False
+    retention_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -323,6 +328,16 @@ class Warehouse:
             )
             for r in rows
         }
+
+    def created_retention(self) -> dict[str, int | None]:
+        """The retention_days of each audience key's latest create call: what the audience the
+        registry names was created with. Keys with no recorded create are absent."""
+        rows = self._fetch(
+            "reading tiktok_sync_create_requests",
+            "select audience_key, retention_days "
+            f"from {self.table('tiktok_sync_create_requests')} order by sent_at",
+        )
+        return {str(r[0]): None if r[1] is None else int(r[1]) for r in rows}
 
     def orphans(self) -> list[Orphan]:
         rows = self._fetch(
@@ -810,6 +825,18 @@ class Warehouse:
         )
         self._registry_event("pending", entry)
         return entry
+
+    def record_create_request(
+        self, audience_key: str, api: str, retention_days: int | None
+    ) -> None:
+        """Record, just before a create call, what TikTok fixes at creation (its retention)."""
+        self._execute(
+            f"recording the create of audience {audience_key}",
+            f"insert into {self.table('tiktok_sync_create_requests')} "
+            "(run_id, audience_key, api, retention_days, sent_at) "
+            "values (?, ?, ?, cast(? as bigint), cast(? as timestamp))",
+            [self.run_id, audience_key, api, retention_days, self._engine.now_param(utc_now())],
+        )
 
     def drop_pending(self, audience_key: str, run_id: str) -> None:
         """Forget this run's pending create: it surely did not happen."""

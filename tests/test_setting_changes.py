@@ -200,3 +200,130 @@ def test_two_models_in_one_tiktok_audience_are_refused_naming_both(
     # --audience cannot hide the other model.
     assert env.cli("run", "--audience", HIGH_VALUE).exit_code == 2
     assert sent_to(env, high_value) == []
+
+
+def test_configured_audiences_are_compared_with_tiktok_once_a_run(
+    env: SyncEnv, members: Path
+) -> None:
+    assert env.cli("run").exit_code == 0
+    env.emulator.clear_requests()
+    assert env.cli("run").exit_code == 0
+    looked_up = ("dmp/custom_audience/list/", "dmp/custom_audience/get/")
+    # Nothing is asked about the audiences the sync created: the registry says what they are.
+    assert [r for r in env.api_requests() if r["endpoint"] in looked_up] == []
+    newsletter = env.registry()[NEWSLETTER] or ""
+    with env.client() as client:  # audiences made elsewhere (in Ads Manager, say)
+        segment = client.create_segment_audience(ADVERTISER, "Made in Ads Manager")
+        other_segment = client.create_segment_audience(ADVERTISER, "Also made elsewhere")
+    unknown = "7999999999999999999"
+    configure(env, NEWSLETTER, "configured_audience_id", segment)  # customer_file into a Partner
+    configure(env, MOBILE, "configured_audience_id", unknown)
+    configure(env, HIGH_VALUE, "configured_audience_id", other_segment)  # fits; another name
+    env.use_members(members, demo_day=1)
+    held_newsletter = env.tiktok()[NEWSLETTER]
+    env.emulator.clear_requests()
+
+    plan = env.cli("plan")
+
+    assert plan.exit_code == 2, plan.output
+    (mismatch,) = lines_with(plan.stdout, f"{NEWSLETTER}: meta.tiktok.api is 'customer_file'")
+    assert f"TikTok audience {segment}" in mismatch and "is a streaming audience" in mismatch
+    assert "Set meta.tiktok.api 'streaming'" in mismatch
+    (missing,) = lines_with(plan.stdout, f"{MOBILE}: TikTok has no audience {unknown}")
+    assert f"correct meta.tiktok.audience_id of model {MOBILE}" in missing
+    assert lines_with(plan.stdout, HIGH_VALUE, "keeps its TikTok name 'Also made elsewhere'")
+    assert not lines_with(plan.stdout, HIGH_VALUE, "Restore", "correct")
+    # One read for the three of them (one advertiser), and nothing sent.
+    assert [r["endpoint"] for r in env.api_requests()] == ["dmp/custom_audience/list/"]
+    planned = {
+        a["audience_key"]: a for a in json.loads(env.cli("plan", "--json").stdout)["audiences"]
+    }
+    assert planned[NEWSLETTER]["blocked"] == [mismatch.split(": ", 1)[1]]
+    assert planned[MOBILE]["blocked"] == [missing.split(": ", 1)[1]]
+    assert planned[HIGH_VALUE]["blocked"] == []
+    # Without a token plan still runs (CI), and says what it could not compare.
+    offline = env.cli("plan", env={"TIKTOK_ACCESS_TOKEN": None})
+    assert offline.exit_code == 0, offline.output
+    assert "meta.tiktok.audience_id were not compared with TikTok" in offline.stdout
+    env.emulator.clear_requests()
+
+    result = env.cli("run")
+
+    assert result.exit_code == 2, result.output
+    assert lines_with(result.stdout, f"{NEWSLETTER}: meta.tiktok.api is 'customer_file'")
+    assert lines_with(result.stdout, f"{MOBILE}: TikTok has no audience {unknown}")
+    lookups = [r for r in env.api_requests() if r["endpoint"] in looked_up]
+    assert len(lookups) == 1
+    assert sent_to(env, segment) == [] and sent_to(env, unknown) == []
+    assert sent_to(env, newsletter) == []
+    assert env.tiktok()[NEWSLETTER] == held_newsletter
+    assert sent_to(env, other_segment)  # the one that fits synced into its audience
+    assert names(env)[other_segment] == "Also made elsewhere"  # and was not renamed
+
+    for key in (NEWSLETTER, MOBILE):  # the fix: back to the audiences the sync created
+        env.query(
+            "update tiktok_audiences set configured_audience_id = null where audience_key = ?",
+            [key],
+        )
+    assert env.cli("run").exit_code == 0
+
+
+def set_retention(env: SyncEnv, audience_key: str, days: int | None) -> None:
+    """meta.tiktok.retention_days as `dbt build` writes it to tiktok_audiences."""
+    if days is None:
+        env.query(
+            "update tiktok_audiences set retention_days = null where audience_key = ?",
+            [audience_key],
+        )
+    else:
+        env.query(
+            "update tiktok_audiences set retention_days = ? where audience_key = ?",
+            [days, audience_key],
+        )
+
+
+def test_a_retention_change_is_shown_and_the_audience_keeps_syncing(
+    env: SyncEnv, members: Path
+) -> None:
+    set_retention(env, NEWSLETTER, 30)
+    assert env.cli("run").exit_code == 0
+    (create,) = [r["body"] for r in env.api_requests() if r["endpoint"].endswith("create/")]
+    assert create["retention_in_days"] == 30
+    ids = env.registry()
+    assert "retention" not in env.cli("plan").stdout  # as created: nothing to say
+    set_retention(env, NEWSLETTER, None)
+    set_retention(env, HIGH_VALUE, 90)  # streaming: TikTok has no retention to compare with
+    env.use_members(members, demo_day=1)
+
+    plan = env.cli("plan")
+
+    assert plan.exit_code == 0, plan.output
+    (warning,) = lines_with(plan.stdout, f"{NEWSLETTER}: keeps the retention")
+    assert f"TikTok audience {ids[NEWSLETTER]} was created with (30 days;" in warning
+    assert "retention_days is now TikTok's default" in warning
+    assert f"rename model {NEWSLETTER}" in warning
+    assert "restore meta.tiktok.retention_days 30" in warning
+    assert not lines_with(plan.stdout, HIGH_VALUE, "retention")
+    planned = {
+        a["audience_key"]: a for a in json.loads(env.cli("plan", "--json").stdout)["audiences"]
+    }
+    assert warning.split(": ", 1)[1] in planned[NEWSLETTER]["warnings"]
+    assert planned[NEWSLETTER]["blocked"] == []
+    env.emulator.clear_requests()
+
+    result = env.cli("run")
+
+    # Warned, not blocked: the audience keeps its retention and its members keep syncing.
+    assert result.exit_code == 0, result.output
+    assert lines_with(result.stdout, f"{NEWSLETTER}: keeps the retention")
+    assert sent_to(env, ids[NEWSLETTER] or "")
+    assert [r for r in env.api_requests() if r["endpoint"].endswith("create/")] == []
+    assert env.registry() == ids
+    env.assert_converged()
+    set_retention(env, NEWSLETTER, 30)  # restored: nothing to say
+    assert "retention" not in env.cli("plan").stdout
+    set_retention(env, NEWSLETTER, 60)
+    assert lines_with(env.cli("plan").stdout, NEWSLETTER, "keeps the retention")
+    # An audience created before retention was recorded: unknown, so no warning.
+    env.query("delete from tiktok_sync_create_requests")
+    assert "retention" not in env.cli("plan").stdout

@@ -22,6 +22,7 @@ from sync.apply import run
 from sync.errors import ConfigError
 from sync.plan import AudiencePlan, PlanOptions, build_plan, plan_audience
 from sync.settings import TikTokSettings, WarehouseSettings
+from sync.tiktok.lookup import HeldAudience
 from sync.warehouse import AudienceCounts, RegistryEntry, Target, Warehouse
 from tests.sync_support import ADVERTISER, SyncEnv, sync_env
 
@@ -338,3 +339,29 @@ def test_no_advertiser_anywhere_is_a_configuration_error() -> None:
     target = _target(advertiser_id=None, registered_advertiser_id=None)
     with pytest.raises(ConfigError, match="--advertiser-id or set TIKTOK_ADVERTISER_ID"):
         plan_audience(target, _counts(), None, TikTokSettings(), PlanOptions())
+
+
+@pytest.mark.parametrize(
+    ("type_at_tiktok", "blocked_with"),
+    [
+        pytest.param("Partner", None, id="partner-streaming"),
+        pytest.param("Customer File Audience", "is a customer_file audience", id="file"),
+        pytest.param("Lookalike", "'Lookalike' audience, which the sync cannot", id="other"),
+        pytest.param(None, None, id="type-not-given"),
+    ],
+)
+def test_a_configured_audience_is_held_to_its_tiktok_type(
+    type_at_tiktok: str | None, blocked_with: str | None
+) -> None:
+    target = _target(is_audience_id_configured=True, registered_advertiser_id=None)
+    held = HeldAudience("7100000000000000001", "aud", type_at_tiktok)
+    at_tiktok = {"7100000000000000001": held}
+
+    plan = plan_audience(target, _counts(), None, TIKTOK, PlanOptions(), None, at_tiktok)
+
+    if blocked_with is None:
+        assert plan.blocked == ()
+    else:
+        (line,) = plan.blocked
+        assert blocked_with in line and "7100000000000000001" in line and "aud" in line
+    assert plan.warnings == ()  # same name: nothing to say

@@ -37,6 +37,9 @@
       ('advertiser_id', s), ('api', s), ('audience_name', text), ('created_at', ts),
       ('created_by_run_id', s), ('run_id', s), ('event_at', ts),
     ],
+    'tiktok_sync_create_requests': [
+      ('run_id', s), ('audience_key', s), ('api', s), ('retention_days', i), ('sent_at', ts),
+    ],
     'tiktok_sync_locks': [
       ('holder', s), ('event', s), ('claimed_at', ts), ('expires_at', ts), ('host', s),
       ('process_id', i), ('event_at', ts),

@@ -21,14 +21,13 @@ from sync.apply.customer_file import upload_members
 from sync.apply.results import AudienceResult, ErrorInfo
 from sync.plan import TIKTOK_MIN_AUDIENCE_SIZE, AudiencePlan, Plan
 from sync.tiktok import AmbiguousWriteError, NotFoundError, TikTokError
+from sync.tiktok.lookup import AUDIENCE_TYPES, audiences_at_tiktok
 from sync.tiktok.models import CreatedId
 from sync.warehouse import Freeze, RegistryEntry
 
 # TikTok's create_time has whole seconds and the two clocks differ a little: look back this far
 # before the pending row's created_at when adopting an audience.
 CLOCK_SKEW = timedelta(minutes=10)
-# `audience_type` in dmp/custom_audience/list/ (docs/tiktok-api.md §3.6).
-AUDIENCE_TYPES = {"streaming": "Partner", "customer_file": "Customer File Audience"}
 
 # --- create once -------------------------------------------------------------------------------
 
@@ -73,6 +72,8 @@ def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple
         ctx.warehouse.batch_sent(batch)
     try:
         check_time(ctx)
+        # What TikTok fixes at creation, for later runs to compare the settings with.
+        ctx.warehouse.record_create_request(key, ap.api, ap.retention_days)
         created = _create(ctx, ap, file_paths)
     except AmbiguousWriteError as error:
         ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
@@ -191,29 +192,20 @@ def gone_at_tiktok(ctx: Context, plan: Plan, notes: list[str]) -> set[str]:
     """--recreate-missing: the ids of the audiences the sync created that TikTok no longer has.
 
     Without this look-up a run learns of a deleted audience only when TikTok refuses one of its
-    batches, so one with nothing to send would never be created again. One list request per
-    advertiser (up to 100 ids each), filtered to the registry's ids: an id TikTok does not
-    return is gone. Should TikTok refuse the filter for an id it does not know (as its get
-    endpoint does, 40007), each id is asked about alone. If TikTok cannot be asked, none is
-    taken for gone: a refused batch still leads to the recreate.
+    batches, so one with nothing to send would never be created again. If TikTok cannot be
+    asked, none is taken for gone: a refused batch still leads to the recreate.
     """
     wanted: dict[str, list[str]] = {}
     for ap in plan.audiences:
         if ap.audience_id is not None and not ap.audience_id_configured and not ap.blocked:
             wanted.setdefault(ap.advertiser_id, []).append(ap.audience_id)
-    gone: set[str] = set()
-    for advertiser, ids in wanted.items():
-        try:
-            listed = ctx.client.list_custom_audiences(advertiser, audience_ids=ids)
-            gone |= set(ids) - {audience.audience_id for audience in listed}
-        except NotFoundError:
-            gone |= {i for i in ids if deleted_at_tiktok(ctx, advertiser, i)}
-        except TikTokError as error:
-            notes.append(
-                f"could not ask TikTok which audiences of advertiser {advertiser} still exist "
-                f"({error}); --recreate-missing recreates one only when TikTok refuses its changes"
-            )
-    return gone
+    lookup = audiences_at_tiktok(ctx.client, wanted)
+    notes.extend(
+        f"could not ask TikTok which audiences of advertiser {advertiser} still exist "
+        f"({error}); --recreate-missing recreates one only when TikTok refuses its changes"
+        for advertiser, error in lookup.failed.items()
+    )
+    return {audience_id for audience_id, held in lookup.held.items() if held is None}
 
 
 def recreatable(

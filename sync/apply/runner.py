@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from sync.apply.context import (
     DEFAULT_PROCESSING_WAIT,
@@ -42,6 +43,7 @@ from sync.errors import ConfigError
 from sync.plan import AudiencePlan, Plan, PlanOptions, plan_from_warehouse
 from sync.settings import TikTokSettings, WarehouseSettings
 from sync.tiktok import AuthError, FatalError, RequestError, TikTokClient, TikTokError
+from sync.tiktok.lookup import audiences_at_tiktok
 from sync.tiktok.redact import remember, remembering
 from sync.warehouse import Warehouse, utc_now
 
@@ -77,17 +79,20 @@ def sync_audiences(
     # the secrets it uses are masked in all it writes (the run history) while it runs.
     with remembering(), Warehouse.open(warehouse_settings, lock_holder=run_id) as warehouse:
         remember(tiktok.access_token, tiktok.app_secret)
-        plan = plan_from_warehouse(warehouse, tiktok, options)
-        if not plan.refused and not tiktok.access_token:
-            raise ConfigError(
-                "no TikTok access token: run `tiktok-sync auth`, or set TIKTOK_ACCESS_TOKEN"
-            )
         with TikTokClient(
             tiktok.access_token,
             base_url=tiktok.api_base,
             requests_per_second=requests_per_second,
             requests_per_minute=requests_per_minute,
         ) as client:
+            # The configured audiences are read from TikTok under the run's deadline too.
+            client.deadline = deadline
+            read = partial(audiences_at_tiktok, client) if tiktok.access_token else None
+            plan = plan_from_warehouse(warehouse, tiktok, options, read)
+            if not plan.refused and not tiktok.access_token:
+                raise ConfigError(
+                    "no TikTok access token: run `tiktok-sync auth`, or set TIKTOK_ACCESS_TOKEN"
+                )
             return run(
                 plan,
                 client,

@@ -219,16 +219,19 @@ def plan(
 
     Per audience: where it goes (advertiser, TikTok id or a new one), the adds and removes it
     would send, the identifiers rejected by normalisation, and the guards' verdicts; then the
-    audiences whose model is gone. Reads the warehouse only: no TikTok call, no access token
-    needed, so it fits CI. Takes the same guard options as `run`.
+    audiences whose model is gone. Reads the warehouse, and with an access token compares the
+    audiences set by meta.tiktok.audience_id with TikTok (one read per advertiser; nothing is
+    sent); without one it needs no credentials, so it fits CI. Takes the same guard options as
+    `run`.
 
     Exit codes: 0 the run would go ahead; 2 configuration problem, or a guard would refuse
     the run.
     """
-    del api_base  # accepted so `plan` takes the same options as `run`; nothing is sent
     with command(debug, json_output):
         warehouse = load_warehouse(project_dir, profiles_dir, target, memory_limit)
-        tiktok = load_tiktok(advertiser_id=advertiser_id, credentials_file=credentials_file)
+        tiktok = load_tiktok(
+            api_base=api_base, advertiser_id=advertiser_id, credentials_file=credentials_file
+        )
         options = PlanOptions(
             audiences=audience,
             max_removal_share=max_removal_share,

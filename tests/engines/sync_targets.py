@@ -37,6 +37,7 @@ LEDGER = (
     "tiktok_sync_changes",
     "tiktok_sync_batches",
     "tiktok_sync_registry_events",
+    "tiktok_sync_create_requests",
     "tiktok_sync_locks",
     "tiktok_sync_run_history",
     "tiktok_sync_audience_size_history",
