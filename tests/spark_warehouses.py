@@ -31,6 +31,7 @@ import pyarrow as pa
 import pytest
 
 from tests.engine_warehouses import DoubleWarehouse
+from tests.engines.spark import SCHEMA
 from tests.engines.sync_targets import SparkDbtProject
 from tests.warehouses import SERVER_DEMO_BUILD, Warehouses, WarehouseUnderTest
 
@@ -57,6 +58,8 @@ class SparkWarehouse(DoubleWarehouse):
     def __init__(self, workdir: Path, server: Any) -> None:
         super().__init__(workdir, server)
         self.project = SparkDbtProject(workdir, engine=server)
+        self._schema_session: Any = None
+        self._base_session: Any = None
 
     def env(self) -> dict[str, str]:
         return dict(self.server.env())
@@ -68,13 +71,39 @@ class SparkWarehouse(DoubleWarehouse):
         if not _session_running():
             wait_for_other_jvms(self.server.workdir)
 
-    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    def _session(self) -> Any:
+        """A session of the sync job's (same JVM, settings and metastore; started as the sync
+        job starts it) whose current schema is the target's, for the tests' unqualified names;
+        the sync job's own session keeps its current schema."""
+        from sync.engines.spark import fresh_catalog
+
         self.settle()
-        return super().query(sql, params)
+        spark = self.sql().session()  # type: ignore[attr-defined]
+        if self._schema_session is None or self._base_session is not spark:
+            self._schema_session = spark.newSession()
+            self._schema_session.catalog.setCurrentDatabase(SCHEMA)
+            self._base_session = spark
+        fresh_catalog(self._schema_session)  # what the sync job wrote since the last query
+        return self._schema_session
+
+    def _arrow(self, sql: str, params: Sequence[object]) -> pa.Table:
+        from sync.engines.base_spark import bound_values, naive_utc_columns
+
+        session = self._session()
+        frame = session.sql(sql, args=bound_values(params)) if params else session.sql(sql)
+        table: pa.Table = naive_utc_columns(frame.toArrow())
+        return table
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        from sync.engines.base_spark import rows_of
+
+        return rows_of(self._arrow(sql, params))
 
     def dicts(self, sql: str) -> list[dict[str, Any]]:
-        self.settle()
-        return super().dicts(sql)
+        return [
+            {name.lower(): value for name, value in row.items()}
+            for row in self._arrow(sql, ()).to_pylist()
+        ]
 
 
 class SparkWarehouses(Warehouses):
@@ -136,7 +165,7 @@ class SparkWarehouses(Warehouses):
     @contextmanager
     def empty(self, workdir: Path) -> Iterator[WarehouseUnderTest]:
         with self._warehouse(workdir, None) as warehouse:
-            warehouse.query("create database if not exists tiktok_sync")
+            warehouse.server.session_query(f"create database if not exists {SCHEMA}", "default")
             yield warehouse
 
     def close(self) -> None:
