@@ -64,6 +64,11 @@ class SparkWarehouse(DoubleWarehouse):
     def env(self) -> dict[str, str]:
         return dict(self.server.env())
 
+    def _placeholder(self, field: pa.Field) -> str:
+        # Datetimes are bound as UTC strings (sync/engines/base_spark.py), which Spark stores
+        # in a TIMESTAMP column only through a cast.
+        return "cast(? as timestamp)" if pa.types.is_timestamp(field.type) else "?"
+
     def before_another_process(self) -> None:
         self.server.stop_session()
 
