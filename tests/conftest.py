@@ -15,7 +15,7 @@ from tests.reporting import summary_of
 from tests.warehouses import ENGINES, DuckDBWarehouses, PostgresWarehouses, Warehouses
 
 # The engines of the engine targets (make test-snowflake, ...), for tests marked every_engine.
-ENGINE_TARGETS = ("snowflake", "bigquery")
+ENGINE_TARGETS = ("snowflake", "bigquery", "spark")
 
 # Set in CI (.ci/run), where PostgreSQL and dbt-postgres are installed: a missing one fails the
 # Postgres tests instead of skipping them.
@@ -149,7 +149,8 @@ def postgres_warehouses(
 @pytest.fixture
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     """Where the test's warehouse comes from: DuckDB files, databases of a Postgres server, or
-    servers of a double (tests/engine_warehouses.py)."""
+    servers of a double (tests/engine_warehouses.py), or a local Spark session
+    (tests/spark_warehouses.py)."""
     if request.param == "duckdb":
         return DuckDBWarehouses(tmp_path_factory)
     if request.param in ("postgres", *ENGINE_TARGETS):
@@ -168,5 +169,14 @@ def _snowflake_warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="session", name="bigquery_warehouses")
 def _bigquery_warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DoubleWarehouses]:
     warehouses = double_warehouses("bigquery", tmp_path_factory.getbasetemp())
+    yield warehouses
+    warehouses.close()
+
+
+@pytest.fixture(scope="session", name="spark_warehouses")
+def _spark_warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouses]:
+    from tests.spark_warehouses import SparkWarehouses
+
+    warehouses = SparkWarehouses(tmp_path_factory.getbasetemp())
     yield warehouses
     warehouses.close()

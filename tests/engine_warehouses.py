@@ -109,11 +109,15 @@ class DoubleWarehouse(WarehouseUnderTest):
 
     def _insert(self, name: str, rows: pa.Table) -> None:
         columns = ", ".join(rows.column_names)
-        row = "(" + ", ".join("?" for _ in rows.column_names) + ")"
+        row = "(" + ", ".join(self._placeholder(f) for f in rows.schema) + ")"
         for batch in rows.to_batches(max_chunksize=INSERT_ROWS):
             values = [v for record in batch.to_pylist() for v in record.values()]
             tuples = ", ".join(row for _ in range(batch.num_rows))
             self.query(f"insert into {name} ({columns}) values {tuples}", values)
+
+    def _placeholder(self, field: pa.Field) -> str:
+        """The parameter of one value of `field` in an INSERT."""
+        return "?"
 
     def sha256_hex(self, expression: str) -> str:
         return self.sha256_sql.format(expression=expression)

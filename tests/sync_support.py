@@ -141,6 +141,7 @@ class SyncEnv:
 
     def cli(self, *args: str, env: Mapping[str, str | None] | None = None) -> Result:
         """`tiktok-sync <args> --project-dir <the project>`, in-process."""
+        self.warehouse.settle()
         command = [*args, "--project-dir", str(PROJECT_DIR)]
         if args and args[0] == "run":
             command += ["--requests-per-second", "1000", "--requests-per-minute", "1000000"]
@@ -164,6 +165,7 @@ class SyncEnv:
         **plan_options: Any,
     ) -> RunResult:
         """The library's `run` with a client the test configured (retries, batch size)."""
+        self.warehouse.settle()
         settings = self.warehouse.settings()
         tiktok = TikTokSettings(
             api_base=self.emulator.base_url, advertiser_id=ADVERTISER, access_token=TOKEN

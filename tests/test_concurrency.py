@@ -46,6 +46,7 @@ def env(engine: Warehouses, tmp_path: Path) -> Iterator[SyncEnv]:
 
 
 def _start_run(env: SyncEnv) -> subprocess.Popen[str]:
+    env.warehouse.before_another_process()
     settings = {k: v for k, v in env.env().items() if v is not None}
     base = {k: v for k, v in os.environ.items() if k not in env.env()}
     return subprocess.Popen(
@@ -64,7 +65,8 @@ def test_two_runs_started_together_one_proceeds_the_other_refuses(env: SyncEnv) 
     env.emulator.set_faults([{"kind": "slow", "path": "segment/mapping/", "count": 1, "delay": 2}])
 
     runs = [_start_run(env), _start_run(env)]
-    outputs = [p.communicate(timeout=120) for p in runs]
+    # A guard against a hang, wide enough for Spark: each run starts a JVM of its own first.
+    outputs = [p.communicate(timeout=600) for p in runs]
     finished = [(p.returncode, out, err) for p, (out, err) in zip(runs, outputs, strict=True)]
 
     assert sorted(code for code, _, _ in finished) == [0, 2], finished

@@ -52,6 +52,7 @@ def members(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def start_run(env: SyncEnv) -> subprocess.Popen[str]:
     """`tiktok-sync run` as its own process, pointed at this test's warehouse and emulator."""
+    env.warehouse.before_another_process()
     settings = env.env()
     process_env = {k: v for k, v in os.environ.items() if k not in settings}
     process_env.update({k: v for k, v in settings.items() if v is not None})
@@ -65,7 +66,8 @@ def start_run(env: SyncEnv) -> subprocess.Popen[str]:
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
+    # A guard against a hang, wide enough for Spark: the run starts a JVM before its first read.
+    deadline = time.monotonic() + 300
     while not condition():
         if process.poll() is not None:
             out, err = process.communicate()

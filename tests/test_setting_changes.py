@@ -91,7 +91,10 @@ def test_a_name_changed_after_an_interrupted_create_adopts_that_audience(
     assert names(env)[made] == tiktok_name
 
 
-@pytest.mark.every_engine(bigquery="crucible has no UPDATE, which the test changes a setting with")
+@pytest.mark.every_engine(
+    bigquery="crucible has no UPDATE, which the test changes a setting with",
+    spark="plain parquet tables have no UPDATE, which the test changes a setting with",
+)
 def test_a_new_name_is_shown_by_plan_then_applied_at_tiktok(env: SyncEnv) -> None:
     assert env.cli("run").exit_code == 0
     ids = env.registry()

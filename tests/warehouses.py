@@ -106,6 +106,14 @@ class WarehouseUnderTest(ABC):
     def close(self) -> None:  # noqa: B027 - only engines with a session to end
         """Release what the test's SQL access holds."""
 
+    def before_another_process(self) -> None:  # noqa: B027 - only Spark's metastore
+        """Before a `tiktok-sync` process starts on the warehouse: let go of what only one
+        process at a time may hold (Spark's embedded metastore)."""
+
+    def settle(self) -> None:  # noqa: B027 - only Spark's metastore
+        """Before this process uses the warehouse again: wait until the processes that used it
+        (a killed run, dbt) have let go of what only one process at a time may hold."""
+
 
 # --- DuckDB ---------------------------------------------------------------------------------
 

@@ -60,8 +60,11 @@ MIN_JAVA = 17  # Spark 4 dropped Java 8 and 11 (SPARK-45315)
 
 # What the driver JVM is started with. C1-only JIT: dbt runs hundreds of small, different
 # statements on a few rows each, where the JVM's warm-up is most of the time; measured here
-# it cut a SparkSession's start and its first big query to about half.
-JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+# it cut a SparkSession's start and its first big query to about half. C1 alone gets a 48 MB
+# code cache, which a session running a dbt build and then sync runs filled ("CodeCache is full.
+# Compiler has been disabled."), after which the JVM failed statements with
+# `java.lang.InternalError: ... MethodHandle.linkToSpecial`: a larger cache.
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 
 
 def _java() -> str | None:
