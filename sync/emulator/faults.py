@@ -92,7 +92,7 @@ def partial_request(request: ApiRequest) -> ApiRequest:
     if not isinstance(rows, list) or len(rows) < 2:
         return request
     body["batch_data"] = rows[: len(rows) // 2]
-    return replace(request, body=json.dumps(body).encode())
+    return replace(request, body=json.dumps(body).encode(), parsed=None)
 
 
 class FaultRuleError(ValueError):

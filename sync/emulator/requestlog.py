@@ -8,10 +8,10 @@ are replaced by "***" wherever they appear at the top level of the query or body
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from sync.emulator import multipart
+from sync.emulator.params import parse_json
 
 REDACTED = "***"
 SECRET_KEYS = frozenset({"secret", "auth_code", "access_token", "app_secret", "client_secret"})
@@ -25,14 +25,14 @@ def redact_query(query: dict[str, list[str]]) -> dict[str, list[str]]:
     return {k: [REDACTED] * len(v) if k in SECRET_KEYS else list(v) for k, v in query.items()}
 
 
-def summarise_body(content_type: str, body: bytes) -> Any:
+def summarise_body(content_type: str, body: bytes, parsed: tuple[bool, Any] | None = None) -> Any:
+    """What the log keeps of `body`; `parsed` is `params.parse_json(body)` if already done."""
     if not body:
         return None
     media_type, _ = multipart.header_params(content_type)
     if media_type == "application/json":
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        is_json, data = parse_json(body) if parsed is None else parsed
+        if not is_json:
             return {"unparsed_bytes": len(body)}
         if isinstance(data, dict):
             data = {k: REDACTED if k in SECRET_KEYS else v for k, v in data.items()}

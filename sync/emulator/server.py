@@ -27,11 +27,11 @@ from types import FrameType, TracebackType
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
-from sync.emulator import control, errors, faults, requestlog
+from sync.emulator import control, errors, faults, multipart, requestlog
 from sync.emulator.config import EmulatorConfig, EmulatorConfigError
 from sync.emulator.endpoints import ENDPOINTS
 from sync.emulator.errors import ApiError, HttpError
-from sync.emulator.params import ApiRequest
+from sync.emulator.params import ApiRequest, parse_json
 from sync.emulator.state import State
 
 API_PREFIX = "/open_api/v1.3/"
@@ -99,7 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
     # --- plumbing --------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        started = time.monotonic()
+        # When the request arrived (its headers read): what the rate limit counts and the log's
+        # `time` and `duration_ms` start from.
+        started, arrived_at = time.monotonic(), time.time()
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
         try:
@@ -117,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = control.handle(self.server.state, self.command, relative, query, body)
             self._send(status, json.dumps(payload).encode(), "application/json")
             return
-        self._api(url.path, query, body, started)
+        self._api(url.path, query, body, started, arrived_at)
 
     def _read_body(self) -> bytes:
         limit = self.server.state.config.max_file_bytes + BODY_SLACK
@@ -183,17 +185,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- the TikTok API --------------------------------------------------------------------
 
-    def _api(self, path: str, query: dict[str, list[str]], body: bytes, started: float) -> None:
+    def _api(
+        self,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        started: float,
+        arrived_at: float,
+    ) -> None:
         state = self.server.state
         headers = {name.lower(): value for name, value in self.headers.items()}
+        content_type = headers.get("content-type", "")
+        is_json = multipart.header_params(content_type)[0] == "application/json"
+        parsed = parse_json(body) if body and is_json else None  # once, for the log and the API
         entry: dict[str, Any] = {
-            "time": time.time(),
+            "time": arrived_at,
             "request_id": None,
             "method": self.command,
             "path": path,
             "query": requestlog.redact_query(query),
             "access_token": requestlog.REDACTED if "access-token" in headers else None,
-            "body": requestlog.summarise_body(headers.get("content-type", ""), body),
+            "body": requestlog.summarise_body(content_type, body, parsed),
             # what travelled, for bench/: bodies over 1 MB are kept only summarised
             "body_bytes": len(body),
             "http_status": None,
@@ -201,10 +213,14 @@ class _Handler(BaseHTTPRequestHandler):
             "message": None,
             "fault": None,
         }
+        relative = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path
+        request = ApiRequest(
+            self.command, relative, query, headers, body, arrived=started, parsed=parsed
+        )
         state.request_started()
         try:
             self._wait_latency(state, path)
-            response = self._answer_api(state, path, query, headers, body, entry)
+            response = self._answer_api(state, request, entry)
         finally:
             state.request_finished()
         if response is not None:
@@ -234,26 +250,19 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(delay)
 
     def _answer_api(
-        self,
-        state: State,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: bytes,
-        entry: dict[str, Any],
+        self, state: State, request: ApiRequest, entry: dict[str, Any]
     ) -> _Response | None:
         """The response to send, or None to close the connection without one."""
-        relative = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else None
-        endpoint = ENDPOINTS.get(relative) if relative is not None else None
-        if relative is None or endpoint is None:
-            # docs/tiktok-api.md §1: a missing trailing slash (or any unknown path) is HTTP 404, not
-            # an envelope.
+        relative = request.path
+        endpoint = ENDPOINTS.get(relative)
+        if endpoint is None:
+            # docs/tiktok-api.md §1: a missing trailing slash (or any unknown path) is HTTP 404,
+            # not an envelope.
             return _Response.text(404, "404 page not found")
         if self.command != endpoint.method:
             return _Response.text(405, "405 method not allowed", {"Allow": endpoint.method})
         request_id = state.next_request_id()
         entry["request_id"] = request_id
-        request = ApiRequest(self.command, relative, query, headers, body)
         fault: faults.FaultRule | None = None
         try:
             if endpoint.needs_token:
@@ -276,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             # An emulator bug must be loud: HTTP 500 and the traceback in the log, never a
             # retryable-looking envelope that a client would quietly retry.
             entry["internal_error"] = traceback.format_exc()
-            logger.exception("emulator internal error on %s", path)
+            logger.exception("emulator internal error on %s", relative)
             return _Response.text(500, "emulator internal error")
         if fault is not None and fault.kind == faults.APPLIED_THEN_DROP:
             entry["code"] = code  # what TikTok did, though the client never hears it
@@ -341,7 +350,7 @@ def _authenticate(state: State, request: ApiRequest) -> None:
     if advertiser_ids is None:
         raise ApiError(errors.TOKEN_INVALID, errors.MSG_TOKEN_INVALID)
     # docs/tiktok-api.md §5.1: HTTP 200 + 40100, no 429, no rate-limit headers.
-    if not state.allow_request(token):
+    if not state.allow_request(token, request.arrived):
         raise ApiError(errors.RATE_LIMITED, errors.MSG_RATE_LIMITED)
     request.token = token
     request.token_advertisers = advertiser_ids

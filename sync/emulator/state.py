@@ -10,6 +10,7 @@ exists (file paths, audience ids, the 400 cap, the 1,000 floor, processing locks
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import hashlib
@@ -34,6 +35,9 @@ AudienceKind = Literal["customer_file", "partner"]
 AUDIENCE_ID_BASE = 7_100_000_000_000_000_000
 HISTORY_LIMIT = 100  # docs/tiktok-api.md §3.5: history_size is at most 100
 REQUEST_LOG_LIMIT = 10_000
+# How long admitted arrivals are kept for the rate limit: a request is checked after its body is
+# read and its configured latency waited, at most seconds after it arrived.
+RATE_HISTORY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,8 @@ class State:
         self._files: dict[str, UploadedFile] = {}
         self._log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._faults = FaultPlan()
-        self._rate_windows: dict[str, deque[float]] = {}
+        # Per token: arrival times of admitted requests, sorted.
+        self._rate_windows: dict[str, list[float]] = {}
         self._used_auth_codes: set[str] = set()
         self._auth_codes_issued_at = time.monotonic()
         # Requests in flight outlive a reset: the peak restarts from them.
@@ -160,8 +165,13 @@ class State:
         advertiser_ids = self._config.tokens.get(token)
         return list(advertiser_ids) if advertiser_ids is not None else None
 
-    def allow_request(self, token: str) -> bool:
-        """Sliding one-second window per access token (docs/tiktok-api.md §5.1; Airbyte: per token).
+    def allow_request(self, token: str, arrived: float | None = None) -> bool:
+        """At most `qps` requests per access token in any one-second window
+        (docs/tiktok-api.md §5.1; Airbyte: per token), counted by when each request *arrived*
+        (`time.monotonic()`), as a gateway counts them, not by when a busy emulator got round to
+        checking it: requests are checked out of arrival order (after their body is read and their
+        latency waited), so a request is admitted only if every one-second window holding its
+        arrival stays within `qps`.
 
         Rejected requests are not counted, so a client that waits out the second recovers.
         """
@@ -169,13 +179,23 @@ class State:
         if qps <= 0:
             return True
         now = time.monotonic()
+        at = now if arrived is None else arrived
         with self._lock:
-            window = self._rate_windows.setdefault(token, deque())
-            while window and now - window[0] >= 1.0:
-                window.popleft()
-            if len(window) + 1 > qps:
+            admitted = self._rate_windows.setdefault(token, [])
+            del admitted[: bisect.bisect_left(admitted, now - RATE_HISTORY_SECONDS)]
+            near = admitted[
+                bisect.bisect_right(admitted, at - 1.0) : bisect.bisect_left(admitted, at + 1.0)
+            ]
+            # The windows [start, start + 1) that hold `at`: the fullest starts at `at` itself
+            # or at an earlier admitted arrival.
+            starts = [at, *(t for t in near if t <= at)]
+            fullest = max(
+                bisect.bisect_left(near, start + 1.0) - bisect.bisect_left(near, start)
+                for start in starts
+            )
+            if fullest + 1 > qps:
                 return False
-            window.append(now)
+            bisect.insort(admitted, at)
             return True
 
     def redeem_auth_code(self, auth_code: str) -> str:

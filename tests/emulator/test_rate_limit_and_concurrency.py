@@ -122,3 +122,31 @@ def test_concurrent_creates_get_distinct_ids_and_respect_the_cap(
     created = [r["data"]["audience_id"] for r in replies if r["code"] == 0]  # type: ignore[index]
     assert len(created) == len(set(created)) == 10
     assert sum(1 for r in replies if r["code"] == 40002) == 6
+
+
+def test_requests_are_counted_by_arrival_even_when_checked_out_of_order() -> None:
+    """A gateway counts a request when it arrives; the emulator checks it later (after reading
+    its body and waiting its latency), so checks come out of arrival order. A request is
+    admitted only if every one-second window holding its arrival stays within the limit."""
+    from sync.emulator import EmulatorConfig
+    from sync.emulator.state import State
+
+    state = State(EmulatorConfig(qps=2))
+    t = time.monotonic()
+    assert state.allow_request("emulator-token", t + 0.5)
+    assert state.allow_request("emulator-token", t + 0.0)  # arrived first, checked second
+    assert not state.allow_request("emulator-token", t + 0.9)  # [t, t+1) would hold three
+    assert not state.allow_request("emulator-token", t - 0.4)  # [t-0.4, t+0.6) would too
+    assert state.allow_request("emulator-token", t + 1.2)  # [t+0.5, t+1.5) holds two
+    assert not state.allow_request("emulator-token", t + 1.1)  # [t+0.5, t+1.5) would hold three
+    assert state.allow_request("emulator-token", t + 2.3)
+
+
+def test_the_log_times_a_request_from_its_arrival(api: Api) -> None:
+    """`time` and `duration_ms` both start when the request arrived, so time + duration is
+    when it was answered (what bench/quota.py reads), latency and body reading included."""
+    before = time.time()
+    api.get(LIST, {"advertiser_id": ADVERTISER})
+    after = time.time()
+    entry = requests.get(api.emulator.control_url + "requests/", timeout=5).json()["requests"][-1]
+    assert before <= entry["time"] <= entry["time"] + entry["duration_ms"] / 1000 <= after + 0.01
