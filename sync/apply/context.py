@@ -1,9 +1,9 @@
 """What every part of a run shares: its context, the deadline, and recording a batch.
 
 The batch is the retry unit: one `/segment/mapping/` request, or one customer file and the
-update that applies it. A batch is recorded only after TikTok answered code 0 (or 20001, partial
-success, whose message is kept); on any other answer that batch and the rest of the audience stay
-pending.
+update that applies it. A batch is recorded only after TikTok answered code 0; a partial success
+(20001) keeps it unconfirmed (`record_answers` says why), and on any other answer that batch and
+the rest of the audience stay pending.
 """
 
 from __future__ import annotations
