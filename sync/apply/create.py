@@ -20,8 +20,8 @@ from sync.apply.context import Context, check_time
 from sync.apply.customer_file import upload_members
 from sync.apply.results import AudienceResult, ErrorInfo
 from sync.plan import TIKTOK_MIN_AUDIENCE_SIZE, AudiencePlan, Plan
-from sync.tiktok import AmbiguousWriteError, NotFoundError, TikTokError
-from sync.tiktok.lookup import AUDIENCE_TYPES, audiences_at_tiktok
+from sync.tiktok import AmbiguousWriteError, TikTokError
+from sync.tiktok.lookup import AUDIENCE_TYPES, audience_at_tiktok, audiences_at_tiktok
 from sync.tiktok.models import CreatedId
 from sync.warehouse import Freeze, RegistryEntry
 
@@ -180,12 +180,9 @@ def _parse_create_time(value: str | None) -> datetime | None:
 def deleted_at_tiktok(ctx: Context, advertiser_id: str, audience_id: str) -> bool:
     """TikTok says it has no audience of this id under the advertiser (one read)."""
     try:
-        found = ctx.client.get_custom_audiences(advertiser_id, [audience_id])
-    except NotFoundError:
-        return True
+        return audience_at_tiktok(ctx.client, advertiser_id, audience_id) is None
     except TikTokError:
         return False  # cannot tell: the original error stands
-    return all(details.audience_id != audience_id for details in found)
 
 
 def gone_at_tiktok(ctx: Context, plan: Plan, notes: list[str]) -> set[str]:

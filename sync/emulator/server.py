@@ -219,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         state.request_started()
         try:
-            self._wait_latency(state, path)
+            self._wait_latency(state, request.path)
             response = self._answer_api(state, request, entry)
         finally:
             state.request_finished()
@@ -240,10 +240,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     @staticmethod
-    def _wait_latency(state: State, path: str) -> None:
-        """The configured round trip (config `latency`), before the request is handled and
-        outside every lock, so requests side by side wait side by side."""
-        relative = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else path
+    def _wait_latency(state: State, relative: str) -> None:
+        """The configured round trip (config `latency`) of the path relative to the API prefix,
+        before the request is handled and outside every lock, so requests side by side wait
+        side by side."""
         fixed, jitter = state.config.latency_of(relative)
         delay = fixed + (random.uniform(0.0, jitter) if jitter else 0.0)
         if delay > 0:

@@ -57,7 +57,7 @@ def audiences_at_tiktok(client: TikTokClient, wanted: Mapping[str, Sequence[str]
             held |= {i: listed.get(i) for i in ids}
         except NotFoundError:
             try:
-                held |= {i: _one(client, advertiser, i) for i in ids}
+                held |= {i: audience_at_tiktok(client, advertiser, i) for i in ids}
             except TikTokError as error:
                 failed[advertiser] = str(error)
         except TikTokError as error:
@@ -65,7 +65,11 @@ def audiences_at_tiktok(client: TikTokClient, wanted: Mapping[str, Sequence[str]
     return Lookup(held, failed)
 
 
-def _one(client: TikTokClient, advertiser_id: str, audience_id: str) -> HeldAudience | None:
+def audience_at_tiktok(
+    client: TikTokClient, advertiser_id: str, audience_id: str
+) -> HeldAudience | None:
+    """One audience by id (one get request), None when TikTok has no such audience under the
+    advertiser; any other error is raised."""
     try:
         found = client.get_custom_audiences(advertiser_id, [audience_id])
     except NotFoundError:
