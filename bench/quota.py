@@ -9,7 +9,8 @@ default. The share of the quota: mapping requests per second over the streaming 
 mapping request's arrival to the last one's answer, from the emulator's log), over 10. Medians of
 `--runs` runs; writes bench/results/quota.json and prints a Markdown table. Statements per batch:
 the statements that appended the mapping batches' ledger events (those of one statement share
-its `event_at`) over the mapping batches sent.
+its `event_at`) over the mapping batches sent. Throttled: requests the emulator's rate limit
+refused (code 40100); they count in the share although they applied nothing.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
                         "requests_per_second",
                         "wall_seconds",
                         "statements_per_batch",
+                        "throttled",
+                        "peak_rss_mb",
                     )
                 },
             }
@@ -150,14 +153,15 @@ def main(argv: list[str] | None = None) -> None:
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"| Latency | Sending | Share of the {QUOTA}/s quota | Requests/s | Run wall time "
-        "| Ledger statements per batch |",
-        "|---|---|---|---|---|---|",
+        "| Ledger statements per batch | Throttled (40100) | Peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         lines.append(
             f"| {row['latency_ms']} ms | {row['mode']} | {row['share_of_quota']:.2f} | "
             f"{row['requests_per_second']:.1f} | {row['wall_seconds']:.1f} s | "
-            f"{row.get('statements_per_batch', 0):.2f} |"
+            f"{row.get('statements_per_batch', 0):.2f} | {row.get('throttled', 0):g} | "
+            f"{row.get('peak_rss_mb', 0):.0f} MB |"
         )
     return "\n".join(lines)
 
