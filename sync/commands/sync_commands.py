@@ -24,6 +24,7 @@ from sync.commands.options import (
     ProjectDir,
     Target,
 )
+from sync.memory import return_large_blocks_when_freed
 from sync.plan import DEFAULT_MAX_REMOVAL_SHARE, PlanOptions, plan_sync
 from sync.report import make_progress, render_text, to_json
 from sync.settings import load_tiktok, load_warehouse
@@ -169,6 +170,7 @@ def run(
     refused the run (nothing sent), or an audience was deleted at TikTok (--recreate-missing).
     """
     with command(debug, json_output):
+        return_large_blocks_when_freed()  # before any request body exists
         warehouse = load_warehouse(project_dir, profiles_dir, target, memory_limit)
         tiktok = load_tiktok(
             api_base=api_base, advertiser_id=advertiser_id, credentials_file=credentials_file
