@@ -12,8 +12,9 @@
     (null when valid, else a key of phone_rejection_reasons()).
 
     The rule (docs/normalisation-phone.md; TikTok H1/H2 in docs/tiktok-api.md §6.2, §0):
-    delete ASCII whitespace; allow only digits, a leading + (optionally after
-    "("), and - . ( ) /; a + or, where the row's country dials abroad with
+    drop an extension and a leading tel:, and read letters, as libphonenumber
+    does (phone_keypad.sql); delete whitespace; allow only digits, a leading +
+    (optionally after "("), and - . ( ) /; a + or, where the row's country dials abroad with
     00, a leading 00 means the digits carry their calling code; otherwise the
     row's country gives it, and a national trunk prefix is dropped. The
     result is emitted only when it is exactly what libphonenumber's
@@ -23,7 +24,7 @@
     (tests/test_phone_parity.py holds the SQL to that on a corpus).
 
     Portability: only substr, length, upper, coalesce, ||, like, case, cast,
-    equi-joins and the cross_engine regex macros (patterns without
+    translate, equi-joins and the cross_engine regex macros (patterns without
     backslashes). Calling codes are prefix-free, so the 1-, 2- and 3-digit
     lookups below find at most one code; equi-joins keep them hash joins. -#}
 {% macro phone_normalised_select(input_cte, calling_codes) -%}
