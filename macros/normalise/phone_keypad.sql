@@ -1,6 +1,6 @@
 {#- Extensions, tel: URIs and letters, as libphonenumber's parse() reads them, for both
     phone normalisers (phone_e164.sql, phone_e164_duckdb.sql). They run only
-    on values that are not already digits and - . ( ) / with a leading +.
+    on values that hold more than digits, whitespace, - . ( ) / and a leading +.
 
     _phone_without_extension(raw) is the value with its whitespace deleted and
     a trailing extension removed. libphonenumber looks for the extension on
@@ -27,8 +27,10 @@
     pattern allows the ASCII ones a number may hold, - ( ) . and space,
     after the extension. An extension in any other form (non-ASCII labels
     such as "доб", full-width letters, more digits than the limit, other
-    trailing characters) is not matched, so its label stays in the value and
-    the row is rejected as phone_invalid_characters. libphonenumber removes
+    trailing characters) is not matched, as libphonenumber does not strip
+    it either: its label stays in the value, its digits join the number (one
+    or two letters are dropped, see below; usually the row is then too long)
+    or its characters are rejected as phone_invalid_characters. libphonenumber removes
     an extension only when what precedes it has 3 digits or more; a number
     the SQL hashes has at least 5 there.
 
