@@ -12,8 +12,9 @@
     (null when valid, else a key of phone_rejection_reasons()).
 
     The rule (docs/normalisation-phone.md; TikTok H1/H2 in docs/tiktok-api.md §6.2, §0):
-    delete ASCII whitespace; allow only digits, a leading + (optionally after
-    "("), and - . ( ) /; a + or, where the row's country dials abroad with
+    drop an extension and a leading tel:, and read letters, as libphonenumber
+    does (phone_keypad.sql); delete whitespace; allow only digits, a leading +
+    (optionally after "("), and - . ( ) /; a + or, where the row's country dials abroad with
     00, a leading 00 means the digits carry their calling code; otherwise the
     row's country gives it, and a national trunk prefix is dropped. The
     result is emitted only when it is exactly what libphonenumber's
@@ -23,7 +24,7 @@
     (tests/test_phone_parity.py holds the SQL to that on a corpus).
 
     Portability: only substr, length, upper, coalesce, ||, like, case, cast,
-    equi-joins and the cross_engine regex macros (patterns without
+    translate, equi-joins and the cross_engine regex macros (patterns without
     backslashes). Calling codes are prefix-free, so the 1-, 2- and 3-digit
     lookups below find at most one code; equi-joins keep them hash joins. -#}
 {% macro phone_normalised_select(input_cte, calling_codes) -%}
@@ -39,6 +40,8 @@
 {% macro default__phone_normalised_select(input_cte, calling_codes) -%}
 {%- set string_type = tiktok_sync.string_cast_type() -%}
 {%- set default_sql = tiktok_sync._phone_default_country_sql() -%}
+{#- digits, - . ( ) / and one + first (or after the opening bracket) -#}
+{%- set plain_characters = '[(]?[+][-0-9()./]*|[-0-9()./]*' -%}
 {%- call tiktok_sync._phone_result() %}
     select
         stripped.*,
@@ -138,21 +141,55 @@
                     from (
                         select
                             input_id,
-                            {{ tiktok_sync.regex_full_match('compact_value', '[(]?[+][-0-9()./]*|[-0-9()./]*') }} as has_allowed_characters,
-                            (substr(compact_value, 1, 1) = '+' or substr(compact_value, 1, 2) = '(+') as has_plus,
-                            {{ tiktok_sync.regex_replace_all('compact_value', '[^0-9]', '') }} as digits,
+                            case
+                                when has_plain_characters then true
+                                else {{ tiktok_sync.regex_full_match('dialled_value', plain_characters) }}
+                            end as has_allowed_characters,
+                            (substr(dialled_value, 1, 1) = '+' or substr(dialled_value, 1, 2) = '(+') as has_plus,
+                            {{ tiktok_sync.regex_replace_all('dialled_value', '[^0-9]', '') }} as digits,
                             coalesce(
                                 case when given_country <> '' then given_country end,
                                 {{ default_sql }}
                             ) as country_code
                         from (
+                            -- letters as libphonenumber reads them (phone_keypad.sql)
                             select
                                 input_id,
-                                {{ tiktok_sync.remove_whitespace('cast(raw_value as ' ~ string_type ~ ')') }} as compact_value,
-                                upper({{ tiktok_sync.remove_whitespace('cast(country_code as ' ~ string_type ~ ')') }}) as given_country
-                            from {{ input_cte }}
+                                has_plain_characters,
+                                case
+                                    when has_plain_characters then number_value
+                                    else {{ tiktok_sync._phone_keypad_value('number_value') }}
+                                end as dialled_value,
+                                given_country
+                            from (
+                                -- a value of other characters may end in an extension (phone_keypad.sql)
+                                select
+                                    input_id,
+                                    has_plain_characters,
+                                    case
+                                        when has_plain_characters then compact_value
+                                        else {{ tiktok_sync._phone_without_extension('raw_value') }}
+                                    end as number_value,
+                                    given_country
+                                from (
+                                    select
+                                        compacted.*,
+                                        {{ tiktok_sync.regex_full_match('compact_value', plain_characters) }} as has_plain_characters
+                                    from (
+                                        select
+                                            input_id,
+                                            cast(raw_value as {{ string_type }}) as raw_value,
+                                            {{ tiktok_sync.remove_whitespace('cast(raw_value as ' ~ string_type ~ ')') }} as compact_value,
+                                            upper({{ tiktok_sync.remove_whitespace('cast(country_code as ' ~ string_type ~ ')') }}) as given_country
+                                        from {{ input_cte }}
+                                        {{ tiktok_sync.optimisation_fence() }}
+                                    ) as compacted
+                                    {{ tiktok_sync.optimisation_fence() }}
+                                ) as checked_characters
+                                {{ tiktok_sync.optimisation_fence() }}
+                            ) as extension_removed
                             {{ tiktok_sync.optimisation_fence() }}
-                        ) as compacted
+                        ) as keyed
                         {{ tiktok_sync.optimisation_fence() }}
                     ) as cleaned
                     left join {{ calling_codes }} as region

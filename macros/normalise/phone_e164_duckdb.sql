@@ -23,6 +23,7 @@
   {{ return(tiktok_sync.default__phone_normalised_select(input_cte, calling_codes)) }}
 {%- endif -%}
 {%- set ws = '[' ~ tiktok_sync.whitespace_characters() ~ ']' -%}
+{%- set plain_characters = '[(]?[+][-0-9()./]*|[-0-9()./]*' -%}
 with
 
 phone_rules as (
@@ -110,13 +111,16 @@ phone_read as (
     from (
         select
             input_id,
-            -- the portable test on the value without whitespace, with whitespace allowed anywhere
-            regexp_full_match(raw_value, {{ tiktok_sync.regex_literal(ws ~ '*([(]' ~ ws ~ '*)?[+]([-0-9()./]|' ~ ws ~ ')*|([-0-9()./]|' ~ ws ~ ')*') }}) as has_allowed_characters,
+            case
+                when has_plain_characters then true
+                else {{ tiktok_sync.regex_full_match('dialled_value', plain_characters) }}
+            end as has_allowed_characters,
             -- where the characters are allowed, a + can only be the leading one
-            contains(raw_value, '+') as has_plus,
+            contains(coalesce(dialled_value, raw_value), '+') as has_plus,
             -- digits matter only where the characters are allowed: digits, - ( ) . / +, whitespace;
             -- a value with a Unicode space has more bytes (strlen) than characters (length)
             case
+                when not has_plain_characters then regexp_replace(dialled_value, '[^0-9]+', '', 'g')
                 when contains(raw_value, chr(9)) or contains(raw_value, chr(10)) or contains(raw_value, chr(11))
                     or contains(raw_value, chr(12)) or contains(raw_value, chr(13))
                     or strlen(raw_value) <> length(raw_value)
@@ -129,16 +133,35 @@ phone_read as (
                 {{ tiktok_sync._phone_default_country_sql() }}
             ) as country_code
         from (
+            -- values of other characters: extension removed, letters read (phone_keypad.sql)
             select
-                input_id,
-                cast(raw_value as {{ dbt.type_string() }}) as raw_value,
-                upper(case
-                    when regexp_matches(country_code, {{ tiktok_sync.regex_literal(ws) }})
-                        then regexp_replace(country_code, {{ tiktok_sync.regex_literal(ws) }}, '', 'g')
-                    else country_code
-                end) as given_country
-            from (select input_id, raw_value, cast(country_code as {{ dbt.type_string() }}) as country_code from {{ input_cte }}) as typed
-        ) as compacted
+                without_extension.*,
+                case when not has_plain_characters then {{ tiktok_sync._phone_keypad_value('number_value') }} end as dialled_value
+            from (
+                select
+                    checked.*,
+                    case when not has_plain_characters then {{ tiktok_sync._phone_without_extension('raw_value') }} end as number_value
+                from (
+                    select
+                        input_id,
+                        raw_value,
+                        -- the portable test on the value without whitespace, with whitespace allowed anywhere
+                        regexp_full_match(raw_value, {{ tiktok_sync.regex_literal(ws ~ '*([(]' ~ ws ~ '*)?[+]([-0-9()./]|' ~ ws ~ ')*|([-0-9()./]|' ~ ws ~ ')*') }}) as has_plain_characters,
+                        given_country
+                    from (
+                        select
+                            input_id,
+                            cast(raw_value as {{ dbt.type_string() }}) as raw_value,
+                            upper(case
+                                when regexp_matches(country_code, {{ tiktok_sync.regex_literal(ws) }})
+                                    then regexp_replace(country_code, {{ tiktok_sync.regex_literal(ws) }}, '', 'g')
+                                else country_code
+                            end) as given_country
+                        from (select input_id, raw_value, cast(country_code as {{ dbt.type_string() }}) as country_code from {{ input_cte }}) as typed
+                    ) as compacted
+                ) as checked
+            ) as without_extension
+        ) as keyed
     ) as read
 ),
 

@@ -3,7 +3,7 @@
     improve. docs/normalisation-phone.md explains each rule. -#}
 {% macro phone_rejection_reasons() %}
   {{- return({
-    'phone_invalid_characters': 'Phone contains something other than digits, spaces, a leading +, and - . ( ) / (letters, "ext", #, emoji, full-width digits, control characters). Keep only the number itself.',
+    'phone_invalid_characters': 'Phone contains something other than digits, spaces, a leading +, and - . ( ) /, an extension such as "ext 12" and keypad letters such as 1-800-FLOWERS (letters before the third digit, an extension in another form, emoji, full-width digits, control characters). Keep only the number itself.',
     'phone_no_country': 'Phone is written without + or 00 and the row has no country_code (and tiktok_sync_default_phone_country is not set). Give the country or write the number as +<country code><number>.',
     'phone_unknown_country': 'The row country_code is not an ISO-3166 alpha-2 code libphonenumber knows (e.g. UK instead of GB). Fix the country or write the number with +.',
     'phone_unknown_calling_code': 'After + (or 00) the digits do not start with a country calling code of a country (+0..., non-geographic +800/+808/+870/+878/+881-883/+888/+979). Check the country code.',
