@@ -69,6 +69,24 @@ with libphonenumber on a corpus:
 * is_main_country_for_code: the region libphonenumber uses for a calling code
   shared by several regions (US for 1, RU for 7, GB for 44); its rules apply
   to numbers written in international form.
+
+It also writes macros/normalise/phone_number_patterns.sql: per calling code,
+what libphonenumber's is_valid_number accepts as a national significant
+number, so that the SQL hashes no number libphonenumber calls invalid (such a
+hash matches nobody). is_valid_number finds the number's region among the
+regions sharing the calling code, in libphonenumber's order: the first region
+whose leading-digits pattern starts the number, or, for a region without one,
+whose number patterns match it; the number is valid when one of that region's
+per-type patterns (fixed line, mobile, toll free, ...) matches it in full. So
+each calling code gets a list of steps, one per region, each a leading-digits
+pattern (none: the region is tried on its patterns alone) and the union of the
+region's per-type patterns; consecutive steps without leading digits merge into
+one, so a code of one region is one pattern. Not the general description's
+pattern: it accepts numbers no type does. The patterns are rewritten to the
+POSIX extended syntax every engine reads (`\\d` -> `[0-9]`, `(?:` -> `(`), and
+the script asserts that nothing else remains (no other escape, lookaround,
+lazy or open-ended quantifier, bound over 255) and that the steps agree with
+is_valid_number on every region's example numbers with each digit varied.
 """
 
 from __future__ import annotations
@@ -96,6 +114,21 @@ except ImportError:  # pragma: no cover
     import sre_parse  # type: ignore[no-redef]
 
 OUT = Path(__file__).resolve().parents[1] / "macros" / "normalise" / "country_calling_codes.sql"
+PATTERNS_OUT = OUT.with_name("phone_number_patterns.sql")
+# The per-type descriptions is_valid_number tries (its general description only
+# pre-filters; unused types are None or have no pattern).
+NUMBER_TYPES = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
+)
 TEXT_COLUMNS = frozenset(
     {
         "country_code",
@@ -562,6 +595,136 @@ def macro_sql(rows: list[dict[str, str]]) -> str:
     )
 
 
+# --- the number patterns: what is_valid_number accepts, per calling code -------------------
+
+# One token of the POSIX ERE the SQL may hold: a digit, a class of digits and ranges,
+# a parenthesis, "|", "?" or a bound {m} / {m,n}.
+_ERE_TOKEN = re.compile(r"[0-9]|\[(?:[0-9](?:-[0-9])?)+\]|[()|?]|\{[0-9]+(?:,[0-9]+)?\}")
+# Most repetitions a POSIX bound may ask for (RE_DUP_MAX; Postgres and Redshift refuse more).
+_ERE_DUP_MAX = 255
+
+
+def posix_ere(pattern: str) -> str:
+    """libphonenumber's pattern in the portable syntax, asserting nothing else is left."""
+    ere = pattern.replace("\\d", "[0-9]").replace("(?:", "(")
+    tokens = _ERE_TOKEN.findall(ere)
+    assert "".join(tokens) == ere, f"engine-specific syntax left in {ere!r}"
+    depth = 0
+    for before, token in zip([None, *tokens], tokens, strict=False):
+        if token == "?" or token.startswith("{"):
+            # a quantifier follows an atom: never "??" or "}?" (lazy), "(?", "|?"
+            assert before is not None and (before[-1] in "0123456789])"), ere
+            assert before != "?" and not before.startswith("{"), ere
+            bounds = [int(n) for n in token[1:-1].split(",")] if token != "?" else [1]
+            assert bounds == sorted(bounds) and bounds[-1] <= _ERE_DUP_MAX, ere
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        assert depth >= 0, ere
+    assert depth == 0, ere
+    return ere
+
+
+def _type_patterns(meta) -> list[str]:
+    """The region's per-type patterns; each matches only lengths its type may have."""
+    general = frozenset(meta.general_desc.possible_length)
+    found = []
+    for name in NUMBER_TYPES:
+        desc = getattr(meta, name)
+        if desc is None or not desc.national_number_pattern:
+            continue
+        # is_valid_number also checks the type's and the general possible lengths; the
+        # SQL checks the pattern alone, so the pattern must imply them.
+        allowed = frozenset(desc.possible_length) or general
+        lengths = lengths_of(sre_parse.parse(desc.national_number_pattern))
+        assert lengths <= allowed & general, (meta.id, name)
+        if desc.national_number_pattern not in found:
+            found.append(desc.national_number_pattern)
+    return found
+
+
+def number_steps(calling_code: int) -> list[tuple[str | None, str]]:
+    """(leading-digits pattern or None, union of the per-type patterns) per region sharing
+    the calling code, in libphonenumber's order (module docstring), as POSIX ERE."""
+    steps: list[tuple[str | None, list[str]]] = []
+    for region in COUNTRY_CODE_TO_REGION_CODE[calling_code]:
+        if region == "001":
+            continue
+        meta = PhoneMetadata.metadata_for_region(region)
+        leading = meta.leading_digits or None
+        types = _type_patterns(meta)
+        if leading is None and steps and steps[-1][0] is None:
+            steps[-1][1].extend(t for t in types if t not in steps[-1][1])
+        else:
+            steps.append((leading, types))
+    return [
+        (
+            posix_ere(leading) if leading else None,
+            # no type at all: nothing is valid; "x" never matches digits
+            "|".join(posix_ere(t) for t in types) if types else "x",
+        )
+        for leading, types in steps
+    ]
+
+
+def steps_accept(steps: list[tuple[str | None, str]], national_number: str) -> bool:
+    """What the SQL decides with these steps (phone_valid_number.sql)."""
+    for leading, pattern in steps:
+        if leading is not None:
+            if re.fullmatch(f"({leading})[0-9]*", national_number):
+                return re.fullmatch(pattern, national_number) is not None
+        elif re.fullmatch(pattern, national_number):
+            return True
+    return False
+
+
+def check_steps(all_steps: dict[str, list[tuple[str | None, str]]]) -> int:
+    """The steps agree with is_valid_number on every example number of every region and
+    type, with each of its digits replaced by each digit in turn; the count of probes."""
+    probes = 0
+    for region in sorted(SUPPORTED_REGIONS - {"001"}):
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = phonenumbers.national_significant_number(example)
+            code = str(example.country_code)
+            for i in range(len(national)):
+                for d in "0123456789":
+                    variant = national[:i] + d + national[i + 1 :]
+                    number = phonenumbers.parse(f"+{code}{variant}")
+                    if phonenumbers.national_significant_number(number) != variant:
+                        continue  # a leading zero libphonenumber reads differently
+                    expected = phonenumbers.is_valid_number(number)
+                    assert steps_accept(all_steps[code], variant) == expected, (code, variant)
+                    probes += 1
+    return probes
+
+
+def patterns_sql(all_steps: dict[str, list[tuple[str | None, str]]]) -> str:
+    """The macro file: {calling code: [[leading digits or none, pattern], ...]}."""
+
+    def literal(value: str | None) -> str:
+        return "none" if value is None else f"'{value}'"
+
+    entries = []
+    for code in sorted(all_steps, key=int):
+        steps_of = all_steps[code]
+        steps = ",\n".join(
+            f"      [{literal(leading)}, {literal(pattern)}]" for leading, pattern in steps_of
+        )
+        entries.append(f"    '{code}': [\n{steps}\n    ]")
+    return (
+        "{#- Generated by scripts/generate_country_calling_codes.py from libphonenumber's\n"
+        f"    metadata (phonenumbers {phonenumbers.__version__}); do not edit. Per calling code, "
+        "the steps\n"
+        "    of libphonenumber's is_valid_number, one per region in its order: [leading\n"
+        "    digits that pick the region (none: its patterns pick it), the union of its\n"
+        "    per-type patterns], POSIX ERE. The script's docstring says why. -#}\n"
+        "{% macro phone_number_patterns() %}\n"
+        "  {{- return({\n" + ",\n".join(entries) + "\n  }) -}}\n"
+        "{% endmacro %}\n"
+    )
+
+
 def main() -> int:
     rows = [region_row(r) for r in sorted(SUPPORTED_REGIONS) if r != "001"]
     codes = {r["calling_code"] for r in rows}
@@ -573,11 +736,22 @@ def main() -> int:
     assert sorted(mains) == sorted(codes), "exactly one main region per calling code"
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(macro_sql(rows), encoding="utf-8")
+    steps = {
+        str(code): number_steps(code)
+        for code in sorted(COUNTRY_CODE_TO_REGION_CODE)
+        if str(code) in codes
+    }
+    assert set(steps) == codes, "a number pattern for every calling code of the lookup"
+    probes = check_steps(steps)
+    PATTERNS_OUT.write_text(patterns_sql(steps), encoding="utf-8")
     unsupported = [r["country_code"] for r in rows if r["national_format_supported"] == "false"]
     special = [r["country_code"] for r in rows if r["special_national_prefixes"]]
     print(f"phonenumbers {phonenumbers.__version__}: {len(rows)} regions -> {OUT}")
     print(f"national format unsupported: {unsupported}")
     print(f"with special national prefixes: {special}")
+    size = sum(len(p) + len(lead or "") for code in steps.values() for lead, p in code)
+    print(f"number patterns: {len(steps)} calling codes, {size} characters -> {PATTERNS_OUT}")
+    print(f"number patterns agree with is_valid_number on {probes} probes")
     return 0
 
 

@@ -10,8 +10,8 @@ reference is `is_valid_number`:
   zero differences, because a wrong hash silently matches nobody (or someone
   else);
 * a number libphonenumber parses but calls invalid, or cannot parse, must not
-  be hashed (it matches nobody). The SQL checks lengths, not number patterns,
-  so it does: the count may not grow, and its reaching 0 is a strict xfail;
+  be hashed (it matches nobody): zero such hashes, as the SQL checks
+  libphonenumber's number patterns, not only lengths;
 * the SQL may reject valid numbers (it rejects whenever it cannot be sure),
   but not too often: the agreement on valid numbers has a floor per corpus,
   printed per style and per reason with `-s`.
@@ -43,6 +43,7 @@ from tests.reference_normalisation import UNICODE_SPACES
 CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus.csv"
 CRM_CORPUS = PROJECT_DIR / "seeds" / "test_corpora" / "phone_corpus_crm.csv"
 CALLING_CODES_MACRO = ROOT / "macros" / "normalise" / "country_calling_codes.sql"
+NUMBER_PATTERNS_MACRO = ROOT / "macros" / "normalise" / "phone_number_patterns.sql"
 # what the normaliser deletes: ASCII whitespace and the Unicode spaces
 WHITESPACE = re.compile(f"[ \t\n\v\f\r{UNICODE_SPACES}]")
 
@@ -62,16 +63,13 @@ class Corpus:
     # Share of the numbers libphonenumber calls valid that the SQL must accept with the same
     # digits: set just below the measured share, so that rejecting more fails.
     min_agreement: float
-    # Hashes of numbers libphonenumber calls invalid or cannot parse, measured today. Such a
-    # hash matches nobody; the count may fall (to 0 is the goal) but not grow.
-    max_invalid_hashes: int
 
 
 CORPORA = {
-    # phonenumbers 9.0.43: 2,739 valid numbers, 2,658 agree (97.0%); 110 invalid hashed.
-    "phone_corpus": Corpus("phone_corpus", "normalise_phone", "variant", 0.97, 110),
-    # phonenumbers 9.0.43: 2,605 valid numbers, 2,369 agree (90.9%); 329 invalid hashed.
-    "phone_corpus_crm": Corpus("phone_corpus_crm", "normalise_phone_crm", "style", 0.90, 329),
+    # phonenumbers 9.0.43: 2,739 valid numbers, 2,658 agree (97.0%); 0 invalid hashed.
+    "phone_corpus": Corpus("phone_corpus", "normalise_phone", "variant", 0.97),
+    # phonenumbers 9.0.43: 2,605 valid numbers, 2,369 agree (90.9%); 0 invalid hashed.
+    "phone_corpus_crm": Corpus("phone_corpus_crm", "normalise_phone_crm", "style", 0.90),
 }
 # The first corpus's clean forms (E.164, international and national as libphonenumber formats
 # the example numbers of every region): measured 98.9% of the valid ones.
@@ -250,45 +248,16 @@ def test_every_emitted_hash_is_libphonenumbers_e164(
 
 
 @pytest.mark.parametrize("corpus", list(CORPORA))
-def test_invalid_hashes_do_not_grow(corpora: dict[str, dict[int, Case]], corpus: str) -> None:
+def test_no_hash_of_a_number_libphonenumber_calls_invalid(
+    corpora: dict[str, dict[int, Case]], corpus: str
+) -> None:
+    """A number libphonenumber parses but calls invalid (or cannot parse) must be rejected:
+    its hash matches nobody. Printed with -s by how it was written, should any slip through."""
     found = invalid_hashes(corpora[corpus])
     kinds = Counter((case.style, reference.verdict) for case, reference in found)
     print(f"\n{corpus}: {len(found)} hashes of numbers libphonenumber calls invalid:")
     for (style, verdict), count in kinds.most_common():
         print(f"  {style:<18} {verdict:<12} {count:>5}")
-    for case, _ in found[:: max(len(found) // 8, 1)]:
-        print(f"  e.g. {case.raw_value!r} ({case.country_code}) -> {case.e164_digits}")
-    assert len(found) <= CORPORA[corpus].max_invalid_hashes
-
-
-# The SQL checks a number's length against the lengths its country's numbers may have, not
-# libphonenumber's per-region number patterns, so it hashes numbers of a possible length that
-# no region assigns (measured: 110 in the first corpus, 329 in the second). Per-region
-# patterns in SQL are the fix; strict, so a fixed corpus fails here until the mark goes.
-LENGTH_ONLY = (
-    "{count} hashes of numbers libphonenumber calls invalid: the SQL checks lengths only, "
-    "not libphonenumber's per-region number patterns"
-)
-
-
-@pytest.mark.parametrize(
-    "corpus",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason=LENGTH_ONLY.format(count=corpus.max_invalid_hashes)
-            ),
-        )
-        for name, corpus in CORPORA.items()
-    ],
-)
-def test_no_hash_of_a_number_libphonenumber_calls_invalid(
-    corpora: dict[str, dict[int, Case]], corpus: str
-) -> None:
-    """A number libphonenumber parses but calls invalid (or cannot parse) must be rejected:
-    its hash matches nobody."""
-    found = invalid_hashes(corpora[corpus])
     assert not found, f"{len(found)} hashes of invalid numbers, e.g. {found[:3]}"
 
 
@@ -325,19 +294,26 @@ def test_agreement_on_valid_numbers(corpora: dict[str, dict[int, Case]], corpus:
 
 
 def test_corpus_generators_are_reproducible(tmp_path: Path) -> None:
-    """The committed corpus and calling-code macro are what the scripts write
-    (phonenumbers upgrades show up here)."""
+    """The committed corpora and the calling-code and number-pattern macros are what the
+    scripts write (phonenumbers upgrades show up here)."""
     import importlib.util
 
-    for script, csv_path in (
-        ("generate_phone_corpus.py", CORPUS),
-        ("generate_phone_crm_corpus.py", CRM_CORPUS),
-        ("generate_country_calling_codes.py", CALLING_CODES_MACRO),
+    for script, outputs in (
+        ("generate_phone_corpus.py", {"OUT": CORPUS}),
+        ("generate_phone_crm_corpus.py", {"OUT": CRM_CORPUS}),
+        (
+            "generate_country_calling_codes.py",
+            {"OUT": CALLING_CODES_MACRO, "PATTERNS_OUT": NUMBER_PATTERNS_MACRO},
+        ),
     ):
         spec = importlib.util.spec_from_file_location(script[:-3], ROOT / "scripts" / script)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        module.OUT = tmp_path / csv_path.name
+        for name, committed in outputs.items():
+            assert hasattr(module, name), (script, name)
+            setattr(module, name, tmp_path / committed.name)
         module.main()
-        assert module.OUT.read_bytes() == csv_path.read_bytes(), script
+        for name, committed in outputs.items():
+            written = getattr(module, name)
+            assert written.read_bytes() == committed.read_bytes(), (script, committed.name)

@@ -16,7 +16,9 @@
     does (phone_keypad.sql); delete whitespace; allow only digits, a leading +
     (optionally after "("), and - . ( ) /; a + or, where the row's country dials abroad with
     00, a leading 00 means the digits carry their calling code; otherwise the
-    row's country gives it, and a national trunk prefix is dropped. The
+    row's country gives it, and a national trunk prefix is dropped; the
+    national number must have a possible length and match one of
+    libphonenumber's number patterns (phone_valid_number.sql). The
     result is emitted only when it is exactly what libphonenumber's
     parse() + format(E164) gives; whenever the right reading depends on a
     regular expression of libphonenumber's metadata that the seed could not
@@ -257,6 +259,9 @@ case
     when not {{ tiktok_sync._phone_lengths_in(duckdb, 'national_number', 'main_national_possible_lengths') }} then 'phone_invalid_length'
     when length(calling_code) + length(national_number) < 8 then 'phone_too_short'
     when length(calling_code) + length(national_number) > 15 then 'phone_too_long'
+    -- a possible length is not enough: libphonenumber's is_valid_number also needs
+    -- one of its number patterns to match, or the hash matches nobody
+    when not {{ tiktok_sync._phone_valid_number('calling_code', 'national_number') }} then 'phone_invalid_number'
 end
 {%- endmacro %}
 

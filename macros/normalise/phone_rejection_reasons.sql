@@ -12,5 +12,6 @@
     'phone_too_short': 'Too few digits for a phone number of its country (E.164 numbers sent to TikTok have 8 to 15 digits). Check for missing digits.',
     'phone_too_long': 'Too many digits for a phone number of its country (at most 15 in E.164). Check for two numbers in one field or an extension.',
     'phone_invalid_length': 'The number of digits is not one a number of this country can have (a leading trunk prefix 0 left over, or digits missing). Check the number.',
+    'phone_invalid_number': 'The number has a possible length but is no number of its country (libphonenumber calls it invalid): a digit wrong, missing or extra, or the wrong country. Check the number and its country.',
   }) -}}
 {% endmacro %}
