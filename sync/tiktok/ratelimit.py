@@ -10,8 +10,9 @@ TikTok's gateway) delays some more than others: ten calls started at once arrive
 the next ten, a second later, arrive bunched, so that some one-second window at TikTok holds
 eleven. Evenly spaced calls with 5 ms of margin each (50 ms per second) tolerate that much
 difference between two requests' delays. Measured against the emulator at 300 ms of latency,
-bursts of 10 got 12-17 of ~75 mapping requests throttled; evenly spaced with the margin, none
-(bench/README.md, "Share of the quota"). The margin costs 5% of the quota.
+bursts of 10 got 12-18 of ~75 mapping requests throttled; evenly spaced with the margin, none
+on a lightly loaded machine and 2-3 under a load of 4 (bench/README.md, "Evenly spaced
+requests"). The margin costs 5% of the quota.
 
 A call's start is when it leaves `acquire`, not when it was due: a thread that wakes late starts
 late, and the calls after it are spaced from when it really went.
