@@ -209,13 +209,19 @@ def test_no_secret_appears_in_any_output_file_artifact_or_table(
             "select table_name, column_name from information_schema.columns "
             "where data_type = 'VARCHAR'"
         ).fetchall()
-        assert len({t for t, _ in columns}) >= 15
+        tables: dict[str, list[str]] = {}
         for table, column in columns:
-            for secret in SECRETS:
-                hits = con.execute(
-                    f'select count(*) from "{table}" where contains("{column}", ?)', [secret]
-                ).fetchone()
-                assert hits == (0,), f"{secret} in {table}.{column}"
+            tables.setdefault(table, []).append(column)
+        assert len(tables) >= 15
+        # One query per table or view: a view that normalises identifiers is evaluated once,
+        # not once per column and secret.
+        for table, names in tables.items():
+            condition = " or ".join(f'contains("{name}", ?)' for name in names for _ in SECRETS)
+            hits = con.execute(
+                f'select count(*) from "{table}" where {condition}',
+                [secret for _ in names for secret in SECRETS],
+            ).fetchone()
+            assert hits == (0,), f"a secret in {table} (string columns {names})"
         errors = con.execute(
             "select count(*) from tiktok_sync_run_history where error_message is not null"
         ).fetchone()
