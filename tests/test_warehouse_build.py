@@ -83,6 +83,8 @@ def test_every_dbt_unit_test_ran_and_passed(built: DbtProject) -> None:
     unit = [r for r in results["results"] if r["unique_id"].startswith("unit_test.")]
     assert len(unit) >= 43
     assert {r["status"] for r in unit} == {"pass"}
+    phone = [r for r in unit if ".normalise_phone." in r["unique_id"]]
+    assert len(phone) >= 15, [r["unique_id"] for r in unit]
 
 
 def test_demo_has_audiences_covering_every_identifier_column_and_both_apis(
