@@ -211,6 +211,8 @@
                 and main_region.is_main_country_for_code
             {{ tiktok_sync.optimisation_fence() }}
         ) as candidates
+        -- the number patterns of step 9 are chosen by calling code
+        {{ tiktok_sync.regex_cache_order(['calling_code', 'national_number']) }}
         {{ tiktok_sync.optimisation_fence() }}
     ) as stripped
 {%- endcall %}
