@@ -72,6 +72,7 @@ OUTPUTS: dict[str, dict[str, object]] = {
 # Spark themselves run where they have no implementation of their own.
 EXPECTED: dict[str, dict[str, str]] = {
     "redshift": {
+        "audience_session_settings": "redshift__audience_session_settings",  # no jit setting
         "check_sync_lock": "redshift__check_sync_lock",  # no advisory locks: the lease
         "create_sync_table_indexes": "redshift__create_sync_table_indexes",  # no indexes
         "email_identifiers_select": "default__email_identifiers_select",
@@ -85,6 +86,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "normalize_email": "default__normalize_email",
         "optimisation_fence": "redshift__optimisation_fence",  # no OFFSET 0
         "phone_normalised_select": "default__phone_normalised_select",
+        "regex_cache_order": "redshift__regex_cache_order",  # a subquery's ORDER BY orders nothing
         "regex_full_match": "postgres__regex_full_match",
         "regex_literal": "redshift__regex_literal",  # backslashes escape in literals
         "regex_replace_all": "redshift__regex_replace_all",  # 4th argument is a position
@@ -98,6 +100,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "upsert_audience_setting": "default__upsert_audience_setting",
     },
     "databricks": {
+        "audience_session_settings": "default__audience_session_settings",
         "check_sync_lock": "default__check_sync_lock",
         "create_sync_table_indexes": "default__create_sync_table_indexes",
         "email_identifiers_select": "default__email_identifiers_select",
@@ -111,6 +114,7 @@ EXPECTED: dict[str, dict[str, str]] = {
         "normalize_email": "default__normalize_email",
         "optimisation_fence": "default__optimisation_fence",
         "phone_normalised_select": "default__phone_normalised_select",
+        "regex_cache_order": "default__regex_cache_order",
         "regex_full_match": "spark__regex_full_match",
         "regex_literal": "spark__regex_literal",
         "regex_replace_all": "default__regex_replace_all",
@@ -144,6 +148,7 @@ FINGERPRINTS: dict[str, dict[str, tuple[list[str], list[str]]]] = {
         "regex_literal": ([f"'{WHITESPACE_CLASS}'"], ["\\"]),
         "regex_full_match": ([" ~ '^("], ["regexp_like(", " rlike "]),
         "optimisation_fence": ([], ["offset 0"]),
+        "regex_cache_order": ([], ["order by calling_code"]),
         "string_cast_type": (["cast(email as varchar)", "cast(raw_value as varchar)"], []),
     },
     "databricks": {
@@ -156,6 +161,7 @@ FINGERPRINTS: dict[str, dict[str, tuple[list[str], list[str]]]] = {
         "regex_full_match": ([" rlike '\\\\A("], [" ~ '", "regexp_like("]),
         "regex_replace_all": (["regexp_replace("], [", 'g')"]),
         "optimisation_fence": ([], ["offset 0"]),
+        "regex_cache_order": ([], ["order by calling_code"]),
         "string_cast_type": (["cast(email as string)"], []),
     },
 }

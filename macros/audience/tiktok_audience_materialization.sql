@@ -26,6 +26,13 @@
   {%- endif -%}
   {%- set country_column = 'country_code' if 'country_code' in model_columns else none -%}
 
+  {%- set session_settings = tiktok_sync.audience_session_settings() -%}
+  {%- if session_settings | trim -%}
+    {%- call statement('audience_session_settings', auto_begin=True) -%}
+      {{ session_settings }}
+    {%- endcall -%}
+  {%- endif -%}
+
   {#- the model's table (statement 'main'); how it replaces the old one is per engine -#}
   {%- set backup_relation = tiktok_sync.replace_audience_table(target_relation, existing_relation,
         tiktok_sync.audience_identifiers_sql(sql, settings, id_columns, country_column)) -%}
