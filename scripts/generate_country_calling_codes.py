@@ -737,13 +737,15 @@ def patterns_sql(all_steps: dict[str, list[tuple[str | None, str]]]) -> str:
 # --- a national number written with its calling code: libphonenumber's test, per region -----
 
 
-def code_patterns(region: str) -> tuple[str | None, str | None, str]:
+def code_patterns(region: str) -> tuple[str | None, str | None, str] | None:
     """What libphonenumber's _maybe_extract_country_code checks when digits without "+" or
     IDD start with the region's calling code and are not too long for a national number, as
     three POSIX ERE over those digits (module docstring): the general description's pattern
     (None when it matches nothing that starts with the code), the digits whose rest the
     national-prefix rule may treat otherwise than dropping the plain trunk prefix (None when
     none), and the calling code followed by an optional trunk prefix and the general pattern.
+    None when neither of the last two matches digits of a national number's length: such
+    digits are then always a national number (most +1 regions: 1 and ten digits are too long).
     """
     meta = PhoneMetadata.metadata_for_region(region)
     cc = str(meta.country_code)
@@ -761,7 +763,13 @@ def code_patterns(region: str) -> tuple[str | None, str | None, str]:
             entries = set("0123456789")
         special = f"{cc}({'|'.join(_entries_ere(entries))})" if entries else None
     optional_trunk = f"({trunk})?" if trunk else ""
-    return full, special, f"{cc}{optional_trunk}({posix_ere(general)})"
+    with_code = f"{cc}{optional_trunk}({posix_ere(general)})"
+    longest = max(meta.general_desc.possible_length)
+    if not any(
+        n <= longest for p in (special, with_code) if p for n in lengths_of(sre_parse.parse(p))
+    ):
+        return None
+    return full, special, with_code
 
 
 def _entries_ere(entries: set[str]) -> list[str]:
@@ -783,9 +791,11 @@ def _entries_ere(entries: set[str]) -> list[str]:
     return found
 
 
-def code_decision(patterns: tuple[str | None, str | None, str], digits: str) -> bool | None:
+def code_decision(patterns: tuple[str | None, str | None, str] | None, digits: str) -> bool | None:
     """The SQL's reading of such digits (phone_calling_code_written.sql): True, the calling
     code comes off; False, they are a national number; None, the SQL cannot tell."""
+    if patterns is None:
+        return False
     full, special, with_code = patterns
     if full is not None and re.fullmatch(full, digits):
         return False
@@ -794,14 +804,17 @@ def code_decision(patterns: tuple[str | None, str | None, str], digits: str) -> 
     return re.fullmatch(with_code, digits) is not None
 
 
-def check_code_patterns(all_patterns: dict[str, tuple[str | None, str | None, str]]) -> int:
+def check_code_patterns(
+    all_patterns: dict[str, tuple[str | None, str | None, str]], regions: Iterable[str]
+) -> int:
     """The decisions agree with _maybe_extract_country_code wherever the SQL decides: on
     every region's example numbers written after the calling code as they are, with the
     trunk prefix, a digit fewer or more, and each of their first three digits varied."""
     from phonenumbers.phonenumberutil import PhoneNumber, _maybe_extract_country_code
 
     probes = 0
-    for region, patterns in sorted(all_patterns.items()):
+    for region in sorted(regions):
+        patterns = all_patterns.get(region)
         meta = PhoneMetadata.metadata_for_region(region)
         cc, trunk = str(meta.country_code), meta.national_prefix or ""
         longest = max(meta.general_desc.possible_length)
@@ -829,7 +842,8 @@ def check_code_patterns(all_patterns: dict[str, tuple[str | None, str | None, st
 
 
 def code_patterns_sql(all_patterns: dict[str, tuple[str | None, str | None, str]]) -> str:
-    """The macro file: {region: [general pattern or none, special or none, with code]}."""
+    """The macro file: {region: [general pattern or none, special or none, with code]},
+    only the regions where such digits may carry the code."""
 
     entries = [
         f"    '{region}': [{', '.join(_jinja_literal(p) for p in patterns)}]"
@@ -842,7 +856,8 @@ def code_patterns_sql(all_patterns: dict[str, tuple[str | None, str | None, str]
         '    whether digits written without "+" that start with its calling code carry it:\n'
         "    [its general pattern (none: matches nothing starting with the code), the digits\n"
         "    the SQL cannot read (none), the code, an optional trunk prefix and the general\n"
-        "    pattern], POSIX ERE over all the digits. The script's code_patterns says why. -#}\n"
+        "    pattern], POSIX ERE over all the digits; a region not listed: never. The\n"
+        "    script's code_patterns says why. -#}\n"
         "{% macro phone_calling_code_patterns() %}\n"
         "  {{- return({\n" + ",\n".join(entries) + "\n  }) -}}\n"
         "{% endmacro %}\n"
@@ -868,8 +883,12 @@ def main() -> int:
     assert set(steps) == codes, "a number pattern for every calling code of the lookup"
     probes = check_steps(steps)
     PATTERNS_OUT.write_text(patterns_sql(steps), encoding="utf-8")
-    with_code = {r["country_code"]: code_patterns(r["country_code"]) for r in rows}
-    code_probes = check_code_patterns(with_code)
+    with_code = {
+        r["country_code"]: patterns
+        for r in rows
+        if (patterns := code_patterns(r["country_code"])) is not None
+    }
+    code_probes = check_code_patterns(with_code, (r["country_code"] for r in rows))
     CODE_PATTERNS_OUT.write_text(code_patterns_sql(with_code), encoding="utf-8")
     unsupported = [r["country_code"] for r in rows if r["national_format_supported"] == "false"]
     special = [r["country_code"] for r in rows if r["special_national_prefixes"]]
@@ -880,7 +899,7 @@ def main() -> int:
     print(f"number patterns: {len(steps)} calling codes, {size} characters -> {PATTERNS_OUT}")
     print(f"number patterns agree with is_valid_number on {probes} probes")
     size = sum(len(p or "") for patterns in with_code.values() for p in patterns)
-    print(f"calling-code patterns: {size} characters -> {CODE_PATTERNS_OUT}")
+    print(f"calling-code patterns: {len(with_code)} regions, {size} characters")
     print(f"calling-code patterns agree with libphonenumber on {code_probes} probes")
     return 0
 

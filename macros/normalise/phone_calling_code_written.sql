@@ -6,9 +6,11 @@
     not match the region's general pattern but, after the code and a trunk
     prefix, the rest does (`61412345678` in AU); its national-prefix rule may
     rewrite some rests first (carrier codes), and those are the null.
-    phone_calling_code_patterns() holds the three patterns per region
-    (scripts/generate_country_calling_codes.py checks the reading against
-    libphonenumber). Constant patterns in a CASE over the country, as in
+    phone_calling_code_patterns() holds the three patterns per region, for the
+    regions where such digits may carry the code; elsewhere they never do, as
+    in the US (1 and ten digits are too long to be national).
+    scripts/generate_country_calling_codes.py checks the reading against
+    libphonenumber. Constant patterns in a CASE over the country, as in
     phone_valid_number.sql: a constant regex is compiled once per query. -#}
 {% macro _phone_calling_code_written(country_code, digits) -%}
 {%- set patterns = tiktok_sync.phone_calling_code_patterns() -%}
@@ -27,5 +29,6 @@ case {{ country_code }}
     end
     {%- endif %}
 {%- endfor %}
+    else false
 end
 {%- endmacro %}
