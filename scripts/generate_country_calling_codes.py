@@ -87,6 +87,11 @@ POSIX extended syntax every engine reads (`\\d` -> `[0-9]`, `(?:` -> `(`), and
 the script asserts that nothing else remains (no other escape, lookaround,
 lazy or open-ended quantifier, bound over 255) and that the steps agree with
 is_valid_number on every region's example numbers with each digit varied.
+
+And it writes macros/normalise/phone_calling_code_patterns.sql: per region, the
+patterns with which libphonenumber decides whether digits written without "+"
+or an international prefix that start with the region's calling code carry it
+(code_patterns), checked against libphonenumber on the region's example numbers.
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ except ImportError:  # pragma: no cover
 
 OUT = Path(__file__).resolve().parents[1] / "macros" / "normalise" / "country_calling_codes.sql"
 PATTERNS_OUT = OUT.with_name("phone_number_patterns.sql")
+CODE_PATTERNS_OUT = OUT.with_name("phone_calling_code_patterns.sql")
 # The per-type descriptions is_valid_number tries (its general description only
 # pre-filters; unused types are None or have no pattern).
 NUMBER_TYPES = (
@@ -699,17 +705,20 @@ def check_steps(all_steps: dict[str, list[tuple[str | None, str]]]) -> int:
     return probes
 
 
+def _jinja_literal(value: str | None) -> str:
+    """A pattern (digits and ERE syntax, no quotes) or None as a Jinja literal."""
+    return "none" if value is None else f"'{value}'"
+
+
 def patterns_sql(all_steps: dict[str, list[tuple[str | None, str]]]) -> str:
     """The macro file: {calling code: [[leading digits or none, pattern], ...]}."""
-
-    def literal(value: str | None) -> str:
-        return "none" if value is None else f"'{value}'"
 
     entries = []
     for code in sorted(all_steps, key=int):
         steps_of = all_steps[code]
         steps = ",\n".join(
-            f"      [{literal(leading)}, {literal(pattern)}]" for leading, pattern in steps_of
+            f"      [{_jinja_literal(leading)}, {_jinja_literal(pattern)}]"
+            for leading, pattern in steps_of
         )
         entries.append(f"    '{code}': [\n{steps}\n    ]")
     return (
@@ -720,6 +729,136 @@ def patterns_sql(all_steps: dict[str, list[tuple[str | None, str]]]) -> str:
         "    digits that pick the region (none: its patterns pick it), the union of its\n"
         "    per-type patterns], POSIX ERE. The script's docstring says why. -#}\n"
         "{% macro phone_number_patterns() %}\n"
+        "  {{- return({\n" + ",\n".join(entries) + "\n  }) -}}\n"
+        "{% endmacro %}\n"
+    )
+
+
+# --- a national number written with its calling code: libphonenumber's test, per region -----
+
+
+def code_patterns(region: str) -> tuple[str | None, str | None, str] | None:
+    """What libphonenumber's _maybe_extract_country_code checks when digits without "+" or
+    IDD start with the region's calling code and are not too long for a national number, as
+    three POSIX ERE over those digits (module docstring): the general description's pattern
+    (None when it matches nothing that starts with the code), the digits whose rest the
+    national-prefix rule may treat otherwise than dropping the plain trunk prefix (None when
+    none), and the calling code followed by an optional trunk prefix and the general pattern.
+    None when neither of the last two matches digits of a national number's length: such
+    digits are then always a national number (most +1 regions: 1 and ten digits are too long).
+    """
+    meta = PhoneMetadata.metadata_for_region(region)
+    cc = str(meta.country_code)
+    general = meta.general_desc.national_number_pattern
+    trunk = meta.national_prefix or ""
+    npfp = meta.national_prefix_for_parsing
+    full = posix_ere(general) if _Nfa(general).lengths_starting_with(cc) else None
+    special = None
+    plain = not npfp or (npfp == trunk and not meta.national_prefix_transform_rule)
+    if not plain:
+        rest_lengths = range(1, max(meta.general_desc.possible_length) - len(cc) + 1)
+        try:
+            entries = coarsen(special_prefixes(npfp, trunk or None, rest_lengths))
+        except Unsupported:
+            entries = set("0123456789")
+        special = f"{cc}({'|'.join(_entries_ere(entries))})" if entries else None
+    optional_trunk = f"({trunk})?" if trunk else ""
+    with_code = f"{cc}{optional_trunk}({posix_ere(general)})"
+    longest = max(meta.general_desc.possible_length)
+    if not any(
+        n <= longest for p in (special, with_code) if p for n in lengths_of(sre_parse.parse(p))
+    ):
+        return None
+    return full, special, with_code
+
+
+def _entries_ere(entries: set[str]) -> list[str]:
+    """The `d` and `d:L` entries of a prefix list as ERE alternatives: d and any digits, or
+    d and as many more digits as make one of its lengths (a range where they are one)."""
+    heads: dict[str, set[int]] = {}
+    for entry in entries:
+        head, _, length = entry.partition(":")
+        heads.setdefault(head, set()).add(int(length) - len(head) if length else -1)
+    found = []
+    for head, more in sorted(heads.items()):
+        if -1 in more:
+            found.append(f"{head}[0-9]*")
+        elif max(more) - min(more) + 1 == len(more):
+            bound = f"{min(more)},{max(more)}" if len(more) > 1 else str(min(more))
+            found.append(f"{head}[0-9]{{{bound}}}" if max(more) else head)
+        else:
+            found.extend(f"{head}[0-9]{{{k}}}" if k else head for k in sorted(more))
+    return found
+
+
+def code_decision(patterns: tuple[str | None, str | None, str] | None, digits: str) -> bool | None:
+    """The SQL's reading of such digits (phone_calling_code_written.sql): True, the calling
+    code comes off; False, they are a national number; None, the SQL cannot tell."""
+    if patterns is None:
+        return False
+    full, special, with_code = patterns
+    if full is not None and re.fullmatch(full, digits):
+        return False
+    if special is not None and re.fullmatch(special, digits):
+        return None
+    return re.fullmatch(with_code, digits) is not None
+
+
+def check_code_patterns(
+    all_patterns: dict[str, tuple[str | None, str | None, str]], regions: Iterable[str]
+) -> int:
+    """The decisions agree with _maybe_extract_country_code wherever the SQL decides: on
+    every region's example numbers written after the calling code as they are, with the
+    trunk prefix, a digit fewer or more, and each of their first three digits varied."""
+    from phonenumbers.phonenumberutil import PhoneNumber, _maybe_extract_country_code
+
+    probes = 0
+    for region in sorted(regions):
+        patterns = all_patterns.get(region)
+        meta = PhoneMetadata.metadata_for_region(region)
+        cc, trunk = str(meta.country_code), meta.national_prefix or ""
+        longest = max(meta.general_desc.possible_length)
+        rests: set[str] = set()
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = phonenumbers.national_significant_number(example)
+            for rest in (national, trunk + national, national[:-1], national + "0"):
+                rests.add(rest)
+                for i in range(min(3, len(rest))):
+                    rests.update(rest[:i] + d + rest[i + 1 :] for d in "0123456789")
+        for rest in sorted(rests):
+            digits = cc + rest
+            if len(digits) > longest:
+                continue  # too long for a national number: the code comes off (length rule)
+            decided = code_decision(patterns, digits)
+            if decided is None:
+                continue
+            found, _ = _maybe_extract_country_code(digits, meta, False, PhoneNumber())
+            assert (found != 0) == decided, (region, digits, decided)
+            probes += 1
+    return probes
+
+
+def code_patterns_sql(all_patterns: dict[str, tuple[str | None, str | None, str]]) -> str:
+    """The macro file: {region: [general pattern or none, special or none, with code]},
+    only the regions where such digits may carry the code."""
+
+    entries = [
+        f"    '{region}': [{', '.join(_jinja_literal(p) for p in patterns)}]"
+        for region, patterns in sorted(all_patterns.items())
+    ]
+    return (
+        "{#- Generated by scripts/generate_country_calling_codes.py from libphonenumber's\n"
+        f"    metadata (phonenumbers {phonenumbers.__version__}); do not edit. Per region, "
+        "what decides\n"
+        '    whether digits written without "+" that start with its calling code carry it:\n'
+        "    [its general pattern (none: matches nothing starting with the code), the digits\n"
+        "    the SQL cannot read (none), the code, an optional trunk prefix and the general\n"
+        "    pattern], POSIX ERE over all the digits; a region not listed: never. The\n"
+        "    script's code_patterns says why. -#}\n"
+        "{% macro phone_calling_code_patterns() %}\n"
         "  {{- return({\n" + ",\n".join(entries) + "\n  }) -}}\n"
         "{% endmacro %}\n"
     )
@@ -744,6 +883,13 @@ def main() -> int:
     assert set(steps) == codes, "a number pattern for every calling code of the lookup"
     probes = check_steps(steps)
     PATTERNS_OUT.write_text(patterns_sql(steps), encoding="utf-8")
+    with_code = {
+        r["country_code"]: patterns
+        for r in rows
+        if (patterns := code_patterns(r["country_code"])) is not None
+    }
+    code_probes = check_code_patterns(with_code, (r["country_code"] for r in rows))
+    CODE_PATTERNS_OUT.write_text(code_patterns_sql(with_code), encoding="utf-8")
     unsupported = [r["country_code"] for r in rows if r["national_format_supported"] == "false"]
     special = [r["country_code"] for r in rows if r["special_national_prefixes"]]
     print(f"phonenumbers {phonenumbers.__version__}: {len(rows)} regions -> {OUT}")
@@ -752,6 +898,9 @@ def main() -> int:
     size = sum(len(p) + len(lead or "") for code in steps.values() for lead, p in code)
     print(f"number patterns: {len(steps)} calling codes, {size} characters -> {PATTERNS_OUT}")
     print(f"number patterns agree with is_valid_number on {probes} probes")
+    size = sum(len(p or "") for patterns in with_code.values() for p in patterns)
+    print(f"calling-code patterns: {len(with_code)} regions, {size} characters")
+    print(f"calling-code patterns agree with libphonenumber on {code_probes} probes")
     return 0
 
 

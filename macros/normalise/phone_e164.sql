@@ -66,33 +66,11 @@
             -- country of the calling code for international input, else the row's country
             select
                 routed.*,
-                coalesce(
-                    not is_international
-                    and {{ tiktok_sync._phone_starts_with('digits', 'region_calling_code') }}
-                    and length(digits) > region_national_max_length,
-                    false
-                ) as includes_calling_code,
-                -- a national number that starts with the calling code but is not too long
-                -- to be national: libphonenumber decides with the national pattern
-                coalesce(
-                    not is_international
-                    and {{ tiktok_sync._phone_starts_with('digits', 'region_calling_code') }}
-                    and length(digits) <= region_national_max_length
-                    and (
-                        {{ tiktok_sync._phone_length_in('substr(digits, length(region_calling_code) + 1)', 'region_national_possible_lengths') }}
-                        or (
-                            {{ tiktok_sync._phone_starts_with('substr(digits, length(region_calling_code) + 1)', 'region_trunk_prefix') }}
-                            and {{ tiktok_sync._phone_length_in('substr(digits, length(region_calling_code) + length(region_trunk_prefix) + 1)', 'region_national_possible_lengths') }}
-                        )
-                        or {{ tiktok_sync._phone_has_listed_prefix('substr(digits, length(region_calling_code) + 1)', 'region_special_prefixes', with_length=true) }}
-                    ),
-                    false
-                ) as has_code_ambiguity,
+                coalesce(written_with_code, false) as includes_calling_code,
+                written_with_code is null as has_code_ambiguity,
                 case
                     when is_international then substr(international_digits, length(routed.calling_code) + 1)
-                    when {{ tiktok_sync._phone_starts_with('digits', 'region_calling_code') }}
-                        and length(digits) > region_national_max_length
-                        then substr(digits, length(region_calling_code) + 1)
+                    when written_with_code then substr(digits, length(region_calling_code) + 1)
                     else digits
                 end as candidate,
                 case when is_international then main_region.trunk_prefix else region_trunk_prefix end as rule_trunk_prefix,
@@ -111,7 +89,8 @@
                     case
                         when is_international then coalesce(code_1.calling_code, code_2.calling_code, code_3.calling_code)
                         else region_calling_code
-                    end as calling_code
+                    end as calling_code,
+                    {{ tiktok_sync._phone_written_with_code('is_international', 'digits', 'region_country_code', 'region_calling_code', 'region_national_max_length') }} as written_with_code
                 from (
                     select
                         cleaned.*,
@@ -264,6 +243,19 @@ case
     -- a possible length is not enough: libphonenumber's is_valid_number also needs
     -- one of its number patterns to match, or the hash matches nobody
     when not {{ tiktok_sync._phone_valid_number('calling_code', 'national_number') }} then 'phone_invalid_number'
+end
+{%- endmacro %}
+
+{#- Whether national-format digits start with the row country's calling code,
+    as libphonenumber reads them: true when they are too long for a national
+    number or phone_calling_code_written.sql says the code comes off, false when
+    they do not start with it or are a national number, null when the SQL
+    cannot tell (phone_ambiguous_prefix). -#}
+{% macro _phone_written_with_code(is_international, digits, country_code, calling_code, national_max_length) -%}
+case
+    when not (not {{ is_international }} and {{ tiktok_sync._phone_starts_with(digits, calling_code) }}) then false
+    when length({{ digits }}) > {{ national_max_length }} then true
+    else {{ tiktok_sync._phone_calling_code_written(country_code, digits) }}
 end
 {%- endmacro %}
 

@@ -207,38 +207,19 @@ phone_routed as (
             select
                 ruled.*,
                 -- for national numbers the rule columns are the row country's (portable: region_*)
-                case
-                    when not is_international
-                        and starts_with(digits, calling_code)
-                        and length(digits) > rule_national_max_length
-                        then true
-                    else false
-                end as includes_calling_code,
-                case
-                    when not is_international
-                        and starts_with(digits, calling_code)
-                        and length(digits) <= rule_national_max_length
-                        then coalesce(
-                            {{ tiktok_sync._phone_duckdb_length_in('substr(digits, length(calling_code) + 1)', 'rule_national_possible_lengths') }}
-                            or (
-                                starts_with(substr(digits, length(calling_code) + 1), rule_trunk_prefix)
-                                and {{ tiktok_sync._phone_duckdb_length_in('substr(digits, length(calling_code) + length(rule_trunk_prefix) + 1)', 'rule_national_possible_lengths') }}
-                            )
-                            or {{ tiktok_sync._phone_duckdb_listed('substr(digits, length(calling_code) + 1)', 'rule_special_prefixes', with_length=true) }},
-                            false)
-                    else false
-                end as has_code_ambiguity,
+                coalesce(written_with_code, false) as includes_calling_code,
+                written_with_code is null as has_code_ambiguity,
                 case
                     when is_international then substr(international_digits, length(calling_code) + 1)
-                    when starts_with(digits, calling_code) and length(digits) > rule_national_max_length
-                        then substr(digits, length(calling_code) + 1)
+                    when written_with_code then substr(digits, length(calling_code) + 1)
                     else digits
                 end as candidate
             from (
                 select
                     phone_routed.*,
                     rules.* exclude (is_international),
-                    rules.rule_key as region_country_code
+                    rules.rule_key as region_country_code,
+                    {{ tiktok_sync._phone_written_with_code('phone_routed.is_international', 'phone_routed.digits', 'rules.rule_key', 'rules.calling_code', 'rules.rule_national_max_length') }} as written_with_code
                 from phone_routed
                 left join phone_rule_sets as rules
                     on rules.is_international = phone_routed.is_international
