@@ -175,6 +175,8 @@
                     ) as cleaned
                     left join {{ calling_codes }} as region
                         on cleaned.country_code = region.country_code
+                    -- the calling-code patterns of step 5 are chosen by country
+                    {{ tiktok_sync.regex_cache_order(['region_country_code']) }}
                     {{ tiktok_sync.optimisation_fence() }}
                 ) as prefixed
                 left join (select calling_code from {{ calling_codes }} where is_main_country_for_code) as code_1
