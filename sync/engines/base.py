@@ -38,6 +38,11 @@ class Engine(ABC):
     #: in the sync's own process), or all audiences in one (where the server computes the
     #: views' aggregation over the whole ledger for each query anyway).
     reads_diff_per_audience: ClassVar[bool] = True
+    #: Read a run's frozen changes back in windows of whole batches of about this many rows,
+    #: a query each (where the query's sort runs in the sync's own process and would hold the
+    #: whole freeze), or None: in one query (where the server sorts, and every query costs a
+    #: round trip, a job or the bytes it scans).
+    frozen_window_rows: ClassVar[int | None] = None
 
     def __init__(self, name: str, schema: str) -> None:
         self.name = name  # the engine's name in messages: "DuckDB", "Postgres", ...

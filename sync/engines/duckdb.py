@@ -33,6 +33,11 @@ MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
 class DuckDBEngine(Engine):
     types = ("duckdb",)
     lock_kind = "the DuckDB file lock: one process holds the file read-write"
+    # Ten mapping batches: the query runs in this process, and sorting all 5.5M changes of a
+    # 10M first sync by batch number held them (spilled under the memory limit) for the whole
+    # streaming phase; a window sorts ~10 MB, and a one-batch window (a customer file's members)
+    # is not sorted at all. Reading those 5.5M changes so took 5 s (2 cores).
+    frozen_window_rows = 100_000
 
     def __init__(self, con: duckdb.DuckDBPyConnection, settings: WarehouseSettings) -> None:
         super().__init__("DuckDB", settings.schema)
