@@ -685,7 +685,8 @@ class Warehouse:
         if action is not None:
             select += " and action = ?"
             params.append(action)
-        with self._doing(f"reading the changes of {freeze.audience_key}"):
+        reading = f"reading the changes of {freeze.audience_key}"
+        with self._doing(reading), self._engine.reading_frozen():
             window_rows = self._engine.frozen_window_rows
             if window_rows is None:
                 windows = [(freeze.first_batch_no, freeze.end_batch_no - 1)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -77,6 +78,11 @@ class Engine(ABC):
     @abstractmethod
     def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """All rows of a small result (counts, targets, the registry)."""
+
+    def reading_frozen(self) -> AbstractContextManager[None]:
+        """Around the reads of a freeze (a few batches per query): where the engine runs in
+        the sync's process, it may hold less meanwhile."""
+        return nullcontext()
 
     @abstractmethod
     def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
