@@ -666,11 +666,45 @@ class Warehouse:
     ) -> Generator[FrozenChunk, None, None]:
         """The frozen changes in batch order, as chunks of at most `chunk_rows` identifiers that
         never span two batches (`action`: only those). Close the generator (or read it out) to
-        release the reader."""
+        release the reader.
+
+        Read in windows of whole batches where the engine asks for it
+        (`Engine.frozen_window_rows`), one query each: sorting a whole freeze by batch number
+        holds all of it (DuckDB spills it under the sync's memory limit, but fills that limit
+        for the whole streaming phase), a window holds a few batches, and a window of one batch
+        needs no sort at all. The rows of a freeze never change once copied, so reading it in
+        several queries reads what one would.
+        """
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
-        sql = (
+        select = (
             f"select batch_no, action, id_type, id_hash from {self.table('tiktok_sync_changes')} "
+            "where run_id = ? and audience_key = ?"
+        )
+        params: list[Any] = [freeze.run_id, freeze.audience_key]
+        if action is not None:
+            select += " and action = ?"
+            params.append(action)
+        reading = f"reading the changes of {freeze.audience_key}"
+        with self._doing(reading), self._engine.reading_frozen():
+            window_rows = self._engine.frozen_window_rows
+            if window_rows is None:
+                windows = [(freeze.first_batch_no, freeze.end_batch_no - 1)]
+            else:
+                windows = batch_windows(self._batch_sizes(freeze, action), window_rows)
+            for first, last in windows:
+                if first == last:  # one batch: nothing to sort
+                    sql, bounds = f"{select} and batch_no = ?", [first]
+                else:
+                    sql = f"{select} and batch_no >= ? and batch_no <= ? order by batch_no"
+                    bounds = [first, last]
+                stream = self._engine.stream(sql, [*params, *bounds], chunk_rows)
+                yield from _chunks(stream, chunk_rows)
+
+    def _batch_sizes(self, freeze: Freeze, action: str | None) -> list[tuple[int, int]]:
+        """(batch_no, rows) of each batch of the freeze (`action`: its rows only), in order."""
+        sql = (
+            f"select batch_no, count(*) from {self.table('tiktok_sync_changes')} "
             "where run_id = ? and audience_key = ? and batch_no >= ? and batch_no < ?"
         )
         params: list[Any] = [
@@ -682,35 +716,8 @@ class Warehouse:
         if action is not None:
             sql += " and action = ?"
             params.append(action)
-        sql += " order by batch_no"
-        held: list[pl.DataFrame] = []
-        held_rows = 0
-        current: tuple[int, str, str] | None = None
-        with self._doing(f"reading the changes of {freeze.audience_key}"):
-            for record_batch in self._engine.stream(sql, params, chunk_rows):
-                frame = _frame(record_batch)
-                # Split the record batch where the batch number changes.
-                for part in frame.partition_by(
-                    ["batch_no", "action", "id_type"], maintain_order=True
-                ):
-                    key = (
-                        int(part["batch_no"][0]),
-                        str(part["action"][0]),
-                        str(part["id_type"][0]),
-                    )
-                    if current is not None and key != current and held_rows:
-                        yield _chunk(current, held)
-                        held, held_rows = [], 0
-                    current = key
-                    held.append(part)
-                    held_rows += len(part)
-                    while held_rows >= chunk_rows:
-                        joined = pl.concat(held, rechunk=True)
-                        yield _chunk(current, [joined.slice(0, chunk_rows)])
-                        rest = joined.slice(chunk_rows)
-                        held, held_rows = ([rest] if len(rest) else []), len(rest)
-            if current is not None and held_rows:
-                yield _chunk(current, held)
+        rows = self._engine.fetch(f"{sql} group by batch_no order by batch_no", params)
+        return [(int(batch_no), int(n)) for batch_no, n in rows]
 
     # --- batch events ---------------------------------------------------------------------------
 
@@ -960,6 +967,49 @@ class Warehouse:
                 "cast(? as boolean), cast(? as boolean))",
                 values,
             )
+
+
+def batch_windows(sizes: Sequence[tuple[int, int]], rows: int) -> list[tuple[int, int]]:
+    """Consecutive batches, given as (batch_no, rows) in order, grouped into windows of at
+    most `rows` rows, or of one batch larger than that: (first, last) batch_no of each."""
+    windows: list[tuple[int, int]] = []
+    first: int | None = None
+    last, held = 0, 0
+    for batch_no, n in sizes:
+        if first is not None and held + n > rows:
+            windows.append((first, last))
+            first = None
+        if first is None:
+            first, held = batch_no, 0
+        last, held = batch_no, held + n
+    if first is not None:
+        windows.append((first, last))
+    return windows
+
+
+def _chunks(record_batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[FrozenChunk]:
+    """Rows in batch order as chunks of at most `chunk_rows` that never span two batches."""
+    held: list[pl.DataFrame] = []
+    held_rows = 0
+    current: tuple[int, str, str] | None = None
+    for record_batch in record_batches:
+        frame = _frame(record_batch)
+        # Split the record batch where the batch number changes.
+        for part in frame.partition_by(["batch_no", "action", "id_type"], maintain_order=True):
+            key = (int(part["batch_no"][0]), str(part["action"][0]), str(part["id_type"][0]))
+            if current is not None and key != current and held_rows:
+                yield _chunk(current, held)
+                held, held_rows = [], 0
+            current = key
+            held.append(part)
+            held_rows += len(part)
+            while held_rows >= chunk_rows:
+                joined = pl.concat(held, rechunk=True)
+                yield _chunk(current, [joined.slice(0, chunk_rows)])
+                rest = joined.slice(chunk_rows)
+                held, held_rows = ([rest] if len(rest) else []), len(rest)
+    if current is not None and held_rows:
+        yield _chunk(current, held)
 
 
 def _frame(record_batch: pa.RecordBatch) -> pl.DataFrame:

@@ -17,7 +17,7 @@ import pytest
 
 from sync.errors import WarehouseError
 from sync.settings import WarehouseSettings, load_warehouse
-from sync.warehouse import Warehouse
+from sync.warehouse import FREEZE_STRIDE, GROUP_STRIDE, Freeze, Warehouse
 from tests.dbt_support import PROJECT_DIR
 from tests.sync_support import SyncEnv, sync_env
 
@@ -109,6 +109,107 @@ def test_frozen_changes_stream_in_exact_batches_while_batches_are_recorded(env: 
     assert len(set(batch_nos)) == len(batch_nos)  # one chunk per batch
     assert "EMAIL_SHA256" not in left.pending_adds
     assert left.acknowledged["EMAIL_SHA256"] == len(expected)
+
+
+def _copy_synthetic(warehouse: Warehouse, batches: list[tuple[int, str, str, int]]) -> Freeze:
+    """A freeze of (batch_no, action, id_type, rows) batches, written straight into the ledger:
+    distinct hashes, numbered as the freeze numbers them."""
+    start = 0
+    for batch_no, action, id_type, rows in batches:
+        warehouse.engine.execute(
+            f"insert into {warehouse.table('tiktok_sync_changes')} "
+            "(run_id, audience_key, batch_no, id_type, id_hash, action) "
+            "select 'run', 'audience', ?, ?, sha256(cast(i as varchar)), ? "
+            "from range(?, ?) as t(i)",
+            [batch_no, id_type, action, start, start + rows],
+        )
+        start += rows
+    return Freeze("run", "audience", 0, FREEZE_STRIDE)
+
+
+def _read(
+    warehouse: Warehouse, freeze: Freeze, chunk_rows: int, action: str | None = None
+) -> list[tuple[int, str, str, list[str]]]:
+    return [
+        (c.batch_no, c.action, c.id_type, c.hashes.to_list())
+        for c in warehouse.frozen(freeze, chunk_rows, action=action)
+    ]
+
+
+def _per_batch(chunks: list[tuple[int, str, str, list[str]]]) -> dict[int, tuple[str, set[str]]]:
+    out: dict[int, tuple[str, set[str]]] = {}
+    for batch_no, action, id_type, hashes in chunks:
+        out.setdefault(batch_no, (f"{action} {id_type}", set()))[1].update(hashes)
+    return out
+
+
+SYNTHETIC = [  # adds of two id types, then removes: batches of 100, one of 250, a short one
+    *[(n, "add", "EMAIL_SHA256", 100) for n in range(5)],
+    (5, "add", "EMAIL_SHA256", 37),
+    (GROUP_STRIDE, "add", "PHONE_SHA256", 250),
+    (GROUP_STRIDE + 1, "add", "PHONE_SHA256", 100),
+    (2 * GROUP_STRIDE, "remove", "EMAIL_SHA256", 30),
+]
+
+
+@pytest.mark.parametrize("window_rows", [None, 1, 100, 250, 10_000])
+@pytest.mark.parametrize("chunk_rows", [30, 100, 1_000])
+def test_frozen_windows_keep_batch_order_and_whole_batches(
+    env: SyncEnv, monkeypatch: pytest.MonkeyPatch, window_rows: int | None, chunk_rows: int
+) -> None:
+    # Windows of whole batches, a batch larger than a window alone: every chunk is one batch's,
+    # full but for a batch's last, in batch order across the windows' edges.
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        freeze = _copy_synthetic(warehouse, SYNTHETIC)
+        monkeypatch.setattr(type(warehouse.engine), "frozen_window_rows", window_rows)
+        chunks = _read(warehouse, freeze, chunk_rows)
+        adds = _read(warehouse, freeze, chunk_rows, action="add")
+        empty = _read(warehouse, Freeze("run", "other", 0, FREEZE_STRIDE), chunk_rows)
+
+    batch_nos = [c[0] for c in chunks]
+    assert batch_nos == sorted(batch_nos)
+    sizes = [len(c[3]) for c in chunks]
+    expected_sizes = []
+    for _, _, _, rows in SYNTHETIC:
+        expected_sizes += [chunk_rows] * (rows // chunk_rows) + [rows % chunk_rows] * bool(
+            rows % chunk_rows
+        )
+    assert sizes == expected_sizes
+    per_batch = _per_batch(chunks)
+    assert {n: (kind, len(h)) for n, (kind, h) in per_batch.items()} == {
+        n: (f"{action} {id_type}", rows) for n, action, id_type, rows in SYNTHETIC
+    }
+    assert len(set().union(*(h for _, h in per_batch.values()))) == sum(r[3] for r in SYNTHETIC)
+    assert _per_batch(adds) == {n: v for n, v in per_batch.items() if v[0].startswith("add")}
+    assert empty == []
+
+
+def test_a_freeze_larger_than_memory_streams_without_spilling(env: SyncEnv) -> None:
+    # DuckDB sorts what it reads in the sync's own process: the freeze is read a few batches
+    # at a time, so reading it needs memory for those, not for all of it (here, with spilling
+    # off, sorting the whole freeze under the reading limit runs out of memory).
+    batches = [(n, "add", "EMAIL_SHA256", 10_000) for n in range(100)]
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        freeze = _copy_synthetic(warehouse, batches)
+        warehouse.engine.execute("CHECKPOINT")  # on disk: evictable without a temp directory
+        warehouse.engine.execute("SET temp_directory = ''")
+        read = [(c.batch_no, len(c.hashes)) for c in warehouse.frozen(freeze, 10_000)]
+
+    assert read == [(n, 10_000) for n in range(100)]
+
+
+def test_a_freeze_is_read_under_a_lower_memory_limit(env: SyncEnv) -> None:
+    # What the copy left in DuckDB's buffer pool is let go while the freeze is read; the
+    # sync's own limit is back once the reader is closed, read out or not.
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        freeze = _copy_synthetic(warehouse, SYNTHETIC)
+        for stop_after in (1, None):
+            chunks = warehouse.frozen(freeze, 100)
+            for n, _ in enumerate(chunks, 1):
+                assert _current(warehouse, "memory_limit") == ("61.0 MiB",)
+                if n == stop_after:
+                    chunks.close()
+            assert _current(warehouse, "memory_limit") == ("190.7 MiB",)
 
 
 def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:

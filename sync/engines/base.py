@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -38,6 +39,11 @@ class Engine(ABC):
     #: in the sync's own process), or all audiences in one (where the server computes the
     #: views' aggregation over the whole ledger for each query anyway).
     reads_diff_per_audience: ClassVar[bool] = True
+    #: Read a run's frozen changes back in windows of whole batches of about this many rows,
+    #: a query each (where the query's sort runs in the sync's own process and would hold the
+    #: whole freeze), or None: in one query (where the server sorts, and every query costs a
+    #: round trip, a job or the bytes it scans).
+    frozen_window_rows: ClassVar[int | None] = None
 
     def __init__(self, name: str, schema: str) -> None:
         self.name = name  # the engine's name in messages: "DuckDB", "Postgres", ...
@@ -72,6 +78,11 @@ class Engine(ABC):
     @abstractmethod
     def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """All rows of a small result (counts, targets, the registry)."""
+
+    def reading_frozen(self) -> AbstractContextManager[None]:
+        """Around the reads of a freeze (a few batches per query): where the engine runs in
+        the sync's process, it may hold less meanwhile."""
+        return nullcontext()
 
     @abstractmethod
     def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -28,11 +29,21 @@ if TYPE_CHECKING:
     from sync.settings import WarehouseSettings
 
 MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
+# DuckDB's memory limit while a freeze is read back: a window of batches needs a few MB, and
+# lowering the limit makes DuckDB let go of what the freeze's copy left in its buffer pool, which
+# it otherwise keeps up to the limit for the rest of the run (in a 10M first sync's process,
+# ~180 MB). The sync's own limit is never below it (settings.MIN_SYNC_MEMORY_BYTES).
+READING_MEMORY_LIMIT = "64MB"
 
 
 class DuckDBEngine(Engine):
     types = ("duckdb",)
     lock_kind = "the DuckDB file lock: one process holds the file read-write"
+    # Ten mapping batches: the query runs in this process, and sorting all 5.5M changes of a
+    # 10M first sync by batch number held them (spilled under the memory limit) for the whole
+    # streaming phase; a window sorts ~10 MB, and a one-batch window (a customer file's members)
+    # is not sorted at all. Reading those 5.5M changes so took 5 s (2 cores).
+    frozen_window_rows = 100_000
 
     def __init__(self, con: duckdb.DuckDBPyConnection, settings: WarehouseSettings) -> None:
         super().__init__("DuckDB", settings.schema)
@@ -89,6 +100,16 @@ class DuckDBEngine(Engine):
         finally:
             self._readers.discard(cursor)
             cursor.close()
+
+    @contextmanager
+    def reading_frozen(self) -> Iterator[None]:
+        # Lowering is an economy: if DuckDB cannot free enough, the read runs as it is.
+        with suppress(duckdb.Error):
+            self._con.execute(f"SET memory_limit = '{READING_MEMORY_LIMIT}'")
+        try:
+            yield
+        finally:
+            self._con.execute(f"SET memory_limit = '{self._settings.memory_limit}'")
 
     def out_of_memory(self) -> WarehouseError:
         return WarehouseError(
