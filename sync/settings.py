@@ -34,9 +34,11 @@ DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
 # DuckDB's memory limit on the sync job's own connection. The diff is a view: reading it runs a
 # join of every desired member against every acknowledged one inside this process, which without
 # a limit holds ~0.5 GB per million members (4.3 GB at 10M). Under this limit DuckDB spills the
-# join to its temp directory instead, and the process stays under 400 MB (it runs ~170 MB over
-# DuckDB's limit: Python, Polars, Arrow) unless it uploads customer files, each of up to 50 MB
-# held a few times over while built and sent. At 10M acknowledged members one
+# join to its temp directory instead. The process holds ~220 MB before any work (Python, Polars,
+# Arrow, DuckDB, dbt) and DuckDB ~280 MB of RSS at this limit: a 10M first sync peaks at ~530 MB
+# while it copies an audience's changes into the ledger (bench/README.md), more while it uploads
+# customer files, each of up to 50 MB held a few times over while built and sent. At 10M
+# acknowledged members one
 # audience's diff needs more than 160MB. The profile's memory_limit is sized for `dbt build` and
 # does not apply here.
 DEFAULT_SYNC_MEMORY_LIMIT = "200MB"
