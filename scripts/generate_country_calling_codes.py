@@ -60,9 +60,14 @@ with libphonenumber on a corpus:
   listed compactly (AR: any of its hundreds of area codes followed by the
   mobile token 15 is rewritten); such a country's numbers are accepted only in
   international form, and only when they do not start with a listed prefix.
-* uses_00_international_prefix: whether "00" followed by a calling code is the
-  region's international (IDD) prefix, exactly as libphonenumber strips it
-  (true for GB or DE, false for US "011", RU "810", AU "0011", KR "001"...).
+* exact_international_prefixes: every string the region's international (IDD)
+  prefix pattern matches, e.g. "|00|" (GB, DE), "|011|" (US), "|810|" (RU),
+  AU's "|0011|0014|...|14110011|...|". libphonenumber strips the IDD
+  re.match finds, unless a 0 follows it; the SQL strips the longest listed
+  entry, which the script checks is the same string (HK's
+  "00(?:30|5[09]|[126-9]?)" has nested alternatives). An alternative with too
+  many strings (CN's "1(?:[12]\\d|79)\\d\\d00", 2,100) is left out: numbers
+  written with it stay rejected (next column).
 * international_prefixes: every literal prefix the region's IDD pattern can
   match (cut short where any digit may follow). A national-format number that
   starts with one is rejected: libphonenumber would read it as international.
@@ -142,6 +147,7 @@ TEXT_COLUMNS = frozenset(
         "trunk_prefix",
         "national_possible_lengths",
         "trunk_lookalike_prefixes",
+        "exact_international_prefixes",
         "international_prefixes",
         "special_national_prefixes",
     }
@@ -156,7 +162,7 @@ HEADER = [
     "is_main_country_for_code",
     "national_possible_lengths",
     "trunk_lookalike_prefixes",
-    "uses_00_international_prefix",
+    "exact_international_prefixes",
     "international_prefixes",
     "special_national_prefixes",
 ]
@@ -166,6 +172,10 @@ MAX_PREFIX = 6
 # Above this many special prefixes a region's national format is unsupported.
 MAX_SPECIAL = 120
 MAX_LEN = 20
+# An alternative of an IDD pattern matching more strings than this is not listed.
+MAX_IDD_STRINGS = 100
+# The longest IDD string the SQL looks for (_phone_international_digits in phone_e164.sql).
+MAX_IDD_LENGTH = 8
 
 
 class Unsupported(Exception):
@@ -484,6 +494,88 @@ def check_region(meta, entries: set[str], trunk: str | None, lengths: Iterable[i
             raise AssertionError(f"{meta.id}: {number} -> {actual}, model says {plain}")
 
 
+# --- the international (IDD) prefix: the strings the SQL strips ---------------------------
+
+
+def matched_strings(items: Iterable, limit: int) -> set[str]:
+    """Every string the item sequence matches; Unsupported when they are more than `limit`
+    or a repetition is unbounded."""
+    found = {""}
+    for op, av in items:
+        chars = _item_chars(op, av)
+        if chars is not None:
+            step = set(chars)
+        elif op is sre_c.SUBPATTERN:
+            step = matched_strings(av[3], limit)
+        elif op is sre_c.BRANCH:
+            step = set().union(*(matched_strings(alt, limit) for alt in av[1]))
+        elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
+            lo, hi, sub = av
+            if hi > MAX_LEN:
+                raise Unsupported("unbounded repetition")
+            one, step, acc = matched_strings(sub, limit), set(), {""}
+            for k in range(hi + 1):
+                if k >= lo:
+                    step |= acc
+                acc = {a + b for a in acc for b in one}
+        else:
+            raise Unsupported(f"{op} {av}")
+        found = {a + b for a in found for b in step}
+        if len(found) > limit:
+            raise Unsupported(f"more than {limit} strings")
+    return found
+
+
+def exact_idd_strings(idd: str) -> tuple[set[str], bool]:
+    """The strings of the IDD pattern's top-level alternatives that match few enough, and
+    whether that is all of them."""
+    found: set[str] = set()
+    complete = True
+    for alt in alternatives(idd):
+        try:
+            found |= matched_strings(alt, MAX_IDD_STRINGS)
+        except Unsupported:
+            complete = False  # such numbers start with a listed international prefix
+    assert "" not in found and all(len(s) <= MAX_IDD_LENGTH for s in found), idd
+    return found, complete
+
+
+def idd_reading(strings: set[str], digits: str) -> str | None:
+    """The SQL's reading of national-format digits (_phone_international_digits): the
+    digits after the longest listed string they start with, unless a 0 follows it; None
+    when they are not read as international."""
+    for k in range(min(MAX_IDD_LENGTH, len(digits)), 0, -1):
+        if digits[:k] in strings:
+            return None if digits[k : k + 1] == "0" else digits[k:]
+    return None
+
+
+def check_idd(region: str, idd: str, strings: set[str], complete: bool, prefixes: set[str]) -> None:
+    """The SQL reads an IDD exactly where libphonenumber's _maybe_strip_i18n_prefix_and_
+    normalize does, on every listed string and every start of one followed by each digit
+    and various digits; where a string is left out, the SQL may read fewer numbers as
+    international, but only such that start with an international prefix (rejected)."""
+    from phonenumbers.phonenumberutil import (
+        CountryCodeSource,
+        _maybe_strip_i18n_prefix_and_normalize,
+    )
+
+    if not idd:
+        return
+    heads = {s[:k] for s in strings | prefixes for k in range(len(s) + 1)}
+    fills = ["", "0" * 12, "1" * 12, "0123456789" * 2, "9876543210" * 2]
+    for head in sorted(heads):
+        for digit in "0123456789":
+            for fill in fills:
+                digits = head + digit + fill
+                source, rest = _maybe_strip_i18n_prefix_and_normalize(digits, idd)
+                theirs = rest if source == CountryCodeSource.FROM_NUMBER_WITH_IDD else None
+                ours = idd_reading(strings, digits)
+                if ours is None and not complete and _is_special(prefixes, digits):
+                    continue  # rejected as phone_ambiguous_prefix
+                assert ours == theirs, (region, digits, ours, theirs)
+
+
 # --- the rows ------------------------------------------------------------------------------
 
 
@@ -538,11 +630,9 @@ def region_row(region: str) -> dict[str, str]:
 
     idd = meta.international_prefix or ""
     idd_prefixes = literal_prefixes(idd) if idd else set()
-    uses_00 = bool(idd) and all(
-        (m := re.match(idd, "00" + str(code) + "1234567")) is not None and m.end() == 2
-        for code in COUNTRY_CODE_TO_REGION_CODE
-    )
     assert "" not in idd_prefixes, region
+    idd_strings, complete = exact_idd_strings(idd) if idd else (set(), True)
+    check_idd(region, idd, idd_strings, complete, idd_prefixes)
     return {
         "country_code": region,
         "calling_code": cc,
@@ -555,7 +645,7 @@ def region_row(region: str) -> dict[str, str]:
         ).lower(),
         "national_possible_lengths": "|" + "|".join(str(n) for n in possible) + "|",
         "trunk_lookalike_prefixes": _listed(lookalikes),
-        "uses_00_international_prefix": str(uses_00).lower(),
+        "exact_international_prefixes": _listed(idd_strings),
         "international_prefixes": _listed(idd_prefixes),
         "special_national_prefixes": _listed(entries),
     }
@@ -892,9 +982,16 @@ def main() -> int:
     CODE_PATTERNS_OUT.write_text(code_patterns_sql(with_code), encoding="utf-8")
     unsupported = [r["country_code"] for r in rows if r["national_format_supported"] == "false"]
     special = [r["country_code"] for r in rows if r["special_national_prefixes"]]
+    idd_listed = sum(1 for r in rows if r["exact_international_prefixes"])
+    idd_in_part = []
+    for r in rows:
+        idd = PhoneMetadata.metadata_for_region(r["country_code"]).international_prefix
+        if idd and not exact_idd_strings(idd)[1]:
+            idd_in_part.append(r["country_code"])
     print(f"phonenumbers {phonenumbers.__version__}: {len(rows)} regions -> {OUT}")
     print(f"national format unsupported: {unsupported}")
     print(f"with special national prefixes: {special}")
+    print(f"international prefixes listed: {idd_listed} regions, {idd_in_part} in part only")
     size = sum(len(p) + len(lead or "") for code in steps.values() for lead, p in code)
     print(f"number patterns: {len(steps)} calling codes, {size} characters -> {PATTERNS_OUT}")
     print(f"number patterns agree with is_valid_number on {probes} probes")

@@ -4,493 +4,493 @@
     holds and why this is a macro rather than a seed. -#}
 {% macro country_calling_codes() %}
   {%- set text = tiktok_sync.string_cast_type() -%}
-    select cast('AC' as {{ text }}) as country_code, cast('247' as {{ text }}) as calling_code, cast(null as {{ text }}) as trunk_prefix, 5 as national_min_length, 6 as national_max_length, true as national_format_supported, true as is_main_country_for_code, cast('|5|6|' as {{ text }}) as national_possible_lengths, cast(null as {{ text }}) as trunk_lookalike_prefixes, true as uses_00_international_prefix, cast('|00|' as {{ text }}) as international_prefixes, cast(null as {{ text }}) as special_national_prefixes
+    select cast('AC' as {{ text }}) as country_code, cast('247' as {{ text }}) as calling_code, cast(null as {{ text }}) as trunk_prefix, 5 as national_min_length, 6 as national_max_length, true as national_format_supported, true as is_main_country_for_code, cast('|5|6|' as {{ text }}) as national_possible_lengths, cast(null as {{ text }}) as trunk_lookalike_prefixes, cast('|00|' as {{ text }}) as exact_international_prefixes, cast('|00|' as {{ text }}) as international_prefixes, cast(null as {{ text }}) as special_national_prefixes
     union all
-    select 'AD', '376', null, 6, 9, true, true, '|6|8|9|', null, true, '|00|', null
+    select 'AD', '376', null, 6, 9, true, true, '|6|8|9|', null, '|00|', '|00|', null
     union all
-    select 'AE', '971', '0', 5, 12, true, true, '|5|6|7|8|9|10|11|12|', null, true, '|00|', null
+    select 'AE', '971', '0', 5, 12, true, true, '|5|6|7|8|9|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'AF', '93', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'AF', '93', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'AG', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'AG', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'AI', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'AI', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'AL', '355', '0', 6, 9, true, true, '|6|7|8|9|', null, true, '|00|', null
+    select 'AL', '355', '0', 6, 9, true, true, '|6|7|8|9|', null, '|00|', '|00|', null
     union all
-    select 'AM', '374', '0', 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'AM', '374', '0', 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'AO', '244', null, 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'AO', '244', null, 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'AR', '54', '0', 10, 11, false, true, '|10|11|', null, true, '|00|', '|011|022|023|024|026|028|029|033|034|035|036|037|038|111|220|221|222|223|224|225|226|227|228|229|230|231|232|233|234|235|236|237|239|247|249|260|261|262|263|264|265|266|280|290|291|292|293|294|295|296|297|298|299|332|336|338|340|341|342|343|344|345|346|347|348|349|351|352|353|354|356|357|358|362|364|370|371|372|373|374|375|376|377|378|379|380|381|382|383|384|385|386|387|388|389|'
+    select 'AR', '54', '0', 10, 11, false, true, '|10|11|', null, '|00|', '|00|', '|011|022|023|024|026|028|029|033|034|035|036|037|038|111|220|221|222|223|224|225|226|227|228|229|230|231|232|233|234|235|236|237|239|247|249|260|261|262|263|264|265|266|280|290|291|292|293|294|295|296|297|298|299|332|336|338|340|341|342|343|344|345|346|347|348|349|351|352|353|354|356|357|358|362|364|370|371|372|373|374|375|376|377|378|379|380|381|382|383|384|385|386|387|388|389|'
     union all
-    select 'AS', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'AS', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'AT', '43', '0', 4, 13, true, true, '|4|5|6|7|8|9|10|11|12|13|', null, true, '|00|', null
+    select 'AT', '43', '0', 4, 13, true, true, '|4|5|6|7|8|9|10|11|12|13|', null, '|00|', '|00|', null
     union all
-    select 'AU', '61', '0', 5, 12, true, true, '|5|6|7|8|9|10|12|', null, false, '|0011|0014|0015|0016|0018|0019|141100|141400|143400|144100|144700|145600|146600|147400|147700|148800|', '|1831|1832|'
+    select 'AU', '61', '0', 5, 12, true, true, '|5|6|7|8|9|10|12|', null, '|0011|0014|0015|0016|0018|0019|14110011|14140011|14340011|14410011|14470011|14560011|14660011|14740011|14770011|14880011|', '|0011|0014|0015|0016|0018|0019|141100|141400|143400|144100|144700|145600|146600|147400|147700|148800|', '|1831|1832|'
     union all
-    select 'AW', '297', null, 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'AW', '297', null, 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'AX', '358', '0', 5, 12, true, false, '|5|6|7|8|9|10|11|12|', null, true, '|00|990|991|994|99511|99532|99533|99541|99555|99559|99577|99588|99590|99599|996|999|', null
+    select 'AX', '358', '0', 5, 12, true, false, '|5|6|7|8|9|10|11|12|', null, '|00|990|991|994|99511|99532|99533|99541|99555|99559|99577|99588|99590|99599|996|999|', '|00|990|991|994|99511|99532|99533|99541|99555|99559|99577|99588|99590|99599|996|999|', null
     union all
-    select 'AZ', '994', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'AZ', '994', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'BA', '387', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'BA', '387', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'BB', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'BB', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'BD', '880', '0', 6, 10, true, true, '|6|7|8|9|10|', null, true, '|00|', null
+    select 'BD', '880', '0', 6, 10, true, true, '|6|7|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'BE', '32', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'BE', '32', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'BF', '226', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'BF', '226', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'BG', '359', '0', 6, 12, true, true, '|6|7|8|9|12|', '|00:12|', true, '|00|', null
+    select 'BG', '359', '0', 6, 12, true, true, '|6|7|8|9|12|', '|00:12|', '|00|', '|00|', null
     union all
-    select 'BH', '973', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'BH', '973', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'BI', '257', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'BI', '257', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'BJ', '229', null, 10, 10, true, true, '|10|', null, true, '|00|', null
+    select 'BJ', '229', null, 10, 10, true, true, '|10|', null, '|00|', '|00|', null
     union all
-    select 'BL', '590', '0', 9, 9, true, false, '|9|', null, true, '|00|', null
+    select 'BL', '590', '0', 9, 9, true, false, '|9|', null, '|00|', '|00|', null
     union all
-    select 'BM', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'BM', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'BN', '673', null, 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'BN', '673', null, 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'BO', '591', '0', 8, 9, true, true, '|8|9|', null, false, '|00|001|', '|01|'
+    select 'BO', '591', '0', 8, 9, true, true, '|8|9|', null, '|00|0010|0011|0012|0013|0014|0015|0016|0017|0018|0019|', '|00|001|', '|01|'
     union all
-    select 'BQ', '599', null, 7, 7, true, false, '|7|', null, true, '|00|', null
+    select 'BQ', '599', null, 7, 7, true, false, '|7|', null, '|00|', '|00|', null
     union all
-    select 'BR', '55', '0', 8, 11, true, true, '|8|9|10|11|', null, false, '|0012|0014|0015|0021|0022|0023|0025|0031|0041|0043|0055|0065|0099|', '|90|'
+    select 'BR', '55', '0', 8, 11, true, true, '|8|9|10|11|', null, '|0012|0014|0015|0021|0022|0023|0025|0031|0041|0043|0055|0065|0099|', '|0012|0014|0015|0021|0022|0023|0025|0031|0041|0043|0055|0065|0099|', '|90|'
     union all
-    select 'BS', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'BS', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'BT', '975', null, 7, 8, true, true, '|7|8|', null, true, '|00|', null
+    select 'BT', '975', null, 7, 8, true, true, '|7|8|', null, '|00|', '|00|', null
     union all
-    select 'BW', '267', null, 7, 10, true, true, '|7|8|10|', null, true, '|00|', null
+    select 'BW', '267', null, 7, 10, true, true, '|7|8|10|', null, '|00|', '|00|', null
     union all
-    select 'BY', '375', '8', 6, 11, true, true, '|6|7|8|9|10|11|', '|80:6|80:7|80:8|80:9|80:10|81:6|81:7|81:8|81:9|81:10|81:11|82:6|82:7|82:8|82:9|82:11|83:6|83:7|83:8|83:9|83:11|84:6|84:7|84:8|84:9|84:11|85:6|85:7|85:8|85:9|85:10|85:11|86:6|86:7|86:8|86:9|86:10|86:11|87:6|87:7|87:8|87:9|87:10|87:11|88:6|89:6|89:7|89:8|89:9|89:10|', false, '|810|', '|0|80|'
+    select 'BY', '375', '8', 6, 11, true, true, '|6|7|8|9|10|11|', '|80:6|80:7|80:8|80:9|80:10|81:6|81:7|81:8|81:9|81:10|81:11|82:6|82:7|82:8|82:9|82:11|83:6|83:7|83:8|83:9|83:11|84:6|84:7|84:8|84:9|84:11|85:6|85:7|85:8|85:9|85:10|85:11|86:6|86:7|86:8|86:9|86:10|86:11|87:6|87:7|87:8|87:9|87:10|87:11|88:6|89:6|89:7|89:8|89:9|89:10|', '|810|', '|810|', '|0|80|'
     union all
-    select 'BZ', '501', null, 7, 11, true, true, '|7|11|', null, true, '|00|', null
+    select 'BZ', '501', null, 7, 11, true, true, '|7|11|', null, '|00|', '|00|', null
     union all
-    select 'CA', '1', '1', 7, 10, true, false, '|7|10|', null, false, '|011|', null
+    select 'CA', '1', '1', 7, 10, true, false, '|7|10|', null, '|011|', '|011|', null
     union all
-    select 'CC', '61', '0', 6, 12, true, false, '|6|7|8|9|10|12|', null, false, '|0011|0014|0015|0016|0018|0019|141100|141400|143400|144100|144700|145600|146600|147400|147700|148800|', '|5:8|9:8|'
+    select 'CC', '61', '0', 6, 12, true, false, '|6|7|8|9|10|12|', null, '|0011|0014|0015|0016|0018|0019|14110011|14140011|14340011|14410011|14470011|14560011|14660011|14740011|14770011|14880011|', '|0011|0014|0015|0016|0018|0019|141100|141400|143400|144100|144700|145600|146600|147400|147700|148800|', '|5:8|9:8|'
     union all
-    select 'CD', '243', '0', 7, 10, true, true, '|7|8|9|10|', null, true, '|00|', null
+    select 'CD', '243', '0', 7, 10, true, true, '|7|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'CF', '236', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'CF', '236', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'CG', '242', null, 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'CG', '242', null, 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'CH', '41', '0', 9, 12, true, true, '|9|12|', null, true, '|00|', null
+    select 'CH', '41', '0', 9, 12, true, true, '|9|12|', null, '|00|', '|00|', null
     union all
-    select 'CI', '225', null, 10, 10, true, true, '|10|', null, true, '|00|', null
+    select 'CI', '225', null, 10, 10, true, true, '|10|', null, '|00|', '|00|', null
     union all
-    select 'CK', '682', null, 5, 5, true, true, '|5|', null, true, '|00|', null
+    select 'CK', '682', null, 5, 5, true, true, '|5|', null, '|00|', '|00|', null
     union all
-    select 'CL', '56', null, 9, 11, true, true, '|9|10|11|', null, true, '|00|1100|1110|1120|1130|1140|1150|1160|1190|1200|1220|1230|1240|1250|1510|1530|1540|1550|1580|1690|1700|1710|1760|1770|1800|1810|1880|', null
+    select 'CL', '56', null, 9, 11, true, true, '|9|10|11|', null, '|00|1100|1110|1120|1130|1140|1150|1160|1190|1200|1220|1230|1240|1250|1510|1530|1540|1550|1580|1690|1700|1710|1760|1770|1800|1810|1880|', '|00|1100|1110|1120|1130|1140|1150|1160|1190|1200|1220|1230|1240|1250|1510|1530|1540|1550|1580|1690|1700|1710|1760|1770|1800|1810|1880|', null
     union all
-    select 'CM', '237', null, 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'CM', '237', null, 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'CN', '86', '0', 7, 12, true, true, '|7|8|9|10|11|12|', null, true, '|00|11|12|179|', '|11|12|179|'
+    select 'CN', '86', '0', 7, 12, true, true, '|7|8|9|10|11|12|', null, '|00|', '|00|11|12|179|', '|11|12|179|'
     union all
-    select 'CO', '57', '0', 8, 11, true, true, '|8|10|11|', null, false, '|00414|00444|00456|005|007|009|', '|03|0414|0444|0456|05|07|09|'
+    select 'CO', '57', '0', 8, 11, true, true, '|8|10|11|', null, '|00414|00444|00456|005|007|009|', '|00414|00444|00456|005|007|009|', '|03|0414|0444|0456|05|07|09|'
     union all
-    select 'CR', '506', null, 8, 10, true, true, '|8|10|', null, true, '|00|', '|1900|1901|1902|1904|1906|1908|1910|1919|1920|1966|1977|1999|'
+    select 'CR', '506', null, 8, 10, true, true, '|8|10|', null, '|00|', '|00|', '|1900|1901|1902|1904|1906|1908|1910|1919|1920|1966|1977|1999|'
     union all
-    select 'CU', '53', '0', 6, 10, true, true, '|6|7|8|10|', null, false, '|119|', null
+    select 'CU', '53', '0', 6, 10, true, true, '|6|7|8|10|', null, '|119|', '|119|', null
     union all
-    select 'CV', '238', null, 7, 7, true, true, '|7|', null, false, '|0|', null
+    select 'CV', '238', null, 7, 7, true, true, '|7|', null, '|0|', '|0|', null
     union all
-    select 'CW', '599', null, 7, 8, true, true, '|7|8|', null, true, '|00|', null
+    select 'CW', '599', null, 7, 8, true, true, '|7|8|', null, '|00|', '|00|', null
     union all
-    select 'CX', '61', '0', 6, 12, true, false, '|6|7|8|9|10|12|', null, false, '|0011|0014|0015|0016|0018|0019|141100|141400|143400|144100|144700|145600|146600|147400|147700|148800|', '|5:8|9:8|'
+    select 'CX', '61', '0', 6, 12, true, false, '|6|7|8|9|10|12|', null, '|0011|0014|0015|0016|0018|0019|14110011|14140011|14340011|14410011|14470011|14560011|14660011|14740011|14770011|14880011|', '|0011|0014|0015|0016|0018|0019|141100|141400|143400|144100|144700|145600|146600|147400|147700|148800|', '|5:8|9:8|'
     union all
-    select 'CY', '357', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'CY', '357', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'CZ', '420', null, 9, 12, true, true, '|9|10|11|12|', null, true, '|00|', null
+    select 'CZ', '420', null, 9, 12, true, true, '|9|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'DE', '49', '0', 4, 15, true, true, '|4|5|6|7|8|9|10|11|12|13|14|15|', null, true, '|00|', null
+    select 'DE', '49', '0', 4, 15, true, true, '|4|5|6|7|8|9|10|11|12|13|14|15|', null, '|00|', '|00|', null
     union all
-    select 'DJ', '253', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'DJ', '253', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'DK', '45', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'DK', '45', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'DM', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'DM', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'DO', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'DO', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'DZ', '213', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'DZ', '213', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'EC', '593', '0', 8, 11, true, true, '|8|9|10|11|', null, true, '|00|', null
+    select 'EC', '593', '0', 8, 11, true, true, '|8|9|10|11|', null, '|00|', '|00|', null
     union all
-    select 'EE', '372', null, 7, 10, true, true, '|7|8|10|', null, true, '|00|', null
+    select 'EE', '372', null, 7, 10, true, true, '|7|8|10|', null, '|00|', '|00|', null
     union all
-    select 'EG', '20', '0', 8, 10, true, true, '|8|9|10|', null, true, '|00|', null
+    select 'EG', '20', '0', 8, 10, true, true, '|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'EH', '212', '0', 9, 9, true, false, '|9|', null, true, '|00|', null
+    select 'EH', '212', '0', 9, 9, true, false, '|9|', null, '|00|', '|00|', null
     union all
-    select 'ER', '291', '0', 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'ER', '291', '0', 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'ES', '34', null, 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'ES', '34', null, 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'ET', '251', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'ET', '251', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'FI', '358', '0', 5, 12, true, true, '|5|6|7|8|9|10|11|12|', null, true, '|00|990|991|994|99511|99532|99533|99541|99555|99559|99577|99588|99590|99599|996|999|', null
+    select 'FI', '358', '0', 5, 12, true, true, '|5|6|7|8|9|10|11|12|', null, '|00|990|991|994|99511|99532|99533|99541|99555|99559|99577|99588|99590|99599|996|999|', '|00|990|991|994|99511|99532|99533|99541|99555|99559|99577|99588|99590|99599|996|999|', null
     union all
-    select 'FJ', '679', null, 7, 11, true, true, '|7|11|', null, true, '|00|052|', null
+    select 'FJ', '679', null, 7, 11, true, true, '|7|11|', null, '|00|052|', '|00|052|', null
     union all
-    select 'FK', '500', null, 5, 5, true, true, '|5|', null, true, '|00|', null
+    select 'FK', '500', null, 5, 5, true, true, '|5|', null, '|00|', '|00|', null
     union all
-    select 'FM', '691', null, 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'FM', '691', null, 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'FO', '298', null, 6, 6, true, true, '|6|', null, true, '|00|', '|1001|1010|1020|1088|'
+    select 'FO', '298', null, 6, 6, true, true, '|6|', null, '|00|', '|00|', '|1001|1010|1020|1088|'
     union all
-    select 'FR', '33', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'FR', '33', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'GA', '241', null, 7, 8, true, true, '|7|8|', null, true, '|00|', null
+    select 'GA', '241', null, 7, 8, true, true, '|7|8|', null, '|00|', '|00|', null
     union all
-    select 'GB', '44', '0', 7, 10, true, true, '|7|9|10|', null, true, '|00|', '|180020|'
+    select 'GB', '44', '0', 7, 10, true, true, '|7|9|10|', null, '|00|', '|00|', '|180020|'
     union all
-    select 'GD', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'GD', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'GE', '995', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'GE', '995', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'GF', '594', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'GF', '594', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'GG', '44', '0', 7, 10, true, false, '|7|9|10|', null, true, '|00|', '|180020|'
+    select 'GG', '44', '0', 7, 10, true, false, '|7|9|10|', null, '|00|', '|00|', '|180020|'
     union all
-    select 'GH', '233', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'GH', '233', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'GI', '350', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'GI', '350', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'GL', '299', null, 6, 6, true, true, '|6|', null, true, '|00|', null
+    select 'GL', '299', null, 6, 6, true, true, '|6|', null, '|00|', '|00|', null
     union all
-    select 'GM', '220', null, 7, 9, true, true, '|7|9|', null, true, '|00|', null
+    select 'GM', '220', null, 7, 9, true, true, '|7|9|', null, '|00|', '|00|', null
     union all
-    select 'GN', '224', null, 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'GN', '224', null, 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'GP', '590', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'GP', '590', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'GQ', '240', null, 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'GQ', '240', null, 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'GR', '30', null, 10, 12, true, true, '|10|11|12|', null, true, '|00|', null
+    select 'GR', '30', null, 10, 12, true, true, '|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'GT', '502', null, 8, 11, true, true, '|8|11|', null, true, '|00|', null
+    select 'GT', '502', null, 8, 11, true, true, '|8|11|', null, '|00|', '|00|', null
     union all
-    select 'GU', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'GU', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'GW', '245', null, 7, 9, true, true, '|7|9|', null, true, '|00|', null
+    select 'GW', '245', null, 7, 9, true, true, '|7|9|', null, '|00|', '|00|', null
     union all
-    select 'GY', '592', null, 7, 7, true, true, '|7|', null, false, '|001|', null
+    select 'GY', '592', null, 7, 7, true, true, '|7|', null, '|001|', '|001|', null
     union all
-    select 'HK', '852', null, 5, 11, true, true, '|5|6|7|8|9|11|', null, false, '|00|001|002|0030|0050|0059|006|007|008|009|', null
+    select 'HK', '852', null, 5, 11, true, true, '|5|6|7|8|9|11|', null, '|00|001|002|0030|0050|0059|006|007|008|009|', '|00|001|002|0030|0050|0059|006|007|008|009|', null
     union all
-    select 'HN', '504', null, 8, 11, true, true, '|8|11|', null, true, '|00|', null
+    select 'HN', '504', null, 8, 11, true, true, '|8|11|', null, '|00|', '|00|', null
     union all
-    select 'HR', '385', '0', 7, 9, true, true, '|7|8|9|', null, true, '|00|', null
+    select 'HR', '385', '0', 7, 9, true, true, '|7|8|9|', null, '|00|', '|00|', null
     union all
-    select 'HT', '509', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'HT', '509', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'HU', '36', '06', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'HU', '36', '06', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'ID', '62', '0', 7, 17, true, true, '|7|8|9|10|11|12|13|14|15|16|17|', '|00:11|00:12|00:13|00:14|00:15|00:16|00:17|', false, '|008|009|', null
+    select 'ID', '62', '0', 7, 17, true, true, '|7|8|9|10|11|12|13|14|15|16|17|', '|00:11|00:12|00:13|00:14|00:15|00:16|00:17|', '|008|009|', '|008|009|', null
     union all
-    select 'IE', '353', '0', 7, 10, true, true, '|7|8|9|10|', null, true, '|00|', null
+    select 'IE', '353', '0', 7, 10, true, true, '|7|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'IL', '972', '0', 7, 12, true, true, '|7|8|9|10|11|12|', null, true, '|00|0105|012|013|014|015|016|017|018|019|', null
+    select 'IL', '972', '0', 7, 12, true, true, '|7|8|9|10|11|12|', null, '|00|0105|012|013|014|015|016|017|018|019|', '|00|0105|012|013|014|015|016|017|018|019|', null
     union all
-    select 'IM', '44', '0', 10, 10, true, false, '|10|', null, true, '|00|', '|180020|'
+    select 'IM', '44', '0', 10, 10, true, false, '|10|', null, '|00|', '|00|', '|180020|'
     union all
-    select 'IN', '91', '0', 8, 13, true, true, '|8|9|10|11|12|13|', '|00:13|', true, '|00|', null
+    select 'IN', '91', '0', 8, 13, true, true, '|8|9|10|11|12|13|', '|00:13|', '|00|', '|00|', null
     union all
-    select 'IO', '246', null, 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'IO', '246', null, 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'IQ', '964', '0', 8, 10, true, true, '|8|9|10|', null, true, '|00|', null
+    select 'IQ', '964', '0', 8, 10, true, true, '|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'IR', '98', '0', 4, 10, true, true, '|4|5|6|7|10|', null, true, '|00|', null
+    select 'IR', '98', '0', 4, 10, true, true, '|4|5|6|7|10|', null, '|00|', '|00|', null
     union all
-    select 'IS', '354', null, 7, 9, true, true, '|7|9|', null, true, '|00|1001|1010|1020|1100|', null
+    select 'IS', '354', null, 7, 9, true, true, '|7|9|', null, '|00|1001|1010|1020|1100|', '|00|1001|1010|1020|1100|', null
     union all
-    select 'IT', '39', null, 6, 12, true, true, '|6|7|8|9|10|11|12|', null, true, '|00|', null
+    select 'IT', '39', null, 6, 12, true, true, '|6|7|8|9|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'JE', '44', '0', 10, 10, true, false, '|10|', null, true, '|00|', '|180020|'
+    select 'JE', '44', '0', 10, 10, true, false, '|10|', null, '|00|', '|00|', '|180020|'
     union all
-    select 'JM', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'JM', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'JO', '962', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'JO', '962', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'JP', '81', '0', 8, 17, true, true, '|8|9|10|11|12|13|14|15|16|17|', '|00:8|00:9|00:10|00:11|00:12|00:13|00:14|00:15|00:16|00:17|', false, '|010|', '|0002:8|0002:9|0002:10|0005:8|0005:9|0005:10|0006:8|0006:9|0006:10|0009:8|0009:9|0009:10|003768|'
+    select 'JP', '81', '0', 8, 17, true, true, '|8|9|10|11|12|13|14|15|16|17|', '|00:8|00:9|00:10|00:11|00:12|00:13|00:14|00:15|00:16|00:17|', '|010|', '|010|', '|0002:8|0002:9|0002:10|0005:8|0005:9|0005:10|0006:8|0006:9|0006:10|0009:8|0009:9|0009:10|003768|'
     union all
-    select 'KE', '254', '0', 7, 10, true, true, '|7|8|9|10|', null, false, '|000|', null
+    select 'KE', '254', '0', 7, 10, true, true, '|7|8|9|10|', null, '|000|', '|000|', null
     union all
-    select 'KG', '996', '0', 9, 10, true, true, '|9|10|', null, true, '|00|', null
+    select 'KG', '996', '0', 9, 10, true, true, '|9|10|', null, '|00|', '|00|', null
     union all
-    select 'KH', '855', '0', 8, 10, true, true, '|8|9|10|', null, false, '|001|004|005|006|007|008|009|', null
+    select 'KH', '855', '0', 8, 10, true, true, '|8|9|10|', null, '|001|004|005|006|007|008|009|', '|001|004|005|006|007|008|009|', null
     union all
-    select 'KI', '686', '0', 5, 8, true, true, '|5|8|', null, true, '|00|', null
+    select 'KI', '686', '0', 5, 8, true, true, '|5|8|', null, '|00|', '|00|', null
     union all
-    select 'KM', '269', null, 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'KM', '269', null, 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'KN', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'KN', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'KP', '850', '0', 8, 10, true, true, '|8|10|', null, true, '|00|99|', null
+    select 'KP', '850', '0', 8, 10, true, true, '|8|10|', null, '|00|99|', '|00|99|', null
     union all
-    select 'KR', '82', '0', 5, 14, true, true, '|5|6|8|9|10|11|12|13|14|', '|00:11|00:12|00:13|00:14|', false, '|001|002|00345|00365|00391|005|006|00700|00727|0073|00755|00761|00762|00766|008|009|', '|081|082|083|084|085|086|087|088|'
+    select 'KR', '82', '0', 5, 14, true, true, '|5|6|8|9|10|11|12|13|14|', '|00:11|00:12|00:13|00:14|', '|001|002|00345|00365|00391|005|006|00700|00727|0073|00755|00761|00762|00766|008|009|', '|001|002|00345|00365|00391|005|006|00700|00727|0073|00755|00761|00762|00766|008|009|', '|081|082|083|084|085|086|087|088|'
     union all
-    select 'KW', '965', null, 7, 8, true, true, '|7|8|', null, true, '|00|', null
+    select 'KW', '965', null, 7, 8, true, true, '|7|8|', null, '|00|', '|00|', null
     union all
-    select 'KY', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'KY', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'KZ', '7', '8', 10, 14, true, false, '|10|14|', '|80:10|80:14|81:10|81:14|82:10|82:14|83:10|83:14|84:10|84:14|85:10|85:14|86:10|86:14|87:10|87:14|88:10|88:14|89:10|89:14|', false, '|810|', null
+    select 'KZ', '7', '8', 10, 14, true, false, '|10|14|', '|80:10|80:14|81:10|81:14|82:10|82:14|83:10|83:14|84:10|84:14|85:10|85:14|86:10|86:14|87:10|87:14|88:10|88:14|89:10|89:14|', '|810|', '|810|', null
     union all
-    select 'LA', '856', '0', 8, 10, true, true, '|8|9|10|', null, true, '|00|', null
+    select 'LA', '856', '0', 8, 10, true, true, '|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'LB', '961', '0', 7, 8, true, true, '|7|8|', null, true, '|00|', null
+    select 'LB', '961', '0', 7, 8, true, true, '|7|8|', null, '|00|', '|00|', null
     union all
-    select 'LC', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'LC', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'LI', '423', '0', 7, 9, true, true, '|7|9|', null, true, '|00|', '|1001|'
+    select 'LI', '423', '0', 7, 9, true, true, '|7|9|', null, '|00|', '|00|', '|1001|'
     union all
-    select 'LK', '94', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'LK', '94', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'LR', '231', '0', 7, 9, true, true, '|7|8|9|', null, true, '|00|', null
+    select 'LR', '231', '0', 7, 9, true, true, '|7|8|9|', null, '|00|', '|00|', null
     union all
-    select 'LS', '266', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'LS', '266', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'LT', '370', '0', 8, 8, true, true, '|8|', null, true, '|00|', '|8|'
+    select 'LT', '370', '0', 8, 8, true, true, '|8|', null, '|00|', '|00|', '|8|'
     union all
-    select 'LU', '352', null, 4, 11, true, true, '|4|5|6|7|8|9|10|11|', null, true, '|00|', '|1500:5|1500:6|1500:7|1500:8|1500:9|1500:10|1500:11|1506:5|1506:6|1506:7|1506:8|1506:9|1506:10|1506:11|1511:5|1511:6|1511:7|1511:8|1511:9|1511:10|1511:11|1512:5|1512:6|1512:7|1512:8|1512:9|1512:10|1512:11|1535:5|1535:6|1535:7|1535:8|1535:9|1535:10|1535:11|1540:5|1540:6|1540:7|1540:8|1540:9|1540:10|1540:11|1544:5|1544:6|1544:7|1544:8|1544:9|1544:10|1544:11|1555:5|1555:6|1555:7|1555:8|1555:9|1555:10|1555:11|1562:5|1562:6|1562:7|1562:8|1562:9|1562:10|1562:11|1566:5|1566:6|1566:7|1566:8|1566:9|1566:10|1566:11|1577:5|1577:6|1577:7|1577:8|1577:9|1577:10|1577:11|1588:5|1588:6|1588:7|1588:8|1588:9|1588:10|1588:11|1599:5|1599:6|1599:7|1599:8|1599:9|1599:10|1599:11|'
+    select 'LU', '352', null, 4, 11, true, true, '|4|5|6|7|8|9|10|11|', null, '|00|', '|00|', '|1500:5|1500:6|1500:7|1500:8|1500:9|1500:10|1500:11|1506:5|1506:6|1506:7|1506:8|1506:9|1506:10|1506:11|1511:5|1511:6|1511:7|1511:8|1511:9|1511:10|1511:11|1512:5|1512:6|1512:7|1512:8|1512:9|1512:10|1512:11|1535:5|1535:6|1535:7|1535:8|1535:9|1535:10|1535:11|1540:5|1540:6|1540:7|1540:8|1540:9|1540:10|1540:11|1544:5|1544:6|1544:7|1544:8|1544:9|1544:10|1544:11|1555:5|1555:6|1555:7|1555:8|1555:9|1555:10|1555:11|1562:5|1562:6|1562:7|1562:8|1562:9|1562:10|1562:11|1566:5|1566:6|1566:7|1566:8|1566:9|1566:10|1566:11|1577:5|1577:6|1577:7|1577:8|1577:9|1577:10|1577:11|1588:5|1588:6|1588:7|1588:8|1588:9|1588:10|1588:11|1599:5|1599:6|1599:7|1599:8|1599:9|1599:10|1599:11|'
     union all
-    select 'LV', '371', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'LV', '371', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'LY', '218', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'LY', '218', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'MA', '212', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'MA', '212', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'MC', '377', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'MC', '377', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'MD', '373', '0', 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'MD', '373', '0', 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'ME', '382', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'ME', '382', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'MF', '590', '0', 9, 9, true, false, '|9|', null, true, '|00|', null
+    select 'MF', '590', '0', 9, 9, true, false, '|9|', null, '|00|', '|00|', null
     union all
-    select 'MG', '261', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'MG', '261', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'MH', '692', '1', 7, 7, true, true, '|7|', null, false, '|011|', null
+    select 'MH', '692', '1', 7, 7, true, true, '|7|', null, '|011|', '|011|', null
     union all
-    select 'MK', '389', '0', 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'MK', '389', '0', 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'ML', '223', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'ML', '223', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'MM', '95', '0', 6, 10, true, true, '|6|7|8|9|10|', null, true, '|00|', null
+    select 'MM', '95', '0', 6, 10, true, true, '|6|7|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'MN', '976', '0', 8, 10, true, true, '|8|9|10|', null, false, '|001|', null
+    select 'MN', '976', '0', 8, 10, true, true, '|8|9|10|', null, '|001|', '|001|', null
     union all
-    select 'MO', '853', null, 7, 8, true, true, '|7|8|', null, true, '|00|', null
+    select 'MO', '853', null, 7, 8, true, true, '|7|8|', null, '|00|', '|00|', null
     union all
-    select 'MP', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'MP', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'MQ', '596', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'MQ', '596', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'MR', '222', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'MR', '222', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'MS', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'MS', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'MT', '356', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'MT', '356', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'MU', '230', null, 7, 10, true, true, '|7|8|10|', null, true, '|00|020|030|033|040|050|060|070|', null
+    select 'MU', '230', null, 7, 10, true, true, '|7|8|10|', null, '|00|020|030|033|040|050|060|070|', '|00|020|030|033|040|050|060|070|', null
     union all
-    select 'MV', '960', null, 7, 10, true, true, '|7|10|', null, true, '|00|019|', null
+    select 'MV', '960', null, 7, 10, true, true, '|7|10|', null, '|00|019|', '|00|019|', null
     union all
-    select 'MW', '265', '0', 7, 9, true, true, '|7|9|', null, true, '|00|', null
+    select 'MW', '265', '0', 7, 9, true, true, '|7|9|', null, '|00|', '|00|', null
     union all
-    select 'MX', '52', null, 10, 10, true, true, '|10|', null, true, '|00|09|', null
+    select 'MX', '52', null, 10, 10, true, true, '|10|', null, '|00|09|', '|00|09|', null
     union all
-    select 'MY', '60', '0', 8, 10, true, true, '|8|9|10|', null, true, '|00|', null
+    select 'MY', '60', '0', 8, 10, true, true, '|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'MZ', '258', null, 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'MZ', '258', null, 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'NA', '264', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'NA', '264', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'NC', '687', null, 6, 6, true, true, '|6|', null, true, '|00|', null
+    select 'NC', '687', null, 6, 6, true, true, '|6|', null, '|00|', '|00|', null
     union all
-    select 'NE', '227', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'NE', '227', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'NF', '672', null, 6, 6, true, true, '|6|', null, true, '|00|', null
+    select 'NF', '672', null, 6, 6, true, true, '|6|', null, '|00|', '|00|', null
     union all
-    select 'NG', '234', '0', 10, 14, true, true, '|10|11|12|13|14|', null, false, '|009|', null
+    select 'NG', '234', '0', 10, 14, true, true, '|10|11|12|13|14|', null, '|009|', '|009|', null
     union all
-    select 'NI', '505', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'NI', '505', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'NL', '31', '0', 5, 11, true, true, '|5|6|7|8|9|10|11|', null, true, '|00|', null
+    select 'NL', '31', '0', 5, 11, true, true, '|5|6|7|8|9|10|11|', null, '|00|', '|00|', null
     union all
-    select 'NO', '47', null, 5, 8, true, true, '|5|8|', null, true, '|00|', null
+    select 'NO', '47', null, 5, 8, true, true, '|5|8|', null, '|00|', '|00|', null
     union all
-    select 'NP', '977', '0', 8, 11, true, true, '|8|10|11|', null, true, '|00|', null
+    select 'NP', '977', '0', 8, 11, true, true, '|8|10|11|', null, '|00|', '|00|', null
     union all
-    select 'NR', '674', null, 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'NR', '674', null, 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'NU', '683', null, 4, 7, true, true, '|4|7|', null, true, '|00|', null
+    select 'NU', '683', null, 4, 7, true, true, '|4|7|', null, '|00|', '|00|', null
     union all
-    select 'NZ', '64', '0', 5, 10, true, true, '|5|6|7|8|9|10|', null, true, '|00|0161|', null
+    select 'NZ', '64', '0', 5, 10, true, true, '|5|6|7|8|9|10|', null, '|00|0161|', '|00|0161|', null
     union all
-    select 'OM', '968', null, 7, 9, true, true, '|7|8|9|', null, true, '|00|', null
+    select 'OM', '968', null, 7, 9, true, true, '|7|8|9|', null, '|00|', '|00|', null
     union all
-    select 'PA', '507', null, 7, 11, true, true, '|7|8|10|11|', null, true, '|00|', null
+    select 'PA', '507', null, 7, 11, true, true, '|7|8|10|11|', null, '|00|', '|00|', null
     union all
-    select 'PE', '51', '0', 8, 9, true, true, '|8|9|', null, true, '|00|191100|191200|191400|197700|199000|', null
+    select 'PE', '51', '0', 8, 9, true, true, '|8|9|', null, '|00|191100|191200|191400|197700|199000|', '|00|191100|191200|191400|197700|199000|', null
     union all
-    select 'PF', '689', null, 6, 9, true, true, '|6|8|9|', null, true, '|00|', null
+    select 'PF', '689', null, 6, 9, true, true, '|6|8|9|', null, '|00|', '|00|', null
     union all
-    select 'PG', '675', null, 7, 8, true, true, '|7|8|', null, true, '|00|1401|1402|1403|', null
+    select 'PG', '675', null, 7, 8, true, true, '|7|8|', null, '|00|1401|1402|1403|', '|00|1401|1402|1403|', null
     union all
-    select 'PH', '63', '0', 6, 13, true, true, '|6|8|9|10|11|12|13|', null, true, '|00|', null
+    select 'PH', '63', '0', 6, 13, true, true, '|6|8|9|10|11|12|13|', null, '|00|', '|00|', null
     union all
-    select 'PK', '92', '0', 8, 12, true, true, '|8|9|10|11|12|', null, true, '|00|', null
+    select 'PK', '92', '0', 8, 12, true, true, '|8|9|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'PL', '48', null, 6, 10, true, true, '|6|7|8|9|10|', null, true, '|00|', null
+    select 'PL', '48', null, 6, 10, true, true, '|6|7|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'PM', '508', '0', 6, 9, true, true, '|6|9|', null, true, '|00|', null
+    select 'PM', '508', '0', 6, 9, true, true, '|6|9|', null, '|00|', '|00|', null
     union all
-    select 'PR', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'PR', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'PS', '970', '0', 8, 10, true, true, '|8|9|10|', null, true, '|00|', null
+    select 'PS', '970', '0', 8, 10, true, true, '|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'PT', '351', null, 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'PT', '351', null, 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'PW', '680', null, 7, 7, true, true, '|7|', null, false, '|011|012|', null
+    select 'PW', '680', null, 7, 7, true, true, '|7|', null, '|011|012|', '|011|012|', null
     union all
-    select 'PY', '595', '0', 6, 11, true, true, '|6|7|8|9|10|11|', null, true, '|00|', null
+    select 'PY', '595', '0', 6, 11, true, true, '|6|7|8|9|10|11|', null, '|00|', '|00|', null
     union all
-    select 'QA', '974', null, 7, 11, true, true, '|7|8|9|11|', null, true, '|00|', null
+    select 'QA', '974', null, 7, 11, true, true, '|7|8|9|11|', null, '|00|', '|00|', null
     union all
-    select 'RE', '262', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'RE', '262', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'RO', '40', '0', 6, 9, true, true, '|6|9|', null, true, '|00|', null
+    select 'RO', '40', '0', 6, 9, true, true, '|6|9|', null, '|00|', '|00|', null
     union all
-    select 'RS', '381', '0', 6, 12, true, true, '|6|7|8|9|10|11|12|', null, true, '|00|', null
+    select 'RS', '381', '0', 6, 12, true, true, '|6|7|8|9|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'RU', '7', '8', 10, 14, true, true, '|10|14|', '|80:10|80:14|81:10|81:14|82:10|82:14|83:10|83:14|84:10|84:14|85:10|85:14|86:10|86:14|87:10|87:14|88:10|88:14|89:10|89:14|', false, '|810|', null
+    select 'RU', '7', '8', 10, 14, true, true, '|10|14|', '|80:10|80:14|81:10|81:14|82:10|82:14|83:10|83:14|84:10|84:14|85:10|85:14|86:10|86:14|87:10|87:14|88:10|88:14|89:10|89:14|', '|810|', '|810|', null
     union all
-    select 'RW', '250', '0', 8, 9, true, true, '|8|9|', '|06:8|', true, '|00|', null
+    select 'RW', '250', '0', 8, 9, true, true, '|8|9|', '|06:8|', '|00|', '|00|', null
     union all
-    select 'SA', '966', '0', 9, 10, true, true, '|9|10|', null, true, '|00|', null
+    select 'SA', '966', '0', 9, 10, true, true, '|9|10|', null, '|00|', '|00|', null
     union all
-    select 'SB', '677', null, 5, 7, true, true, '|5|7|', null, true, '|00|01|', null
+    select 'SB', '677', null, 5, 7, true, true, '|5|7|', null, '|00|01|', '|00|01|', null
     union all
-    select 'SC', '248', null, 7, 7, true, true, '|7|', null, true, '|00|01|010|02|', null
+    select 'SC', '248', null, 7, 7, true, true, '|7|', null, '|00|01|010|02|', '|00|01|010|02|', null
     union all
-    select 'SD', '249', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'SD', '249', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'SE', '46', '0', 6, 12, true, true, '|6|7|8|9|10|12|', null, true, '|00|', null
+    select 'SE', '46', '0', 6, 12, true, true, '|6|7|8|9|10|12|', null, '|00|', '|00|', null
     union all
-    select 'SG', '65', null, 8, 11, true, true, '|8|10|11|', null, false, '|00|01|02|03|', null
+    select 'SG', '65', null, 8, 11, true, true, '|8|10|11|', null, '|000|001|002|003|004|005|006|007|008|009|010|011|012|013|014|015|016|017|018|019|020|021|022|023|024|025|026|027|028|029|030|031|032|033|034|035|036|037|038|039|', '|00|01|02|03|', null
     union all
-    select 'SH', '290', null, 4, 5, true, true, '|4|5|', null, true, '|00|', null
+    select 'SH', '290', null, 4, 5, true, true, '|4|5|', null, '|00|', '|00|', null
     union all
-    select 'SI', '386', '0', 5, 8, true, true, '|5|6|7|8|', null, true, '|00|1022|1066|1088|1099|', null
+    select 'SI', '386', '0', 5, 8, true, true, '|5|6|7|8|', null, '|00|1022|1066|1088|1099|', '|00|1022|1066|1088|1099|', null
     union all
-    select 'SJ', '47', null, 5, 8, true, false, '|5|8|', null, true, '|00|', null
+    select 'SJ', '47', null, 5, 8, true, false, '|5|8|', null, '|00|', '|00|', null
     union all
-    select 'SK', '421', '0', 6, 9, true, true, '|6|7|9|', null, true, '|00|', null
+    select 'SK', '421', '0', 6, 9, true, true, '|6|7|9|', null, '|00|', '|00|', null
     union all
-    select 'SL', '232', '0', 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'SL', '232', '0', 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'SM', '378', null, 8, 10, true, true, '|8|10|', null, true, '|00|', null
+    select 'SM', '378', null, 8, 10, true, true, '|8|10|', null, '|00|', '|00|', null
     union all
-    select 'SN', '221', null, 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'SN', '221', null, 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'SO', '252', '0', 6, 9, true, true, '|6|7|8|9|', null, true, '|00|', null
+    select 'SO', '252', '0', 6, 9, true, true, '|6|7|8|9|', null, '|00|', '|00|', null
     union all
-    select 'SR', '597', null, 6, 7, true, true, '|6|7|', null, true, '|00|', null
+    select 'SR', '597', null, 6, 7, true, true, '|6|7|', null, '|00|', '|00|', null
     union all
-    select 'SS', '211', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'SS', '211', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'ST', '239', null, 7, 7, true, true, '|7|', null, true, '|00|', null
+    select 'ST', '239', null, 7, 7, true, true, '|7|', null, '|00|', '|00|', null
     union all
-    select 'SV', '503', null, 7, 11, true, true, '|7|8|11|', null, true, '|00|', null
+    select 'SV', '503', null, 7, 11, true, true, '|7|8|11|', null, '|00|', '|00|', null
     union all
-    select 'SX', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'SX', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'SY', '963', '0', 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'SY', '963', '0', 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'SZ', '268', null, 8, 9, true, true, '|8|9|', null, true, '|00|', null
+    select 'SZ', '268', null, 8, 9, true, true, '|8|9|', null, '|00|', '|00|', null
     union all
-    select 'TA', '290', null, 4, 4, true, false, '|4|', null, true, '|00|', null
+    select 'TA', '290', null, 4, 4, true, false, '|4|', null, '|00|', '|00|', null
     union all
-    select 'TC', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'TC', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'TD', '235', null, 8, 8, true, true, '|8|', null, true, '|00|16|', null
+    select 'TD', '235', null, 8, 8, true, true, '|8|', null, '|00|16|', '|00|16|', null
     union all
-    select 'TG', '228', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'TG', '228', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'TH', '66', '0', 8, 13, true, true, '|8|9|10|13|', '|00:13|', false, '|001|002|003|004|005|006|007|008|009|', null
+    select 'TH', '66', '0', 8, 13, true, true, '|8|9|10|13|', '|00:13|', '|001|002|003|004|005|006|007|008|009|', '|001|002|003|004|005|006|007|008|009|', null
     union all
-    select 'TJ', '992', null, 9, 9, true, true, '|9|', null, false, '|810|', null
+    select 'TJ', '992', null, 9, 9, true, true, '|9|', null, '|810|', '|810|', null
     union all
-    select 'TK', '690', null, 4, 7, true, true, '|4|5|6|7|', null, true, '|00|', null
+    select 'TK', '690', null, 4, 7, true, true, '|4|5|6|7|', null, '|00|', '|00|', null
     union all
-    select 'TL', '670', null, 7, 8, true, true, '|7|8|', null, true, '|00|', null
+    select 'TL', '670', null, 7, 8, true, true, '|7|8|', null, '|00|', '|00|', null
     union all
-    select 'TM', '993', '8', 8, 8, true, true, '|8|', null, false, '|810|', null
+    select 'TM', '993', '8', 8, 8, true, true, '|8|', null, '|810|', '|810|', null
     union all
-    select 'TN', '216', null, 8, 8, true, true, '|8|', null, true, '|00|', null
+    select 'TN', '216', null, 8, 8, true, true, '|8|', null, '|00|', '|00|', null
     union all
-    select 'TO', '676', null, 5, 7, true, true, '|5|7|', null, true, '|00|', null
+    select 'TO', '676', null, 5, 7, true, true, '|5|7|', null, '|00|', '|00|', null
     union all
-    select 'TR', '90', '0', 7, 13, true, true, '|7|10|12|13|', null, true, '|00|', null
+    select 'TR', '90', '0', 7, 13, true, true, '|7|10|12|13|', null, '|00|', '|00|', null
     union all
-    select 'TT', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'TT', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'TV', '688', null, 5, 7, true, true, '|5|6|7|', null, true, '|00|', null
+    select 'TV', '688', null, 5, 7, true, true, '|5|6|7|', null, '|00|', '|00|', null
     union all
-    select 'TW', '886', '0', 7, 11, true, true, '|7|8|9|10|11|', null, false, '|002|005|006|007|009|019|', null
+    select 'TW', '886', '0', 7, 11, true, true, '|7|8|9|10|11|', null, '|002|005|006|007|009|019|', '|002|005|006|007|009|019|', null
     union all
-    select 'TZ', '255', '0', 9, 9, true, true, '|9|', null, false, '|000|005|006|', null
+    select 'TZ', '255', '0', 9, 9, true, true, '|9|', null, '|000|005|006|', '|000|005|006|', null
     union all
-    select 'UA', '380', '0', 9, 10, true, true, '|9|10|', null, true, '|00|', null
+    select 'UA', '380', '0', 9, 10, true, true, '|9|10|', null, '|00|', '|00|', null
     union all
-    select 'UG', '256', '0', 9, 9, true, true, '|9|', null, false, '|000|005|007|', null
+    select 'UG', '256', '0', 9, 9, true, true, '|9|', null, '|000|005|007|', '|000|005|007|', null
     union all
-    select 'US', '1', '1', 10, 10, true, true, '|10|', null, false, '|011|', null
+    select 'US', '1', '1', 10, 10, true, true, '|10|', null, '|011|', '|011|', null
     union all
-    select 'UY', '598', '0', 4, 13, true, true, '|4|5|6|7|8|9|10|11|12|13|', '|00:6|00:7|00:8|00:9|00:10|00:11|00:12|00:13|', true, '|00|013|014|015|016|017|018|019|', null
+    select 'UY', '598', '0', 4, 13, true, true, '|4|5|6|7|8|9|10|11|12|13|', '|00:6|00:7|00:8|00:9|00:10|00:11|00:12|00:13|', '|00|0130|0131|0132|0133|0134|0135|0136|0137|0138|0139|0140|0141|0142|0143|0144|0145|0146|0147|0148|0149|0150|0151|0152|0153|0154|0155|0156|0157|0158|0159|0160|0161|0162|0163|0164|0165|0166|0167|0168|0169|0170|0171|0172|0173|0174|0175|0176|0177|0178|0179|0180|0181|0182|0183|0184|0185|0186|0187|0188|0189|0190|0191|0192|0193|0194|0195|0196|0197|0198|0199|', '|00|013|014|015|016|017|018|019|', null
     union all
-    select 'UZ', '998', null, 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'UZ', '998', null, 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'VA', '39', null, 6, 12, true, false, '|6|7|8|9|10|11|12|', null, true, '|00|', null
+    select 'VA', '39', null, 6, 12, true, false, '|6|7|8|9|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'VC', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'VC', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'VE', '58', '0', 10, 10, true, true, '|10|', null, true, '|00|', null
+    select 'VE', '58', '0', 10, 10, true, true, '|10|', null, '|00|', '|00|', null
     union all
-    select 'VG', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'VG', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'VI', '1', '1', 10, 10, true, false, '|10|', null, false, '|011|', null
+    select 'VI', '1', '1', 10, 10, true, false, '|10|', null, '|011|', '|011|', null
     union all
-    select 'VN', '84', '0', 7, 10, true, true, '|7|8|9|10|', null, true, '|00|', null
+    select 'VN', '84', '0', 7, 10, true, true, '|7|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'VU', '678', null, 5, 7, true, true, '|5|7|', null, true, '|00|', null
+    select 'VU', '678', null, 5, 7, true, true, '|5|7|', null, '|00|', '|00|', null
     union all
-    select 'WF', '681', null, 6, 9, true, true, '|6|9|', null, true, '|00|', null
+    select 'WF', '681', null, 6, 9, true, true, '|6|9|', null, '|00|', '|00|', null
     union all
-    select 'WS', '685', null, 5, 10, true, true, '|5|6|7|10|', null, false, '|0|', null
+    select 'WS', '685', null, 5, 10, true, true, '|5|6|7|10|', null, '|0|', '|0|', null
     union all
-    select 'XK', '383', '0', 8, 12, true, true, '|8|9|10|11|12|', null, true, '|00|', null
+    select 'XK', '383', '0', 8, 12, true, true, '|8|9|10|11|12|', null, '|00|', '|00|', null
     union all
-    select 'YE', '967', '0', 7, 9, true, true, '|7|8|9|', null, true, '|00|', null
+    select 'YE', '967', '0', 7, 9, true, true, '|7|8|9|', null, '|00|', '|00|', null
     union all
-    select 'YT', '262', '0', 9, 9, true, false, '|9|', null, true, '|00|', null
+    select 'YT', '262', '0', 9, 9, true, false, '|9|', null, '|00|', '|00|', null
     union all
-    select 'ZA', '27', '0', 5, 10, true, true, '|5|6|7|8|9|10|', null, true, '|00|', null
+    select 'ZA', '27', '0', 5, 10, true, true, '|5|6|7|8|9|10|', null, '|00|', '|00|', null
     union all
-    select 'ZM', '260', '0', 9, 9, true, true, '|9|', null, true, '|00|', null
+    select 'ZM', '260', '0', 9, 9, true, true, '|9|', null, '|00|', '|00|', null
     union all
-    select 'ZW', '263', '0', 7, 10, true, true, '|7|9|10|', null, true, '|00|', null
+    select 'ZW', '263', '0', 7, 10, true, true, '|7|9|10|', null, '|00|', '|00|', null
 {% endmacro %}

@@ -14,8 +14,9 @@
     The rule (docs/normalisation-phone.md; TikTok H1/H2 in docs/tiktok-api.md §6.2, §0):
     drop an extension and a leading tel:, and read letters, as libphonenumber
     does (phone_keypad.sql); delete whitespace; allow only digits, a leading +
-    (optionally after "("), and - . ( ) /; a + or, where the row's country dials abroad with
-    00, a leading 00 means the digits carry their calling code; otherwise the
+    (optionally after "("), and - . ( ) /; a + or the row's country's own
+    international prefix (00 in GB, 011 in the US, 0011 in AU) not followed by
+    0 means the digits carry their calling code; otherwise the
     row's country gives it, and a national trunk prefix is dropped; the
     national number must have a possible length and match one of
     libphonenumber's number patterns (phone_valid_number.sql). The
@@ -86,11 +87,12 @@
             from (
                 select
                     prefixed.*,
+                    international_digits is not null as is_international,
                     case
-                        when is_international then coalesce(code_1.calling_code, code_2.calling_code, code_3.calling_code)
+                        when international_digits is not null then coalesce(code_1.calling_code, code_2.calling_code, code_3.calling_code)
                         else region_calling_code
                     end as calling_code,
-                    {{ tiktok_sync._phone_written_with_code('is_international', 'digits', 'region_country_code', 'region_calling_code', 'region_national_max_length') }} as written_with_code
+                    {{ tiktok_sync._phone_written_with_code('(international_digits is not null)', 'digits', 'region_country_code', 'region_calling_code', 'region_national_max_length') }} as written_with_code
                 from (
                     select
                         cleaned.*,
@@ -103,21 +105,9 @@
                         region.national_format_supported as region_national_format_supported,
                         region.international_prefixes as region_international_prefixes,
                         region.special_national_prefixes as region_special_prefixes,
-                        coalesce(
-                            has_plus
-                            or (
-                                substr(digits, 1, 2) = '00'
-                                and substr(digits, 3, 1) <> '0'
-                                and region.uses_00_international_prefix
-                            ),
-                            false
-                        ) as is_international,
                         case
                             when has_plus then digits
-                            when substr(digits, 1, 2) = '00'
-                                and substr(digits, 3, 1) <> '0'
-                                and region.uses_00_international_prefix
-                                then substr(digits, 3)
+                            else {{ tiktok_sync._phone_international_digits('digits', 'region.exact_international_prefixes') }}
                         end as international_digits
                     from (
                         select
@@ -223,8 +213,9 @@ case
     when is_international and calling_code is null then 'phone_unknown_calling_code'
     when not is_international and country_code is null then 'phone_no_country'
     when not is_international and region_country_code is null then 'phone_unknown_country'
-    -- 011 in the US, 810 in RU, 0011 in AU, or 00 where 00 is not how the country
-    -- dials abroad: libphonenumber may read the digits as international
+    -- the country's international prefix followed by 0, one too long to list (CN's
+    -- 11xxx00), or 00 where the country dials abroad otherwise: libphonenumber may read
+    -- the digits as international, or as national with those digits kept
     when not is_international and {{ tiktok_sync._phone_listed(duckdb, 'digits', 'region_international_prefixes') }} then 'phone_ambiguous_prefix'
     when not is_international and not region_national_format_supported then 'phone_national_format_unsupported'
     when has_code_ambiguity then 'phone_ambiguous_prefix'
@@ -311,6 +302,27 @@ end
 {%- else -%}
   {{ return('cast(null as ' ~ dbt.type_string() ~ ')') }}
 {%- endif -%}
+{%- endmacro %}
+
+{#- The digits after the country's own international (IDD) prefix, as
+    libphonenumber strips it: the longest entry of the `|00|011|0011|` list
+    (exact_international_prefixes) that the digits start with, unless a 0
+    follows it (no calling code starts with 0); null when none is listed or a 0
+    follows. The generator checks that the longest entry is the one
+    libphonenumber's pattern matches first, and that no entry is longer than 8.
+    The first test settles most rows: an entry that starts the digits is one
+    digit long or starts with their first two. -#}
+{% macro _phone_international_digits(digits, prefixes) -%}
+case
+    when not (
+        {{ prefixes }} like ('%|' || substr({{ digits }}, 1, 2) || '%')
+        or {{ prefixes }} like ('%|' || substr({{ digits }}, 1, 1) || '|%')
+    ) then null
+    {%- for k in range(8, 0, -1) %}
+    when {{ prefixes }} like ('%|' || substr({{ digits }}, 1, {{ k }}) || '|%')
+        then case when substr({{ digits }}, {{ k + 1 }}, 1) <> '0' then substr({{ digits }}, {{ k + 1 }}) end
+    {%- endfor %}
+end
 {%- endmacro %}
 
 {#- (substr(expr, 1, length(prefix)) = prefix); null when prefix is null. -#}

@@ -10,8 +10,8 @@
       (international?, country or first three digits) holds, per key, the
       calling code, the rules that apply to the rest of the number and those
       of the calling code's main country (the portable path's five joins).
-      A second, small join reads whether the row's country dials abroad with
-      00, for numbers written with 00 only.
+      A second, small join reads the row country's international prefixes,
+      for numbers written without + only.
     - The value is read without first deleting whitespace (the character test
       allows it anywhere; digits are the same either way), and digits are
       kept with `replace`, cheaper here than a global regexp_replace.
@@ -32,7 +32,7 @@ phone_rules as (
         country_code,
         calling_code,
         is_main_country_for_code,
-        uses_00_international_prefix,
+        exact_international_prefixes,
         national_format_supported,
         trunk_prefix,
         national_min_length,
@@ -101,13 +101,7 @@ phone_read as (
         has_allowed_characters,
         has_plus,
         digits,
-        country_code,
-        coalesce(
-            not has_plus
-            and starts_with(digits, '00')
-            and substr(digits, 3, 1) <> '0',
-            false
-        ) as has_00
+        country_code
     from (
         select
             input_id,
@@ -171,19 +165,18 @@ phone_routed as (
         has_allowed_characters,
         digits,
         country_code,
-        is_international,
+        international_digits is not null as is_international,
         international_digits
     from (
         select
             phone_read.*,
-            has_plus or coalesce(has_00 and dialling.uses_00_international_prefix, false) as is_international,
             case
                 when has_plus then digits
-                when has_00 and dialling.uses_00_international_prefix then substr(digits, 3)
+                else {{ tiktok_sync._phone_international_digits('digits', 'dialling.exact_international_prefixes') }}
             end as international_digits
         from phone_read
         left join phone_rules as dialling
-            on dialling.country_code = case when phone_read.has_00 then phone_read.country_code end
+            on dialling.country_code = case when not phone_read.has_plus then phone_read.country_code end
     ) as dialled
 )
 
