@@ -50,10 +50,11 @@ typecheck: venv
 # module fixtures build once), in the order tests/conftest.py collects them: the slowest files
 # first (--no-loadscope-reorder keeps xdist from ordering them by their number of tests). A
 # worker that runs Postgres tests starts a server of its own.
-# TEST_WORKERS=0 runs it in this process.
+# TEST_WORKERS=0 runs it in this process. The 25 slowest tests are listed at the end: where the
+# 10 minutes go, on every run.
 TEST_WORKERS ?= 2
 test: lint typecheck deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 # The engine suites (README "Other engines"). make test already runs the Guarantees tests on
 # Postgres (a real server from Debian's postgresql package); test-postgres adds its dbt build

@@ -117,16 +117,7 @@ def test_a_trickled_answer_cannot_hold_a_command_past_max_duration(
         assert checks["token"]["status"] == "FAIL", checks
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        pytest.param(huge(HUGE, declare_length=True), id="content-length"),
-        pytest.param(huge(HUGE, declare_length=False), id="until-close"),
-    ],
-)
-def test_a_huge_answer_fails_the_request_without_filling_memory(
-    env: SyncEnv, answer: Answer
-) -> None:
+def test_a_huge_answer_fails_the_request_without_filling_memory(env: SyncEnv) -> None:
     def run_measured(answer: Answer) -> tuple[int, int]:
         with hostile_server(answer) as server:
             settings = {
@@ -141,11 +132,14 @@ def test_a_huge_answer_fails_the_request_without_filling_memory(
             assert len(server.requests) >= 2  # the failed request was retried
         return measured
 
-    code, peak_kb = run_measured(answer)
-    baseline_code, baseline_kb = run_measured(small(50000))  # the same run, answered briefly
-
-    assert code == 1  # a transport failure: everything stays pending for the next run
+    # The same run answered briefly is the baseline for both ways of sending 400 MB: with a
+    # Content-Length, and until the connection closes. Each run fails, so the next one starts
+    # from the same state: everything pending.
+    baseline_code, baseline_kb = run_measured(small(50000))
     assert baseline_code == 1
-    # The answer alone is 400 MB; the client reads at most 16 MB of it.
-    assert peak_kb < baseline_kb + 64 * 1024, f"peak RSS {peak_kb // 1024} MB"
-    _all_pending(env)
+    for declare_length in (True, False):
+        code, peak_kb = run_measured(huge(HUGE, declare_length=declare_length))
+        assert code == 1, declare_length  # a transport failure: everything stays pending
+        # The answer alone is 400 MB; the client reads at most 16 MB of it.
+        assert peak_kb < baseline_kb + 64 * 1024, (declare_length, f"peak {peak_kb // 1024} MB")
+        _all_pending(env)
