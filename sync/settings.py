@@ -166,13 +166,20 @@ def sync_memory_limit(value: str | None = None) -> str:
             f"{source} must be a size such as 256MB or 1GiB (units KB, MB, GB, TB, KiB, MiB, "
             f"GiB, TiB), got {value!r}"
         )
-    size = float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
-    if size < MIN_SYNC_MEMORY_BYTES:
+    if memory_bytes(value) < MIN_SYNC_MEMORY_BYTES:
         raise ConfigError(
             f"{source} is {value.strip()}, too little for DuckDB to read the diff; give it at "
             f"least 64MB (default {DEFAULT_SYNC_MEMORY_LIMIT})"
         )
     return f"{match.group(1)}{match.group(2)}"
+
+
+def memory_bytes(value: str) -> float:
+    """The bytes of a DuckDB size such as 200MB or 1GiB (ValueError if it is not one)."""
+    match = _MEMORY_SIZE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"not a memory size: {value!r}")
+    return float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
 
 
 def load_warehouse(

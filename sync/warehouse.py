@@ -269,6 +269,10 @@ class Warehouse:
         with self._doing(what):
             self._engine.execute(sql, params)
 
+    def _execute_freeze(self, what: str, sql: str, params: Sequence[Any]) -> None:
+        with self._doing(what):
+            self._engine.execute_freeze(sql, params)
+
     def missing_relations(self, required: Sequence[str] = REQUIRED_RELATIONS) -> list[str]:
         with self._doing("listing the tables of the target's schema"):
             present = self._engine.present_relations()
@@ -591,7 +595,7 @@ class Warehouse:
             f"{self._engine.byte_order('id_hash')}) - 1",
             batch_size,
         )
-        self._execute(
+        self._execute_freeze(
             f"copying the changes of {audience_key} into tiktok_sync_changes",
             f"insert into {self.table('tiktok_sync_changes')} "
             "(run_id, audience_key, batch_no, id_type, id_hash, action) "
@@ -641,7 +645,7 @@ class Warehouse:
                 "where audience_key = ? and action = 'remove' and id_type = ?"
             )
             params += [audience_key, id_type]
-        self._execute(
+        self._execute_freeze(
             f"copying the members of {audience_key} into tiktok_sync_changes",
             f"insert into {self.table('tiktok_sync_changes')} "
             "(run_id, audience_key, batch_no, id_type, id_hash, action) "

@@ -212,6 +212,68 @@ def test_a_freeze_is_read_under_a_lower_memory_limit(env: SyncEnv) -> None:
             assert _current(warehouse, "memory_limit") == ("190.7 MiB",)
 
 
+LIMIT = "current_setting('memory_limit')"
+
+
+def _limited(path: Path, limit: str) -> WarehouseSettings:
+    return WarehouseSettings("duckdb", path, "main", "tiktok_sync", "dev", memory_limit=limit)
+
+
+def _diff_of(warehouse: Warehouse, rows: int, id_hash: str) -> None:
+    """tiktok_audience_diff replaced by `rows` adds of 'audience' whose id_hash is the SQL
+    expression `id_hash` of i: what the freeze reads, made to show the limit it ran under."""
+    warehouse.engine.execute(
+        f"create or replace view {warehouse.table('tiktok_audience_diff')} as "
+        "select 'audience' as audience_key, 'EMAIL_SHA256' as id_type, "
+        f"{id_hash} as id_hash, 'add' as action from range({rows}) as t(i)"
+    )
+
+
+def _frozen_limits(warehouse: Warehouse) -> list[tuple[object, ...]]:
+    """(changes, distinct hashes, the limits they name) of the run's freeze of 'audience'."""
+    return warehouse.engine.fetch(
+        "select count(*), count(distinct id_hash), "
+        "list(distinct split_part(id_hash, '/', 1) order by 1) "
+        f"from {warehouse.table('tiktok_sync_changes')} where audience_key = 'audience'"
+    )
+
+
+def test_a_freeze_is_copied_under_a_lower_memory_limit(env: SyncEnv) -> None:
+    # Numbering a freeze's changes sorts all of them inside the sync's process: DuckDB does it
+    # under a lower limit (spilling past it) and is back at the sync's own limit afterwards.
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        warehouse.begin_run("run")
+        _diff_of(warehouse, 250, f"{LIMIT} || '/' || i")
+        freeze = warehouse.freeze_changes("audience", 100)
+
+        assert _frozen_limits(warehouse) == [(250, 250, ["95.3 MiB"])]
+        assert warehouse.frozen_counts(freeze) == {"add": 250}
+        assert _current(warehouse, "memory_limit") == ("190.7 MiB",)
+
+
+def test_a_freeze_outgrowing_the_lower_limit_runs_again(env: SyncEnv) -> None:
+    # A freeze that needs more than the lower limit (here: spilling off, 1M changes to sort)
+    # is copied again under the sync's own limit, once: the failed attempt wrote nothing.
+    with Warehouse.open(_limited(env.db_path, "1GB")) as warehouse:
+        warehouse.begin_run("run")
+        warehouse.engine.execute("SET temp_directory = ''")
+        _diff_of(warehouse, 1_000_000, f"{LIMIT} || '/' || sha256(cast(i as varchar))")
+        warehouse.freeze_changes("audience", 10_000)
+
+        assert _frozen_limits(warehouse) == [(1_000_000, 1_000_000, ["953.6 MiB"])]
+        assert _current(warehouse, "memory_limit") == ("953.6 MiB",)
+
+
+def test_a_freeze_under_a_small_sync_limit_keeps_it(env: SyncEnv) -> None:
+    # The sync's own limit is already at or below the freeze's lower one: it stays as it is.
+    with Warehouse.open(_limited(env.db_path, "80MB")) as warehouse:
+        warehouse.begin_run("run")
+        _diff_of(warehouse, 10, f"{LIMIT} || '/' || i")
+        warehouse.freeze_changes("audience", 100)
+
+        assert _frozen_limits(warehouse) == [(10, 10, ["76.2 MiB"])]
+
+
 def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
     (tmp_path / "profiles").mkdir(exist_ok=True)
     (tmp_path / "profiles" / "profiles.yml").write_text(
