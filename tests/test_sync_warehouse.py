@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
@@ -251,6 +252,25 @@ def test_a_freeze_is_copied_under_a_lower_memory_limit(env: SyncEnv) -> None:
         assert _current(warehouse, "memory_limit") == ("190.7 MiB",)
 
 
+def test_reads_run_under_a_lower_memory_limit_first(env: SyncEnv) -> None:
+    # The diff's counts are reads like any other: under the lower limit, or under the sync's
+    # own when they need more (here: spilling off, 1M distinct hashes to count); the limit in
+    # force while a freeze is read back stays the lower of the two.
+    with Warehouse.open(_limited(env.db_path, "1GB")) as warehouse:
+        warehouse.engine.execute("SET temp_directory = ''")
+        small = warehouse.engine.fetch(f"select {LIMIT}")
+        large = warehouse.engine.fetch(
+            f"select count(distinct sha256(cast(i as varchar))), {LIMIT} from range(1000000) t(i)"
+        )
+
+        assert (small, large) == ([("95.3 MiB",)], [(1_000_000, "953.6 MiB")])
+        assert _current(warehouse, "memory_limit") == ("953.6 MiB",)
+        freeze = _copy_synthetic(warehouse, SYNTHETIC)
+        with closing(warehouse.frozen(freeze, 100)) as chunks:
+            next(chunks)
+            assert warehouse.engine.fetch(f"select {LIMIT}") == [("61.0 MiB",)]
+
+
 def test_a_freeze_outgrowing_the_lower_limit_runs_again(env: SyncEnv) -> None:
     # A freeze that needs more than the lower limit (here: spilling off, 1M changes to sort)
     # is copied again under the sync's own limit, once: the failed attempt wrote nothing.
@@ -284,10 +304,12 @@ def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
 
 
 def _current(warehouse: Warehouse, *names: str) -> tuple[object, ...]:
-    rows = warehouse.engine.fetch(
-        "select " + ", ".join(f"current_setting('{name}')" for name in names)
+    """The settings in force. Streamed: `fetch` itself runs under a lower memory limit."""
+    sql = "select " + ", ".join(
+        f"current_setting('{name}') as s{n}" for n, name in enumerate(names)
     )
-    return rows[0]
+    (batch,) = warehouse.engine.stream(sql, [], 10)
+    return tuple(column[0].as_py() for column in batch.columns)
 
 
 def test_the_profiles_duckdb_settings_apply_to_the_sync_connection(
