@@ -66,6 +66,11 @@ DEFAULT_BATCH_SIZE = 10_000
 # it again (--recreate-missing).
 GROUP_STRIDE = 1_000_000_000
 FREEZE_STRIDE = 1_000 * GROUP_STRIDE
+# Rows per Arrow record batch read from the engine, a mapping batch's worth: a customer file's
+# chunk (~200,000 to ~770,000 hashes) is put together from several, since each record batch is
+# copied a few times over while it is split into chunks (the 10M bench's customer file, read
+# and written as files of ~220,000 hashes in-process on DuckDB: peak 432 MB -> 390 MB).
+RECORD_BATCH_ROWS = 10_000
 # Batch events appended by one INSERT at most: 12 bound values each, far below every driver's
 # limit on parameters (BigQuery's is the lowest, 10,000).
 EVENTS_PER_STATEMENT = 100
@@ -702,7 +707,8 @@ class Warehouse:
                 else:
                     sql = f"{select} and batch_no >= ? and batch_no <= ? order by batch_no"
                     bounds = [first, last]
-                stream = self._engine.stream(sql, [*params, *bounds], chunk_rows)
+                batch_rows = min(chunk_rows, RECORD_BATCH_ROWS)
+                stream = self._engine.stream(sql, [*params, *bounds], batch_rows)
                 yield from _chunks(stream, chunk_rows)
 
     def _batch_sizes(self, freeze: Freeze, action: str | None) -> list[tuple[int, int]]:

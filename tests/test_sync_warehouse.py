@@ -14,8 +14,10 @@ from contextlib import closing
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
+from sync.engines.base import Params
 from sync.errors import WarehouseError
 from sync.settings import WarehouseSettings, load_warehouse
 from sync.warehouse import FREEZE_STRIDE, GROUP_STRIDE, Freeze, Warehouse
@@ -183,6 +185,35 @@ def test_frozen_windows_keep_batch_order_and_whole_batches(
     assert len(set().union(*(h for _, h in per_batch.values()))) == sum(r[3] for r in SYNTHETIC)
     assert _per_batch(adds) == {n: v for n, v in per_batch.items() if v[0].startswith("add")}
     assert empty == []
+
+
+def test_a_file_sized_chunk_is_read_in_small_record_batches(env: SyncEnv) -> None:
+    # A customer file's chunk is put together from record batches of a mapping batch's size:
+    # each record batch is copied a few times over while it is split, so a large one costs
+    # memory; the chunks themselves are as before (sizes, order, every hash once).
+    batches = [(0, "add", "EMAIL_SHA256", 25_000), (1, "add", "EMAIL_SHA256", 5_000)]
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        freeze = _copy_synthetic(warehouse, batches)
+        record_batches: list[int] = []
+        stream = warehouse.engine.stream
+
+        def spied(sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+            for record_batch in stream(sql, params, batch_rows):
+                record_batches.append(record_batch.num_rows)
+                yield record_batch
+
+        warehouse.engine.stream = spied  # type: ignore[method-assign]
+        chunks = _read(warehouse, freeze, 12_000)
+
+    assert [(batch_no, len(hashes)) for batch_no, *_, hashes in chunks] == [
+        (0, 12_000),
+        (0, 12_000),
+        (0, 1_000),
+        (1, 5_000),
+    ]
+    assert len({h for *_, hashes in chunks for h in hashes}) == 30_000
+    assert sum(record_batches) == 30_000
+    assert max(record_batches) <= 10_000
 
 
 def test_a_freeze_larger_than_memory_streams_without_spilling(env: SyncEnv) -> None:
