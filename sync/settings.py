@@ -34,13 +34,12 @@ DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
 # DuckDB's memory limit on the sync job's own connection. The diff is a view: reading it runs a
 # join of every desired member against every acknowledged one inside this process, which without
 # a limit holds ~0.5 GB per million members (4.3 GB at 10M). Under this limit DuckDB spills the
-# join to its temp directory instead. The process holds ~220 MB before any work (Python, Polars,
-# Arrow, DuckDB, dbt) and DuckDB ~280 MB of RSS at this limit: a 10M first sync peaks at ~530 MB
-# while it copies an audience's changes into the ledger (bench/README.md), more while it uploads
-# customer files, each of up to 50 MB held a few times over while built and sent. At 10M
-# acknowledged members one
-# audience's diff needs more than 160MB. The profile's memory_limit is sized for `dbt build` and
-# does not apply here.
+# join to its temp directory instead. Reads and each freeze run under 100MB first and under this
+# limit only when they need more (sync/engines/duckdb.py): at 10M acknowledged members one
+# audience's diff needs more than 160MB. The process holds ~220 MB before any work (Python,
+# Polars, Arrow, DuckDB, dbt), and DuckDB's RSS runs ~80 MB over whatever limit it works under:
+# a 10M first sync peaks at ~460 MB (bench/README.md). The profile's memory_limit is sized for
+# `dbt build` and does not apply here.
 DEFAULT_SYNC_MEMORY_LIMIT = "200MB"
 MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
 # Below this DuckDB cannot run the sync's queries at all (it fails every statement).
@@ -166,13 +165,20 @@ def sync_memory_limit(value: str | None = None) -> str:
             f"{source} must be a size such as 256MB or 1GiB (units KB, MB, GB, TB, KiB, MiB, "
             f"GiB, TiB), got {value!r}"
         )
-    size = float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
-    if size < MIN_SYNC_MEMORY_BYTES:
+    if memory_bytes(value) < MIN_SYNC_MEMORY_BYTES:
         raise ConfigError(
             f"{source} is {value.strip()}, too little for DuckDB to read the diff; give it at "
             f"least 64MB (default {DEFAULT_SYNC_MEMORY_LIMIT})"
         )
     return f"{match.group(1)}{match.group(2)}"
+
+
+def memory_bytes(value: str) -> float:
+    """The bytes of a DuckDB size such as 200MB or 1GiB (ValueError if it is not one)."""
+    match = _MEMORY_SIZE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"not a memory size: {value!r}")
+    return float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
 
 
 def load_warehouse(

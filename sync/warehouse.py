@@ -66,6 +66,11 @@ DEFAULT_BATCH_SIZE = 10_000
 # it again (--recreate-missing).
 GROUP_STRIDE = 1_000_000_000
 FREEZE_STRIDE = 1_000 * GROUP_STRIDE
+# Rows per Arrow record batch read from the engine, a mapping batch's worth: a customer file's
+# chunk (~200,000 to ~770,000 hashes) is put together from several, since each record batch is
+# copied a few times over while it is split into chunks (the 10M bench's customer file, read
+# and written as files of ~220,000 hashes in-process on DuckDB: peak 432 MB -> 390 MB).
+RECORD_BATCH_ROWS = 10_000
 # Batch events appended by one INSERT at most: 12 bound values each, far below every driver's
 # limit on parameters (BigQuery's is the lowest, 10,000).
 EVENTS_PER_STATEMENT = 100
@@ -268,6 +273,10 @@ class Warehouse:
     def _execute(self, what: str, sql: str, params: Sequence[Any] = ()) -> None:
         with self._doing(what):
             self._engine.execute(sql, params)
+
+    def _execute_freeze(self, what: str, sql: str, params: Sequence[Any]) -> None:
+        with self._doing(what):
+            self._engine.execute_freeze(sql, params)
 
     def missing_relations(self, required: Sequence[str] = REQUIRED_RELATIONS) -> list[str]:
         with self._doing("listing the tables of the target's schema"):
@@ -591,7 +600,7 @@ class Warehouse:
             f"{self._engine.byte_order('id_hash')}) - 1",
             batch_size,
         )
-        self._execute(
+        self._execute_freeze(
             f"copying the changes of {audience_key} into tiktok_sync_changes",
             f"insert into {self.table('tiktok_sync_changes')} "
             "(run_id, audience_key, batch_no, id_type, id_hash, action) "
@@ -641,7 +650,7 @@ class Warehouse:
                 "where audience_key = ? and action = 'remove' and id_type = ?"
             )
             params += [audience_key, id_type]
-        self._execute(
+        self._execute_freeze(
             f"copying the members of {audience_key} into tiktok_sync_changes",
             f"insert into {self.table('tiktok_sync_changes')} "
             "(run_id, audience_key, batch_no, id_type, id_hash, action) "
@@ -698,7 +707,8 @@ class Warehouse:
                 else:
                     sql = f"{select} and batch_no >= ? and batch_no <= ? order by batch_no"
                     bounds = [first, last]
-                stream = self._engine.stream(sql, [*params, *bounds], chunk_rows)
+                batch_rows = min(chunk_rows, RECORD_BATCH_ROWS)
+                stream = self._engine.stream(sql, [*params, *bounds], batch_rows)
                 yield from _chunks(stream, chunk_rows)
 
     def _batch_sizes(self, freeze: Freeze, action: str | None) -> list[tuple[int, int]]:

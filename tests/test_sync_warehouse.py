@@ -10,11 +10,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
+from sync.engines.base import Params
 from sync.errors import WarehouseError
 from sync.settings import WarehouseSettings, load_warehouse
 from sync.warehouse import FREEZE_STRIDE, GROUP_STRIDE, Freeze, Warehouse
@@ -184,6 +187,35 @@ def test_frozen_windows_keep_batch_order_and_whole_batches(
     assert empty == []
 
 
+def test_a_file_sized_chunk_is_read_in_small_record_batches(env: SyncEnv) -> None:
+    # A customer file's chunk is put together from record batches of a mapping batch's size:
+    # each record batch is copied a few times over while it is split, so a large one costs
+    # memory; the chunks themselves are as before (sizes, order, every hash once).
+    batches = [(0, "add", "EMAIL_SHA256", 25_000), (1, "add", "EMAIL_SHA256", 5_000)]
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        freeze = _copy_synthetic(warehouse, batches)
+        record_batches: list[int] = []
+        stream = warehouse.engine.stream
+
+        def spied(sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+            for record_batch in stream(sql, params, batch_rows):
+                record_batches.append(record_batch.num_rows)
+                yield record_batch
+
+        warehouse.engine.stream = spied  # type: ignore[method-assign]
+        chunks = _read(warehouse, freeze, 12_000)
+
+    assert [(batch_no, len(hashes)) for batch_no, *_, hashes in chunks] == [
+        (0, 12_000),
+        (0, 12_000),
+        (0, 1_000),
+        (1, 5_000),
+    ]
+    assert len({h for *_, hashes in chunks for h in hashes}) == 30_000
+    assert sum(record_batches) == 30_000
+    assert max(record_batches) <= 10_000
+
+
 def test_a_freeze_larger_than_memory_streams_without_spilling(env: SyncEnv) -> None:
     # DuckDB sorts what it reads in the sync's own process: the freeze is read a few batches
     # at a time, so reading it needs memory for those, not for all of it (here, with spilling
@@ -212,6 +244,87 @@ def test_a_freeze_is_read_under_a_lower_memory_limit(env: SyncEnv) -> None:
             assert _current(warehouse, "memory_limit") == ("190.7 MiB",)
 
 
+LIMIT = "current_setting('memory_limit')"
+
+
+def _limited(path: Path, limit: str) -> WarehouseSettings:
+    return WarehouseSettings("duckdb", path, "main", "tiktok_sync", "dev", memory_limit=limit)
+
+
+def _diff_of(warehouse: Warehouse, rows: int, id_hash: str) -> None:
+    """tiktok_audience_diff replaced by `rows` adds of 'audience' whose id_hash is the SQL
+    expression `id_hash` of i: what the freeze reads, made to show the limit it ran under."""
+    warehouse.engine.execute(
+        f"create or replace view {warehouse.table('tiktok_audience_diff')} as "
+        "select 'audience' as audience_key, 'EMAIL_SHA256' as id_type, "
+        f"{id_hash} as id_hash, 'add' as action from range({rows}) as t(i)"
+    )
+
+
+def _frozen_limits(warehouse: Warehouse) -> list[tuple[object, ...]]:
+    """(changes, distinct hashes, the limits they name) of the run's freeze of 'audience'."""
+    return warehouse.engine.fetch(
+        "select count(*), count(distinct id_hash), "
+        "list(distinct split_part(id_hash, '/', 1) order by 1) "
+        f"from {warehouse.table('tiktok_sync_changes')} where audience_key = 'audience'"
+    )
+
+
+def test_a_freeze_is_copied_under_a_lower_memory_limit(env: SyncEnv) -> None:
+    # Numbering a freeze's changes sorts all of them inside the sync's process: DuckDB does it
+    # under a lower limit (spilling past it) and is back at the sync's own limit afterwards.
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        warehouse.begin_run("run")
+        _diff_of(warehouse, 250, f"{LIMIT} || '/' || i")
+        freeze = warehouse.freeze_changes("audience", 100)
+
+        assert _frozen_limits(warehouse) == [(250, 250, ["95.3 MiB"])]
+        assert warehouse.frozen_counts(freeze) == {"add": 250}
+        assert _current(warehouse, "memory_limit") == ("190.7 MiB",)
+
+
+def test_reads_run_under_a_lower_memory_limit_first(env: SyncEnv) -> None:
+    # The diff's counts are reads like any other: under the lower limit, or under the sync's
+    # own when they need more (here: spilling off, 1M distinct hashes to count); the limit in
+    # force while a freeze is read back stays the lower of the two.
+    with Warehouse.open(_limited(env.db_path, "1GB")) as warehouse:
+        warehouse.engine.execute("SET temp_directory = ''")
+        small = warehouse.engine.fetch(f"select {LIMIT}")
+        large = warehouse.engine.fetch(
+            f"select count(distinct sha256(cast(i as varchar))), {LIMIT} from range(1000000) t(i)"
+        )
+
+        assert (small, large) == ([("95.3 MiB",)], [(1_000_000, "953.6 MiB")])
+        assert _current(warehouse, "memory_limit") == ("953.6 MiB",)
+        freeze = _copy_synthetic(warehouse, SYNTHETIC)
+        with closing(warehouse.frozen(freeze, 100)) as chunks:
+            next(chunks)
+            assert warehouse.engine.fetch(f"select {LIMIT}") == [("61.0 MiB",)]
+
+
+def test_a_freeze_outgrowing_the_lower_limit_runs_again(env: SyncEnv) -> None:
+    # A freeze that needs more than the lower limit (here: spilling off, 1M changes to sort)
+    # is copied again under the sync's own limit, once: the failed attempt wrote nothing.
+    with Warehouse.open(_limited(env.db_path, "1GB")) as warehouse:
+        warehouse.begin_run("run")
+        warehouse.engine.execute("SET temp_directory = ''")
+        _diff_of(warehouse, 1_000_000, f"{LIMIT} || '/' || sha256(cast(i as varchar))")
+        warehouse.freeze_changes("audience", 10_000)
+
+        assert _frozen_limits(warehouse) == [(1_000_000, 1_000_000, ["953.6 MiB"])]
+        assert _current(warehouse, "memory_limit") == ("953.6 MiB",)
+
+
+def test_a_freeze_under_a_small_sync_limit_keeps_it(env: SyncEnv) -> None:
+    # The sync's own limit is already at or below the freeze's lower one: it stays as it is.
+    with Warehouse.open(_limited(env.db_path, "80MB")) as warehouse:
+        warehouse.begin_run("run")
+        _diff_of(warehouse, 10, f"{LIMIT} || '/' || i")
+        warehouse.freeze_changes("audience", 100)
+
+        assert _frozen_limits(warehouse) == [(10, 10, ["76.2 MiB"])]
+
+
 def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
     (tmp_path / "profiles").mkdir(exist_ok=True)
     (tmp_path / "profiles" / "profiles.yml").write_text(
@@ -222,10 +335,12 @@ def _profile(tmp_path: Path, db_path: Path, extra: str) -> Path:
 
 
 def _current(warehouse: Warehouse, *names: str) -> tuple[object, ...]:
-    rows = warehouse.engine.fetch(
-        "select " + ", ".join(f"current_setting('{name}')" for name in names)
+    """The settings in force. Streamed: `fetch` itself runs under a lower memory limit."""
+    sql = "select " + ", ".join(
+        f"current_setting('{name}') as s{n}" for n, name in enumerate(names)
     )
-    return rows[0]
+    (batch,) = warehouse.engine.stream(sql, [], 10)
+    return tuple(column[0].as_py() for column in batch.columns)
 
 
 def test_the_profiles_duckdb_settings_apply_to_the_sync_connection(

@@ -79,6 +79,11 @@ class Engine(ABC):
     def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """All rows of a small result (counts, targets, the registry)."""
 
+    def execute_freeze(self, sql: str, params: Params = ()) -> None:
+        """Run a freeze: the INSERT ... SELECT that copies an audience's changes from the diff
+        into the ledger (one write, committed before returning)."""
+        self.execute(sql, params)
+
     def reading_frozen(self) -> AbstractContextManager[None]:
         """Around the reads of a freeze (a few batches per query): where the engine runs in
         the sync's process, it may hold less meanwhile."""

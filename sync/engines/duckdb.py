@@ -15,18 +15,21 @@ it stays open for the whole run.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
 from sync.engines.base import Engine, Params
 from sync.errors import ConfigError, WarehouseError
+from sync.settings import memory_bytes
 
 if TYPE_CHECKING:
     from sync.settings import WarehouseSettings
+
+T = TypeVar("T")
 
 MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
 # DuckDB's memory limit while a freeze is read back: a window of batches needs a few MB, and
@@ -34,6 +37,13 @@ MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
 # it otherwise keeps up to the limit for the rest of the run (in a 10M first sync's process,
 # ~180 MB). The sync's own limit is never below it (settings.MIN_SYNC_MEMORY_BYTES).
 READING_MEMORY_LIMIT = "64MB"
+# DuckDB's memory limit for the diff's counts and a freeze's copy into the ledger, first: DuckDB
+# spills their joins and sorts to its temp directory past the limit, and its RSS runs ~80 MB over
+# the limit, so in a 10M first sync the plan's counts and the largest freeze (5.5M changes to
+# number) peaked ~95 MB lower than at the sync's default 200MB (and took longer, spilling). A
+# statement that needs more (a diff against millions of acknowledged members: its joins do)
+# runs out of memory under it within seconds, and runs again under the sync's own limit.
+WORKING_MEMORY_LIMIT = "100MB"
 
 
 class DuckDBEngine(Engine):
@@ -56,6 +66,8 @@ class DuckDBEngine(Engine):
         # closes them, or the next connection to the file in this process would block.
         self._readers: set[duckdb.DuckDBPyConnection] = set()
         self._closed = False
+        # The memory limit in force: the sync's, lowered meanwhile by _memory_limit.
+        self._limit = settings.memory_limit
 
     @classmethod
     def open(cls, settings: WarehouseSettings, *, read_only: bool) -> DuckDBEngine:
@@ -79,9 +91,24 @@ class DuckDBEngine(Engine):
         except duckdb.OutOfMemoryException:
             raise self.out_of_memory() from None
 
+    def execute_freeze(self, sql: str, params: Params = ()) -> None:
+        self._lower_limit_first(lambda: self._writer.execute(sql, list(params)))
+
     def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self._lower_limit_first(lambda: self._con.execute(sql, list(params)).fetchall())
+
+    def _lower_limit_first(self, run: Callable[[], T]) -> T:
+        """`run` under WORKING_MEMORY_LIMIT; if it runs out of memory there, under the limit
+        in force. Only for what can run twice: a read, or one statement (a failed one is
+        rolled back, nothing of it written)."""
+        if memory_bytes(WORKING_MEMORY_LIMIT) < memory_bytes(self._limit):
+            try:
+                with self._memory_limit(WORKING_MEMORY_LIMIT):
+                    return run()
+            except duckdb.OutOfMemoryException:
+                pass
         try:
-            return self._con.execute(sql, list(params)).fetchall()
+            return run()
         except duckdb.OutOfMemoryException:
             raise self.out_of_memory() from None
 
@@ -101,15 +128,26 @@ class DuckDBEngine(Engine):
             self._readers.discard(cursor)
             cursor.close()
 
+    def reading_frozen(self) -> AbstractContextManager[None]:
+        return self._memory_limit(READING_MEMORY_LIMIT)
+
     @contextmanager
-    def reading_frozen(self) -> Iterator[None]:
-        # Lowering is an economy: if DuckDB cannot free enough, the read runs as it is.
+    def _memory_limit(self, limit: str) -> Iterator[None]:
+        """DuckDB under `limit` meanwhile (if lower than the limit in force), then the limit in
+        force again. Lowering it makes DuckDB let go of what its buffer pool holds beyond it;
+        it is an economy: if DuckDB cannot free enough, the statements run as they are."""
+        before = self._limit
+        if memory_bytes(limit) >= memory_bytes(before):
+            yield
+            return
         with suppress(duckdb.Error):
-            self._con.execute(f"SET memory_limit = '{READING_MEMORY_LIMIT}'")
+            self._con.execute(f"SET memory_limit = '{limit}'")
+            self._limit = limit
         try:
             yield
         finally:
-            self._con.execute(f"SET memory_limit = '{self._settings.memory_limit}'")
+            self._con.execute(f"SET memory_limit = '{before}'")
+            self._limit = before
 
     def out_of_memory(self) -> WarehouseError:
         return WarehouseError(
