@@ -19,7 +19,7 @@ import pytest
 
 from sync.engines.base import Params
 from sync.errors import WarehouseError
-from sync.settings import WarehouseSettings, load_warehouse
+from sync.settings import DEFAULT_SYNC_MEMORY_LIMIT, WarehouseSettings, load_warehouse
 from sync.warehouse import FREEZE_STRIDE, GROUP_STRIDE, Freeze, Warehouse
 from tests.dbt_support import PROJECT_DIR
 from tests.sync_support import SyncEnv, sync_env
@@ -33,8 +33,10 @@ def env(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[Sy
         yield sync
 
 
-def settings(path: Path) -> WarehouseSettings:
-    return WarehouseSettings("duckdb", path, "main", "tiktok_sync", "dev")
+def settings(path: Path, memory_limit: str = DEFAULT_SYNC_MEMORY_LIMIT) -> WarehouseSettings:
+    return WarehouseSettings(
+        "duckdb", path, "main", "tiktok_sync", "dev", memory_limit=memory_limit
+    )
 
 
 def test_a_missing_warehouse_says_to_run_dbt_build(tmp_path: Path) -> None:
@@ -247,10 +249,6 @@ def test_a_freeze_is_read_under_a_lower_memory_limit(env: SyncEnv) -> None:
 LIMIT = "current_setting('memory_limit')"
 
 
-def _limited(path: Path, limit: str) -> WarehouseSettings:
-    return WarehouseSettings("duckdb", path, "main", "tiktok_sync", "dev", memory_limit=limit)
-
-
 def _diff_of(warehouse: Warehouse, rows: int, id_hash: str) -> None:
     """tiktok_audience_diff replaced by `rows` adds of 'audience' whose id_hash is the SQL
     expression `id_hash` of i: what the freeze reads, made to show the limit it ran under."""
@@ -287,7 +285,7 @@ def test_reads_run_under_a_lower_memory_limit_first(env: SyncEnv) -> None:
     # The diff's counts are reads like any other: under the lower limit, or under the sync's
     # own when they need more (here: spilling off, 1M distinct hashes to count); the limit in
     # force while a freeze is read back stays the lower of the two.
-    with Warehouse.open(_limited(env.db_path, "1GB")) as warehouse:
+    with Warehouse.open(settings(env.db_path, "1GB")) as warehouse:
         warehouse.engine.execute("SET temp_directory = ''")
         small = warehouse.engine.fetch(f"select {LIMIT}")
         large = warehouse.engine.fetch(
@@ -305,7 +303,7 @@ def test_reads_run_under_a_lower_memory_limit_first(env: SyncEnv) -> None:
 def test_a_freeze_outgrowing_the_lower_limit_runs_again(env: SyncEnv) -> None:
     # A freeze that needs more than the lower limit (here: spilling off, 1M changes to sort)
     # is copied again under the sync's own limit, once: the failed attempt wrote nothing.
-    with Warehouse.open(_limited(env.db_path, "1GB")) as warehouse:
+    with Warehouse.open(settings(env.db_path, "1GB")) as warehouse:
         warehouse.begin_run("run")
         warehouse.engine.execute("SET temp_directory = ''")
         _diff_of(warehouse, 1_000_000, f"{LIMIT} || '/' || sha256(cast(i as varchar))")
@@ -317,7 +315,7 @@ def test_a_freeze_outgrowing_the_lower_limit_runs_again(env: SyncEnv) -> None:
 
 def test_a_freeze_under_a_small_sync_limit_keeps_it(env: SyncEnv) -> None:
     # The sync's own limit is already at or below the freeze's lower one: it stays as it is.
-    with Warehouse.open(_limited(env.db_path, "80MB")) as warehouse:
+    with Warehouse.open(settings(env.db_path, "80MB")) as warehouse:
         warehouse.begin_run("run")
         _diff_of(warehouse, 10, f"{LIMIT} || '/' || i")
         warehouse.freeze_changes("audience", 100)
