@@ -4,10 +4,22 @@
     holding exactly its own members, and a forget (the audience was deleted
     at TikTok) nothing: batches before it no longer count for that id.
     Batches are ordered by batch_seq, which the sync job hands out in the
-    order it sends them, one run at a time. -#}
+    order it sends them, one run at a time.
+
+    The state up to a watermark is materialised by `dbt build`
+    (tiktok_sync_acknowledged_compacted); here only the batches acknowledged
+    after it are read from the ledger and laid over it: an identifier they
+    carried takes its latest change from them, and a create, REPLACE or
+    forget among them drops everything compacted for that audience id. The
+    result is what reading the whole ledger gives, however old the
+    compaction (an empty one: the whole ledger is read). -#}
 {{ config(materialized='view') }}
 
 with
+
+compacted as (
+    select * from {{ ref('tiktok_sync_acknowledged_compacted') }}
+),
 
 changes as (
     select * from {{ source('tiktok_sync_state', 'tiktok_sync_changes') }}
@@ -17,58 +29,16 @@ batches as (
     select * from {{ source('tiktok_sync_state', 'tiktok_sync_batches') }}
 ),
 
-acknowledged_batches as (
-    select
-        run_id,
-        audience_key,
-        batch_no,
-        batch_seq,
-        kind,
-        audience_id
-    from batches
-    where event = 'acknowledged'
+-- read from the relation, not the compacted CTE: DuckDB materialises a CTE read
+-- twice, which would copy the whole compaction on every read
+watermark as (
+    select coalesce(max(compacted_through_seq), -1) as through_seq
+    from {{ ref('tiktok_sync_acknowledged_compacted') }}
 ),
 
-resets as (
-    select
-        audience_key,
-        audience_id,
-        max(batch_seq) as reset_seq
-    from acknowledged_batches
-    where kind in ('create', 'replace', 'forget')
-    group by audience_key, audience_id
-),
+{{ tiktok_sync.acknowledged_ledger_ctes('batch_seq > (select through_seq from watermark)') }},
 
-acknowledged_changes as (
-    select
-        changes.audience_key,
-        acknowledged_batches.audience_id,
-        changes.id_type,
-        changes.id_hash,
-        changes.action,
-        acknowledged_batches.batch_seq
-    from changes
-    inner join acknowledged_batches
-        on changes.run_id = acknowledged_batches.run_id
-        and changes.audience_key = acknowledged_batches.audience_key
-        and changes.batch_no = acknowledged_batches.batch_no
-),
-
--- an identifier is in one batch per run at most, so (identifier, batch_seq) is
--- unique: the latest change is an add exactly when the latest add is the latest
-latest_changes as (
-    select
-        audience_key,
-        audience_id,
-        id_type,
-        id_hash,
-        max(batch_seq) as last_seq,
-        max(case when action = 'add' then batch_seq end) as last_add_seq
-    from acknowledged_changes
-    group by audience_key, audience_id, id_type, id_hash
-),
-
-final as (
+later_members as (
     select
         latest_changes.audience_key,
         latest_changes.audience_id,
@@ -81,6 +51,32 @@ final as (
         and latest_changes.audience_id = resets.audience_id
     where latest_changes.last_add_seq = latest_changes.last_seq
         and (resets.reset_seq is null or latest_changes.last_seq >= resets.reset_seq)
+),
+
+compacted_members as (
+    select
+        compacted.audience_key,
+        compacted.audience_id,
+        compacted.id_type,
+        compacted.id_hash,
+        compacted.batch_seq
+    from compacted
+    left join latest_changes
+        on compacted.audience_key = latest_changes.audience_key
+        and compacted.audience_id = latest_changes.audience_id
+        and compacted.id_type = latest_changes.id_type
+        and compacted.id_hash = latest_changes.id_hash
+    left join resets
+        on compacted.audience_key = resets.audience_key
+        and compacted.audience_id = resets.audience_id
+    where latest_changes.id_hash is null
+        and resets.reset_seq is null
+),
+
+final as (
+    select * from compacted_members
+    union all
+    select * from later_members
 )
 
 select * from final
