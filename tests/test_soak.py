@@ -5,15 +5,17 @@ TikTok or the network does, the audience in TikTok ends up exactly as the SQL de
 lost, and no audience is created twice. A throwaway copy of the project holds three audiences of
 tens of thousands of identifiers that read a table of people (`soak_people`); between runs the test
 changes who is in which audience and rebuilds the audience models with real dbt (a long-lived dbt
-process, `tests/dbt_worker.py`, so a rebuild costs about a second). Every run meets random faults
-from the emulator, drawn from a seed: throttling (40100 and TikTok's per-field 40132), busy codes,
-50000-class codes, HTTP 5xx pages, answers slower than the client's read timeout, answers trickled
-so slowly that only the client's deadline for the whole answer ends them, dropped connections,
-changes applied and then failed or dropped, 20001 partial successes, and customer-file processing
-locks. Between runs the user sometimes edits an audience's settings (README "Changing an audience's
-settings"): a new name (applied at TikTok for the customer-file audience, kept for the streaming
-ones), or a changed `api`, which blocks that audience (exit 2, status refused, the others sync)
-until it is restored a few runs later.
+process, `tests/dbt_worker.py`, so a rebuild costs about a second), and with them the compaction of
+the acknowledged state (`tiktok_sync_acknowledged_compacted`), as a user's `dbt build` does: the
+runs read the state as the compaction and the batches after its watermark, laid over it. Every run
+meets random faults from the emulator, drawn from a seed: throttling (40100 and TikTok's per-field
+40132), busy codes, 50000-class codes, HTTP 5xx pages, answers slower than the client's read
+timeout, answers trickled so slowly that only the client's deadline for the whole answer ends them,
+dropped connections, changes applied and then failed or dropped, 20001 partial successes, and
+customer-file processing locks. Between runs the user sometimes edits an audience's settings (README
+"Changing an audience's settings"): a new name (applied at TikTok for the customer-file audience,
+kept for the streaming ones), or a changed `api`, which blocks that audience (exit 2, status
+refused, the others sync) until it is restored a few runs later.
 
 After every run and every rebuild the test checks the invariant that makes convergence
 possible: TikTok's members with the pending diff applied are exactly the desired members. After
@@ -91,6 +93,10 @@ CLI_EVERY = 10
 # ledger views run in the server: 20 s against 5 s per run on a loaded 2-core machine), so its
 # soak is shorter still. `make soak` runs the long one on both.
 SHORT_SOAK_RUNS = {"duckdb": 12, "postgres": 6}
+# What a rebuild between runs builds: the audiences, and the compaction of the acknowledged state,
+# so that runs read state laid over a compaction that faults and kills of the runs before left
+# (with the views over it, which Postgres drops with the table it replaces).
+REBUILT = ("path:models/audiences", "tiktok_sync_acknowledged_compacted+")
 # From this length on, a soak that did not meet every fault kind, code and setting change fails:
 # each is drawn in about one run of ten, so 100 runs miss one only by a freak of the seed.
 FULL_COVERAGE_RUNS = 100
@@ -457,7 +463,7 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
             if number > 1:
                 change_people(env.warehouse, rng)
                 totals.settings.update(settings.draw(rng, number, set(env.registry())))
-                dbt.run("run", "-q", "--no-write-json", "--select", "path:models/audiences")
+                dbt.run("run", "-q", "--no-write-json", "--select", *REBUILT)
                 remember_desired_devices(env)
             use_cli = number % CLI_EVERY == CLI_EVERY // 2
             processing_wait = rng.choice(PROCESSING_WAITS)
@@ -533,7 +539,7 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
 
         if settings.blocked is not None:
             totals.settings[settings.restore_api()] += 1
-            dbt.run("run", "-q", "--no-write-json", "--select", "path:models/audiences")
+            dbt.run("run", "-q", "--no-write-json", "--select", *REBUILT)
         final = env.run_engine(client, processing_wait=5)
     assert final.exit_code == 0, [a.error for a in final.audiences]
     totals.acknowledged += sum(a.sent for a in final.audiences)
@@ -549,6 +555,11 @@ def soak(env: SyncEnv, dbt: DbtWorker, runs: int, seed: int) -> str:
     }
     assert flat(desired[DEVICES]) <= flat(tiktok[DEVICES]) <= ever_desired
     assert tiktok == state
+    # Not a vacuous compaction: the last rebuild compacted the runs before it.
+    compacted, watermark = env.query(
+        "select count(*), max(compacted_through_seq) from tiktok_sync_acknowledged_compacted"
+    )[0]
+    assert compacted > 0 and watermark > 0, (compacted, watermark)
     audiences = env.emulator.audiences()
     assert tiktok_names(env) == settings.tiktok_names()
     assert {a["audience_id"] for a in audiences} == set(env.registry().values())
