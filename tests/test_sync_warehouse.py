@@ -300,6 +300,25 @@ def test_reads_run_under_a_lower_memory_limit_first(env: SyncEnv) -> None:
             assert warehouse.engine.fetch(f"select {LIMIT}") == [("61.0 MiB",)]
 
 
+def test_reads_after_one_outgrew_the_lower_limit_skip_it(env: SyncEnv) -> None:
+    # The run's reads read the same state: once one ran out of the lower limit (here: spilling
+    # off, 1M distinct hashes to count), the later ones start under the sync's own limit
+    # instead of failing first. A freeze, a statement of another kind, still tries the lower.
+    with Warehouse.open(settings(env.db_path, "1GB")) as warehouse:
+        warehouse.begin_run("run")
+        warehouse.engine.execute("SET temp_directory = ''")
+        before = warehouse.engine.fetch(f"select {LIMIT}")
+        warehouse.engine.fetch(
+            "select count(distinct sha256(cast(i as varchar))) from range(1000000) t(i)"
+        )
+        after = warehouse.engine.fetch(f"select {LIMIT}")
+        _diff_of(warehouse, 250, f"{LIMIT} || '/' || i")
+        warehouse.freeze_changes("audience", 100)
+
+        assert (before, after) == ([("95.3 MiB",)], [("953.6 MiB",)])
+        assert _frozen_limits(warehouse) == [(250, 250, ["95.3 MiB"])]
+
+
 def test_a_freeze_outgrowing_the_lower_limit_runs_again(env: SyncEnv) -> None:
     # A freeze that needs more than the lower limit (here: spilling off, 1M changes to sort)
     # is copied again under the sync's own limit, once: the failed attempt wrote nothing.
