@@ -36,7 +36,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from sync.engines import Engine, open_engine
+from sync.engines import open_engine
+from sync.engines.base import Engine
 from sync.errors import WarehouseError
 from sync.settings import WarehouseSettings
 

@@ -26,7 +26,8 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from sync.engines import Engine, open_engine
+from sync.engines import open_engine
+from sync.engines.base import Engine
 from sync.settings import WarehouseSettings, load_warehouse
 from tests.dbt_support import PROJECT_DIR
 from tests.warehouses import (

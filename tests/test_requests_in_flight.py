@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import sync.warehouse
-from sync.engines import Engine
+from sync.engines.base import Engine
 from tests.sync_support import SyncEnv, demo_day1_members, sync_env
 from tests.warehouses import Warehouses
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from sync.engines.base import Engine
 from sync.engines.dbt_target import install_hint
 from sync.errors import ConfigError
 
 if TYPE_CHECKING:
+    # Not imported at run time: `python -m sync.engines.dbt_target` (a DuckDB target rendered
+    # in its own process) imports this package, and needs neither Arrow nor the engines.
+    from sync.engines.base import Engine
     from sync.settings import WarehouseSettings
 
 # The server engines: adapter type -> (the engine's module, its class, its name in messages).
@@ -57,4 +59,4 @@ def open_engine(settings: WarehouseSettings, *, read_only: bool) -> Engine:
     return opened
 
 
-__all__ = ["SUPPORTED", "Engine", "open_engine"]
+__all__ = ["SUPPORTED", "open_engine"]
