@@ -7,12 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dbt.config  # noqa: F401
 import pytest
 
 from tests.dbt_support import PROJECT_DIR, DbtProject, install_package, make_dbt_project
 from tests.engine_warehouses import DoubleWarehouses, double_warehouses
 from tests.reporting import summary_of
 from tests.warehouses import ENGINES, DuckDBWarehouses, PostgresWarehouses, Warehouses
+
+# dbt is loaded in every test process, so a DuckDB target is rendered in-process, as in a process
+# that embeds dbt, and the hundreds of in-process CLI invocations do not each start a process
+# of ~1 s to render it (sync.engines.dbt_target.render_target). Commands run as processes of
+# their own render it in a child, as for users; tests/test_render_target.py compares the two.
 
 # The engines of the engine targets (make test-snowflake, ...), for tests marked every_engine.
 ENGINE_TARGETS = ("snowflake", "bigquery", "spark")

@@ -13,8 +13,11 @@ module and its tests (tests/engines/), nothing else.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
@@ -59,11 +62,29 @@ def install_hint(adapter_type: str) -> str:
     return f"pip install 'tiktok-audience-sync[{extra}]'"
 
 
+# How long dbt may take to render a DuckDB target in its own process (it takes about a second).
+RENDER_TIMEOUT = 120.0
+
+
 def render_target(raw_target: dict[str, Any], profile: str, target: str) -> DbtTarget:
-    """dbt's rendering and parsing of one profile target (the raw YAML mapping)."""
+    """dbt's rendering and parsing of one profile target (the raw YAML mapping).
+
+    A DuckDB target is rendered by dbt in a process of its own, which exits once it has: the
+    sync job needs only its path and settings, and dbt's modules (~60 MB resident: dbt-core, the
+    adapter, their schemas) would otherwise stay in the sync process for the whole run. Every
+    other engine opens its connection through dbt's adapter, so it renders here, as does a
+    process that has dbt loaded already (nothing to keep out)."""
     adapter_type = str(raw_target.get("type") or "")
     if not adapter_type:
         raise ConfigError(f"target '{target}' of profile '{profile}' has no type")
+    if adapter_type == "duckdb" and "dbt.config" not in sys.modules and sys.executable:
+        return _render_in_child(raw_target, profile, target)
+    return _render_here(raw_target, profile, target, adapter_type)
+
+
+def _render_here(
+    raw_target: dict[str, Any], profile: str, target: str, adapter_type: str
+) -> DbtTarget:
     try:
         from dbt.adapters.factory import load_plugin
         from dbt.config.profile import Profile
@@ -99,6 +120,76 @@ def render_target(raw_target: dict[str, Any], profile: str, target: str) -> DbtT
         schema=str(credentials.schema),
         credentials=credentials,
     )
+
+
+# What the sync job reads of a DuckDB target's credentials (sync.settings.load_warehouse).
+_DUCKDB_FIELDS = ("path", "config_options", "settings")
+# The child's program: this module, imported (not run as __main__, which would execute it a
+# second time beside the copy its package imports).
+_CHILD = f"import sys; from {__name__} import _child_main; sys.exit(_child_main())"
+
+
+def _render_in_child(raw_target: dict[str, Any], profile: str, target: str) -> DbtTarget:
+    """render_target in a child process (_child_main): the raw target goes in on stdin, the
+    rendered one (or the one-line error) comes back on stdout as JSON. The child gets this
+    process' environment (env_var() reads it) and its import path, so it renders with the same
+    dbt; its stderr is not shown (a traceback could quote credentials)."""
+    request = json.dumps({"target": raw_target, "profile": profile, "name": target}, default=str)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    failed = (
+        f"dbt could not render target '{target}' of profile '{profile}'; run "
+        f"`dbt debug --target {target}` to see why"
+    )
+    try:
+        # -P: the working directory (a user's dbt project) is not put on the import path.
+        proc = subprocess.run(
+            [sys.executable, "-P", "-c", _CHILD],
+            input=request,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=RENDER_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{failed} (it took over {RENDER_TIMEOUT:.0f} s)") from None
+    except OSError:
+        # No interpreter to start (an embedded Python): render here, at the cost of memory.
+        return _render_here(raw_target, profile, target, "duckdb")
+    try:
+        answer = json.loads(proc.stdout)
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and "error" in answer:
+        raise ConfigError(str(answer["error"]))
+    rendered = answer.get("rendered") if isinstance(answer, dict) else None
+    if (
+        proc.returncode != 0
+        or not isinstance(rendered, dict)
+        or not all(key in rendered for key in (*_DUCKDB_FIELDS, "database", "schema"))
+    ):
+        raise ConfigError(f"{failed} (its process exited with {proc.returncode})")
+    return DbtTarget(
+        type="duckdb",
+        database=rendered["database"],
+        schema=str(rendered["schema"]),
+        credentials=SimpleNamespace(**{key: rendered[key] for key in _DUCKDB_FIELDS}),
+    )
+
+
+def _child_main() -> int:
+    """The child's side of _render_in_child."""
+    request = json.load(sys.stdin)
+    try:
+        rendered = _render_here(request["target"], request["profile"], request["name"], "duckdb")
+    except ConfigError as exc:
+        json.dump({"error": str(exc)}, sys.stdout)
+        return 0
+    credentials = rendered.credentials
+    answer = {key: getattr(credentials, key) for key in _DUCKDB_FIELDS}
+    answer.update(database=rendered.database, schema=rendered.schema)
+    json.dump({"rendered": answer}, sys.stdout, default=str)
+    return 0
 
 
 def _profile_error(text: str, profile: str, target: str, raw_target: dict[str, Any]) -> str:
