@@ -70,7 +70,7 @@ def render_target(raw_target: dict[str, Any], profile: str, target: str) -> DbtT
     """dbt's rendering and parsing of one profile target (the raw YAML mapping).
 
     A DuckDB target is rendered by dbt in a process of its own, which exits once it has: the
-    sync job needs only its path and settings, and dbt's modules (~60 MB resident: dbt-core, the
+    sync job needs only its path and settings, and dbt's modules (~50 MB resident: dbt-core, the
     adapter, their schemas) would otherwise stay in the sync process for the whole run. Every
     other engine opens its connection through dbt's adapter, so it renders here, as does a
     process that has dbt loaded already (nothing to keep out)."""
@@ -130,10 +130,11 @@ _CHILD = f"import sys; from {__name__} import _child_main; sys.exit(_child_main(
 
 
 def _render_in_child(raw_target: dict[str, Any], profile: str, target: str) -> DbtTarget:
-    """render_target in a child process (_child_main): the raw target goes in on stdin, the
-    rendered one (or the one-line error) comes back on stdout as JSON. The child gets this
-    process' environment (env_var() reads it) and its import path, so it renders with the same
-    dbt; its stderr is not shown (a traceback could quote credentials)."""
+    """render_target in a child process (_child_main): the raw target goes in on stdin (not in
+    its arguments, which any user can read in `ps`), the rendered one (or the one-line error)
+    comes back on stdout as JSON. The child gets this process' environment (env_var() reads
+    it) and its import path, so it renders with the same dbt; its stderr is not shown (a
+    traceback could quote credentials)."""
     request = json.dumps({"target": raw_target, "profile": profile, "name": target}, default=str)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     failed = (
