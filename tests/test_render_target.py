@@ -106,6 +106,25 @@ def test_a_child_that_fails_or_hangs_is_one_line_with_the_fix(
     assert "\n" not in message
 
 
+def test_what_dbt_prints_before_the_answer_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deprecation notice of a future dbt must not cost the user their run.
+    answer = {"path": "x.duckdb", "config_options": None, "settings": {}}
+    answer.update(database="x", schema="main")
+    interpreter = tmp_path / "python"
+    interpreter.write_text(
+        "#!/bin/sh\ncat > /dev/null\necho 'Deprecated functionality: ...'\n"
+        f"echo '{json.dumps({'rendered': answer})}'\n"
+    )
+    interpreter.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(interpreter))
+
+    rendered = dbt_target._render_in_child({"type": "duckdb", "path": "x"}, PROFILE, "w")
+
+    assert (rendered.schema, rendered.credentials.path) == ("main", "x.duckdb")
+
+
 def test_without_an_interpreter_to_start_it_renders_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

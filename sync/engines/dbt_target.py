@@ -157,8 +157,10 @@ def _render_in_child(raw_target: dict[str, Any], profile: str, target: str) -> D
     except OSError:
         # No interpreter to start (an embedded Python): render here, at the cost of memory.
         return _render_here(raw_target, profile, target, "duckdb")
+    # The answer is the last line: anything dbt prints while rendering comes before it.
+    lines = proc.stdout.strip().splitlines()
     try:
-        answer = json.loads(proc.stdout)
+        answer = json.loads(lines[-1]) if lines else None
     except ValueError:
         answer = None
     if isinstance(answer, dict) and "error" in answer:
@@ -184,12 +186,12 @@ def _child_main() -> int:
     try:
         rendered = _render_here(request["target"], request["profile"], request["name"], "duckdb")
     except ConfigError as exc:
-        json.dump({"error": str(exc)}, sys.stdout)
+        sys.stdout.write("\n" + json.dumps({"error": str(exc)}) + "\n")
         return 0
     credentials = rendered.credentials
     answer = {key: getattr(credentials, key) for key in _DUCKDB_FIELDS}
     answer.update(database=rendered.database, schema=rendered.schema)
-    json.dump({"rendered": answer}, sys.stdout, default=str)
+    sys.stdout.write("\n" + json.dumps({"rendered": answer}, default=str) + "\n")
     return 0
 
 
