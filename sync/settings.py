@@ -36,10 +36,10 @@ DEFAULT_CREDENTIALS_FILE = Path("~/.config/tiktok-sync/credentials.json")
 # a limit holds ~0.5 GB per million members (4.3 GB at 10M). Under this limit DuckDB spills the
 # join to its temp directory instead. Reads and each freeze run under 100MB first and under this
 # limit only when they need more (sync/engines/duckdb.py): at 10M acknowledged members one
-# audience's diff needs more than 160MB. The process holds ~220 MB before any work (Python,
-# Polars, Arrow, DuckDB, dbt), and DuckDB's RSS runs ~80 MB over whatever limit it works under:
-# a 10M first sync peaks at ~460 MB (bench/README.md). The profile's memory_limit is sized for
-# `dbt build` and does not apply here.
+# audience's diff needs more than 160MB. The process holds ~160 MB before any work (Python,
+# Polars, Arrow, DuckDB; dbt renders a DuckDB target in a child process), and DuckDB's RSS runs
+# ~80 MB over whatever limit it works under: a 10M first sync peaks at ~350 MB
+# (bench/README.md). The profile's memory_limit is sized for `dbt build` and does not apply here.
 DEFAULT_SYNC_MEMORY_LIMIT = "200MB"
 MEMORY_LIMIT_ENV = "TIKTOK_SYNC_MEMORY_LIMIT"
 # Below this DuckDB cannot run the sync's queries at all (it fails every statement).
