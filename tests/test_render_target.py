@@ -73,6 +73,14 @@ def test_an_unset_env_var_is_the_same_line_from_the_child(monkeypatch: pytest.Mo
     )
 
 
+def stand_in_interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """sys.executable becomes a shell script that reads the request and runs `script`."""
+    interpreter = tmp_path / "python"
+    interpreter.write_text(f"#!/bin/sh\ncat > /dev/null\n{script}\n")
+    interpreter.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(interpreter))
+
+
 @pytest.mark.parametrize(
     ("script", "timeout", "ending"),
     [
@@ -87,10 +95,7 @@ def test_an_unset_env_var_is_the_same_line_from_the_child(monkeypatch: pytest.Mo
 def test_a_child_that_fails_or_hangs_is_one_line_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, timeout: float, ending: str
 ) -> None:
-    interpreter = tmp_path / "python"
-    interpreter.write_text(f"#!/bin/sh\ncat > /dev/null\n{script}\n")
-    interpreter.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(interpreter))
+    stand_in_interpreter(tmp_path, monkeypatch, script)
     monkeypatch.setattr(dbt_target, "RENDER_TIMEOUT", timeout)
 
     with pytest.raises(ConfigError) as failed:
@@ -110,15 +115,18 @@ def test_what_dbt_prints_before_the_answer_is_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A deprecation notice of a future dbt must not cost the user their run.
-    answer = {"path": "x.duckdb", "config_options": None, "settings": {}}
-    answer.update(database="x", schema="main")
-    interpreter = tmp_path / "python"
-    interpreter.write_text(
-        "#!/bin/sh\ncat > /dev/null\necho 'Deprecated functionality: ...'\n"
-        f"echo '{json.dumps({'rendered': answer})}'\n"
+    answer = {
+        "path": "x.duckdb",
+        "config_options": None,
+        "settings": {},
+        "database": "x",
+        "schema": "main",
+    }
+    stand_in_interpreter(
+        tmp_path,
+        monkeypatch,
+        f"echo 'Deprecated functionality: ...'\necho '{json.dumps({'rendered': answer})}'",
     )
-    interpreter.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(interpreter))
 
     rendered = dbt_target._render_in_child({"type": "duckdb", "path": "x"}, PROFILE, "w")
 
