@@ -33,7 +33,7 @@ from sync.emulator.params import (
     query_id_list,
     required_id,
 )
-from sync.emulator.state import AudienceView, State
+from sync.emulator.state import AudienceView, Hashes, State
 
 CUSTOMER_FILE_NAME_MAX = 128  # docs/tiktok-api.md §3.3
 MAX_FILE_PATHS = 500  # docs/tiktok-api.md §3.3
@@ -100,7 +100,7 @@ def file_upload(state: State, request: ApiRequest) -> dict[str, Any]:
     return {"file_path": file_path}
 
 
-def _read_hashes(data: bytes, calculate_type: str) -> frozenset[str]:
+def _read_hashes(data: bytes, calculate_type: str) -> Hashes:
     """Header-less, one hash per line, LF or CRLF (docs/tiktok-api.md §0)."""
     try:
         text = data.decode("ascii")
@@ -116,7 +116,7 @@ def _read_hashes(data: bytes, calculate_type: str) -> frozenset[str]:
     if lines[-1] == "":
         lines.pop()  # the newline after the last hash
     length = CALCULATE_TYPES[calculate_type]
-    hashes: set[str] = set()
+    hashes: Hashes = {}
     for number, line in enumerate(lines, start=1):
         value = line[:-1] if line.endswith("\r") else line
         if not is_hash(value, length):
@@ -126,8 +126,8 @@ def _read_hashes(data: bytes, calculate_type: str) -> frozenset[str]:
                 f"{describe_bad_hash(value, length)} for {calculate_type}. Expected one "
                 "hash per line and no header row.",
             )
-        hashes.add(value)
-    return frozenset(hashes)
+        hashes[value] = None
+    return hashes
 
 
 def _file_paths(value: Any) -> list[str]:

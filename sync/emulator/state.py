@@ -54,7 +54,7 @@ class Audience:
     name: str
     kind: AudienceKind
     calculate_type: str
-    members: dict[str, set[str]]
+    members: dict[str, Hashes]
     create_time: float  # epoch seconds, shown as UTC
     modify_time: float
     retention_in_days: int | None = None
@@ -89,12 +89,20 @@ class AudienceView:
         return sum(self.member_counts.values())
 
 
+# A set of hashes, kept as the keys of a dict (values None). Python's collector never tracks a dict
+# that holds only strings, but it walks every entry of a set on each full collection; with a few
+# million members that made each mapping request slower than the last (emulator CPU per 10,000-row
+# request: 37 ms at the start, 110 ms at 3M members), so the emulator, not the sync, set the
+# pace of a large first sync.
+Hashes = dict[str, None]
+
+
 @dataclass(frozen=True)
 class UploadedFile:
     file_path: str
     advertiser_id: str
     calculate_type: str  # canonical (FIRST_* for MAID_*)
-    hashes: frozenset[str]
+    hashes: Hashes  # never changed once stored
     size: int
     md5: str
 
@@ -265,7 +273,7 @@ class State:
     # --- files -----------------------------------------------------------------------------
 
     def store_file(
-        self, advertiser_id: str, calculate_type: str, hashes: frozenset[str], size: int, md5: str
+        self, advertiser_id: str, calculate_type: str, hashes: Hashes, size: int, md5: str
     ) -> str:
         with self._lock:
             self._file_seq += 1
@@ -284,10 +292,10 @@ class State:
 
     def _resolve_files(
         self, advertiser_id: str, file_paths: Iterable[str], calculate_type: str
-    ) -> set[str]:
+    ) -> Hashes:
         """Union of the files' hashes; every file must be this advertiser's and of this type."""
         wanted = canonical_calculate_type(calculate_type)
-        union: set[str] = set()
+        union: Hashes = {}
         for file_path in file_paths:
             uploaded = self._files.get(file_path)
             # docs/tiktok-api.md §3.1/§7: a file_path is bound to the advertiser that uploaded it;
@@ -300,7 +308,7 @@ class State:
                     f"file_paths: file {file_path} was uploaded with calculate_type "
                     f"{uploaded.calculate_type}, which does not match {calculate_type}.",
                 )
-            union |= uploaded.hashes
+            union.update(uploaded.hashes)
         return union
 
     # --- audiences -------------------------------------------------------------------------
@@ -398,16 +406,16 @@ class State:
                 audience.audience_sub_type = audience_sub_type
                 audience.modify_time = now
                 return
-            new_members: set[str] | None = None
+            new_members: Hashes | None = None
             if file_paths is not None:
                 incoming = self._resolve_files(advertiser_id, file_paths, audience.calculate_type)
                 current = audience.members[audience.calculate_type]
                 if action == "APPEND":
                     new_members = current | incoming
                 elif action == "REMOVE":
-                    new_members = current - incoming
+                    new_members = {h: None for h in current if h not in incoming}
                 else:
-                    new_members = set(incoming)
+                    new_members = incoming
                 floor = self._config.min_customer_file_size
                 # docs/tiktok-api.md §3.4: APPEND, REMOVE and REPLACE all fail if the audience would
                 # be below 1,000 afterwards; nothing changes.
@@ -493,11 +501,11 @@ class State:
                 raise HttpError(400, "400 Bad Request")
             for entry in entries:
                 for audience_id in entry.audience_ids:
-                    members = targets[audience_id].members.setdefault(entry.id_type, set())
+                    members = targets[audience_id].members.setdefault(entry.id_type, {})
                     if action == "add":
-                        members.add(entry.id_hash)
+                        members[entry.id_hash] = None
                     else:
-                        members.discard(entry.id_hash)
+                        members.pop(entry.id_hash, None)
             now = time.time()
             for audience in targets.values():
                 # An id type whose last member was deleted disappears, as if never mapped.
