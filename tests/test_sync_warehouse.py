@@ -20,7 +20,8 @@ import pytest
 from sync.engines.base import Params
 from sync.errors import WarehouseError
 from sync.settings import DEFAULT_SYNC_MEMORY_LIMIT, WarehouseSettings, load_warehouse
-from sync.warehouse import FREEZE_STRIDE, GROUP_STRIDE, Freeze, Warehouse
+from sync.tiktok import SEGMENT_ID_SCHEMA
+from sync.warehouse import CHANGE_GROUP, FREEZE_STRIDE, GROUP_STRIDE, Freeze, Warehouse
 from tests.dbt_support import PROJECT_DIR
 from tests.sync_support import SyncEnv, sync_env
 
@@ -114,6 +115,22 @@ def test_frozen_changes_stream_in_exact_batches_while_batches_are_recorded(env: 
     assert len(set(batch_nos)) == len(batch_nos)  # one chunk per batch
     assert "EMAIL_SHA256" not in left.pending_adds
     assert left.acknowledged["EMAIL_SHA256"] == len(expected)
+
+
+def test_a_freeze_groups_changes_adds_first_then_one_group_per_id_type(env: SyncEnv) -> None:
+    id_types = [*SEGMENT_ID_SCHEMA, "NOT_AN_ID_TYPE"]
+    pairs = [(action, id_type) for action in ("remove", "add") for id_type in id_types]
+    values = ", ".join(f"('{action}', '{id_type}')" for action, id_type in pairs)
+    with Warehouse.open(settings(env.db_path)) as warehouse:
+        rows = warehouse.engine.fetch(
+            f"select action, id_type, {CHANGE_GROUP} from (values {values}) as t(action, id_type)"
+        )
+    group = {(action, id_type): number for action, id_type, number in rows}
+    assert len(group) == len(pairs) and len(set(group.values())) == len(pairs)
+    adds = [n for (action, _), n in group.items() if action == "add"]
+    removes = [n for (action, _), n in group.items() if action == "remove"]
+    assert max(adds) < min(removes)  # read in batch order, every add goes before any remove
+    assert min(adds) == 0 and max(removes) * GROUP_STRIDE < FREEZE_STRIDE  # within the freeze
 
 
 def _copy_synthetic(warehouse: Warehouse, batches: list[tuple[int, str, str, int]]) -> Freeze:
