@@ -615,8 +615,8 @@ class Warehouse:
             params = [audience_key]
         first, end = self._next_freeze(audience_key)
         within = self._engine.integer_division(
-            "row_number() over (partition by action, id_type order by "
-            f"{self._engine.byte_order('id_hash')}) - 1",
+            "row_number() over (partition by action, id_type "
+            f"{self._engine.numbering_order('id_hash')}) - 1",
             batch_size,
         )
         self._execute_freeze(

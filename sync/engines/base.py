@@ -122,9 +122,12 @@ class Engine(ABC):
         `/` of two integers is a float on most engines, an integer on Postgres."""
         return f"cast(floor(({expression}) / {int(divisor)}) as bigint)"
 
-    def byte_order(self, column: str) -> str:
-        """SQL ordering `column` (ASCII text) by its bytes, as DuckDB orders text."""
-        return column
+    def numbering_order(self, column: str) -> str:
+        """The ORDER BY of the window that numbers a freeze's changes into batches, if the
+        engine's row_number() needs one. Any order serves: the numbers are copied into the
+        ledger with the changes, once. Without one no engine sorts the freeze's hashes, which
+        was most of a freeze (DuckDB, 5.4M changes: 4.7 -> 3.0 s)."""
+        return ""
 
     def now_param(self, value: datetime) -> Any:
         """A naive UTC timestamp as the driver binds it into a timestamp column."""

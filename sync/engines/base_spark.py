@@ -11,10 +11,8 @@
   stays the same instant whatever the session's time zone (spark.sql.session.timeZone) or the
   Python process's (pyspark would read a naive datetime as the process's local time).
 * Integer division: `div`, Spark's integral division (bigint, exact).
-* Ordering: Spark compares strings by their UTF-8 bytes (UTF8String.binaryCompare, the default
-  UTF8_BINARY collation), DuckDB's order, so `byte_order` keeps Engine's default. A Databricks
-  schema with another default collation (UTF8_LCASE, UNICODE) would order mixed-case text
-  differently, but not the lower-case hex hashes the sync job orders.
+* Numbering: row_number() needs an ordered window here, so a freeze's changes are numbered in
+  the order of their hashes (`numbering_order`); any order would serve.
 * One run at a time: a lease in tiktok_sync_locks (lease.py) wherever many clients share the
   metastore (Databricks, a session on a shared Hive metastore). dbt-spark's session on an
   embedded Derby metastore is the exception (spark.py): its JVM holds the metastore alone.
@@ -100,6 +98,11 @@ class SparkSQL(LeaseLock):
                 return set()
             raise
         return listed_relations(rows)
+
+    def numbering_order(self, column: str) -> str:
+        # Spark's row_number() needs an ordered window ("Window function row_number() requires
+        # window to be ordered").
+        return f"order by {column}"
 
     def integer_division(self, expression: str, divisor: int) -> str:
         # `div` is integral division (spark.apache.org/docs/latest/api/sql/#div): exact, a

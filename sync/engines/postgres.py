@@ -136,12 +136,6 @@ class PostgresEngine(Engine):
         # Integer division already: floor() of a bigint has two candidate signatures here.
         return f"(({expression}) / {int(divisor)})"
 
-    def byte_order(self, column: str) -> str:
-        # The database's collation (en_US.UTF-8, C.UTF-8, ...) compares with strcoll(), several
-        # times the cost of comparing bytes; "C" compares bytes, which for hex hashes is the
-        # same order, DuckDB's. The sort of a first sync's freeze is most of its time.
-        return f'{column} collate "C"'
-
     def acquire_run_lock(self, holder: str) -> None:
         key = LOCK_PREFIX + self.schema
         (got,) = self.fetch("select pg_try_advisory_lock(hashtext(?))", [key])[0]

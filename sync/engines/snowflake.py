@@ -109,6 +109,11 @@ class SnowflakeEngine(LeaseLock):
         finally:
             cursor.close()
 
+    def numbering_order(self, column: str) -> str:
+        # "Window function type [ROW_NUMBER] requires ORDER BY in window specification". The
+        # Snowflake double (DuckDB underneath) takes one without, so no test here would notice.
+        return f"order by {column}"
+
     def integer_division(self, expression: str, divisor: int) -> str:
         # `/` of two integers is a NUMBER with 6 decimals, rounded (docs.snowflake.com,
         # "Scale and precision in arithmetic operations"): floor((n*d - 1) / d) would be n,

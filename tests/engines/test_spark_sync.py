@@ -238,15 +238,3 @@ def test_an_error_without_a_known_fix_names_the_spark_log(sync_engine: Any) -> N
     assert "\n" not in message
     if sync_engine._log is not None:  # only when this engine started the JVM
         assert message.endswith(f"Spark's log: {sync_engine._log}")
-
-
-def test_strings_order_by_their_bytes_as_duckdb_orders_them(sync_engine: Any) -> None:
-    # freeze_changes numbers a run's changes in `byte_order(id_hash)` order; Spark keeps
-    # Engine's default (no collation), which must be byte order: UTF-8 bytes, not UTF-16 units.
-    values = ["a", "B", "é", "z", "Z", "0", "ab", "aÿ", "\uffff", "\U0001f600"]
-    rows = ", ".join("(?)" for _ in values)
-    ordered = sync_engine.fetch(
-        f"select x from values {rows} as t(x) order by {sync_engine.byte_order('x')}", values
-    )
-
-    assert [x for (x,) in ordered] == sorted(values, key=lambda v: v.encode())
