@@ -11,6 +11,7 @@ so concurrency shows without timing anything.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 import sync.warehouse
+from sync.apply import customer_file
 from sync.engines.base import Engine
 from tests.sync_support import SyncEnv, demo_day1_members, sync_env
 from tests.warehouses import Warehouses
@@ -150,3 +152,26 @@ def test_ledger_events_of_requests_in_flight_are_written_in_groups(
     # audience starts, switches from adds to removes or ends: far fewer statements than events.
     assert sum(statements) == 2 * batches
     assert len(statements) <= batches
+
+
+def test_the_files_of_a_create_are_uploaded_side_by_side(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The customer-file audience's members in five files, each upload held for a round trip.
+    monkeypatch.setattr(customer_file, "ids_per_member_file", lambda _, members: members // 5 + 1)
+    latency = {"dmp/custom_audience/file/upload/": {"fixed": 0.3}}
+    with sync_env(tmp_path_factory, tmp_path / "dbt", latency=latency) as env:
+        result = env.run_engine(env.client(), max_in_flight=BOUND)
+
+        assert result.exit_code == 0
+        env.assert_converged()
+        uploads = sorted(
+            (entry["time"], entry["time"] + entry["duration_ms"] / 1000)
+            for entry in env.api_requests()
+            if entry["endpoint"] == "dmp/custom_audience/file/upload/"
+        )
+    assert len(uploads) == 5
+    # The first two go out together; a third never before the oldest in flight is answered.
+    events = sorted([(start, 1) for start, _ in uploads] + [(end, -1) for _, end in uploads])
+    at_once = list(itertools.accumulate(change for _, change in events))
+    assert max(at_once) == 2

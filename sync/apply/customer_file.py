@@ -6,7 +6,9 @@ TikTok locks a customer-file audience while it processes the last change (docs/t
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from contextlib import closing
 
 import polars as pl
@@ -29,6 +31,11 @@ from sync.warehouse import Freeze
 
 # Files of a create or a REPLACE hold this fraction of the 50 MB a file may, for memory.
 MEMBER_FILE_FRACTION = 4
+# Files of a create or a REPLACE uploaded at once: the request that names them comes after them
+# all, so each upload is independent, and the next file is read and checked while the ones
+# before it travel. Each holds its file (~12.5 MB and its hashes at most) until answered, so
+# few; never more than --max-in-flight.
+UPLOADS_IN_FLIGHT = 2
 
 # --- customer file -------------------------------------------------------------------------------
 
@@ -59,13 +66,22 @@ def upload_members(ctx: Context, ap: AudiencePlan, members: Freeze) -> tuple[lis
     id_type = ap.id_types[0]
     # At most: the acknowledged members kept by an add_only REPLACE may all be outside the SQL.
     most = ap.desired.get(id_type, 0) + (ap.acknowledged_size if ap.mode == "add_only" else 0)
+    assert ctx.senders is not None  # the run's sending threads
     paths, count = [], 0
+    in_flight: deque[Future[str]] = deque()
+    room = max(1, min(UPLOADS_IN_FLIGHT, ctx.max_in_flight))
     chunks = ctx.warehouse.frozen(members, ids_per_member_file(id_type, most), action="add")
-    with closing(chunks) as batches:
-        for chunk in batches:
-            check_time(ctx)
-            paths.append(_upload(ctx, ap, id_type, chunk.hashes))
-            count += len(chunk.hashes)
+    try:
+        with closing(chunks) as batches:
+            for chunk in batches:
+                check_time(ctx)
+                if len(in_flight) == room:  # the oldest answered first; a failure ends it here
+                    paths.append(in_flight.popleft().result())
+                in_flight.append(ctx.senders.submit(_upload, ctx, ap, id_type, chunk.hashes))
+                count += len(chunk.hashes)
+        paths += [upload.result() for upload in in_flight]
+    finally:
+        wait(in_flight)  # none still uploading once the audience ends, also on failure
     # Not counted as sent yet: an upload is not a change until TikTok takes the create or
     # REPLACE that names it (a failed one must not show a full bar).
     return paths, count
