@@ -13,7 +13,8 @@ its `event_at`) over the mapping batches sent. Throttled: requests the emulator'
 refused (code 40100); they count in the share although they applied nothing. Quota floor: the
 run's API requests (creates, uploads and mappings; throttled ones left out) at 10/s, the least
 time any sync of these identifiers could take on the Basic tier; the run's wall time is given
-as a multiple of it.
+as a multiple of it. Sync CPU: user + system seconds of `tiktok-sync run` (dbt's short-lived
+rendering process included) per million identifiers sent.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def one_sync(
         ]
         run = measure(command, env=scenarios._sync_env(project, warehouse), cwd=project.project_dir)
         run.check("tiktok-sync run")
+        audiences = json.loads(run.stdout)["audiences"]
+        sent = sum(a["adds_sent"] + a["removes_sent"] for a in audiences)
         requests, seconds = streaming_phase(emulator.requests())
         throttled = sum(1 for r in emulator.requests() if r.get("code") == 40100)
         floor = quota_floor(emulator.requests())
@@ -102,6 +105,8 @@ def one_sync(
         "throttled": throttled,
         "quota_floor_seconds": floor,
         "wall_over_floor": run.wall_seconds / floor if floor else 0.0,
+        "identifiers_sent": sent,
+        "cpu_seconds_per_million": run.cpu_seconds / sent * 1e6 if sent else 0.0,
         "statements_per_batch": statements,
         "peak_rss_mb": run.peak_rss_mb,
     }
@@ -147,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                         "wall_seconds",
                         "quota_floor_seconds",
                         "wall_over_floor",
+                        "cpu_seconds_per_million",
                         "statements_per_batch",
                         "throttled",
                         "peak_rss_mb",
@@ -169,15 +175,16 @@ def main(argv: list[str] | None = None) -> None:
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"| Latency | Sending | Share of the {QUOTA}/s quota | Requests/s | Run wall time "
-        "| Quota floor | Wall / floor | Ledger statements per batch | Throttled (40100) "
-        "| Peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Quota floor | Wall / floor | Sync CPU per 1M identifiers | Ledger statements per batch "
+        "| Throttled (40100) | Peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         lines.append(
             f"| {row['latency_ms']} ms | {row['mode']} | {row['share_of_quota']:.2f} | "
             f"{row['requests_per_second']:.1f} | {row['wall_seconds']:.1f} s | "
             f"{row.get('quota_floor_seconds', 0):.1f} s | {row.get('wall_over_floor', 0):.2f}x | "
+            f"{row.get('cpu_seconds_per_million', 0):.1f} s | "
             f"{row.get('statements_per_batch', 0):.2f} | {row.get('throttled', 0):g} | "
             f"{row.get('peak_rss_mb', 0):.0f} MB |"
         )
