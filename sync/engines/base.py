@@ -44,6 +44,9 @@ class Engine(ABC):
     #: whole freeze), or None: in one query (where the server sorts, and every query costs a
     #: round trip, a job or the bytes it scans).
     frozen_window_rows: ClassVar[int | None] = None
+    #: Whether the engine's row_number() refuses a window without an ORDER BY (see
+    #: `numbering_order`).
+    row_number_needs_order: ClassVar[bool] = False
 
     def __init__(self, name: str, schema: str) -> None:
         self.name = name  # the engine's name in messages: "DuckDB", "Postgres", ...
@@ -123,11 +126,11 @@ class Engine(ABC):
         return f"cast(floor(({expression}) / {int(divisor)}) as bigint)"
 
     def numbering_order(self, column: str) -> str:
-        """The ORDER BY of the window that numbers a freeze's changes into batches, if the
-        engine's row_number() needs one. Any order serves: the numbers are copied into the
-        ledger with the changes, once. Without one no engine sorts the freeze's hashes, which
+        """The ORDER BY of the window that numbers a freeze's changes into batches, only where
+        the engine's row_number() needs one. Any order serves: the numbers are copied into the
+        ledger with the changes, once. Without one, no engine sorts the freeze's hashes, which
         was most of a freeze (DuckDB, 5.4M changes: 4.7 -> 3.0 s)."""
-        return ""
+        return f"order by {column}" if self.row_number_needs_order else ""
 
     def now_param(self, value: datetime) -> Any:
         """A naive UTC timestamp as the driver binds it into a timestamp column."""

@@ -83,6 +83,9 @@ class SparkSQL(LeaseLock):
     """The Spark SQL dialect and the lease; subclasses bring the driver (`write`, `fetch`,
     `stream`, `close`, and which exceptions are the driver's)."""
 
+    # "Window function row_number() requires window to be ordered".
+    row_number_needs_order = True
+
     def __init__(self, name: str, target: DbtTarget) -> None:
         super().__init__(name, target.schema)
         self._target = target
@@ -98,11 +101,6 @@ class SparkSQL(LeaseLock):
                 return set()
             raise
         return listed_relations(rows)
-
-    def numbering_order(self, column: str) -> str:
-        # Spark's row_number() needs an ordered window ("Window function row_number() requires
-        # window to be ordered").
-        return f"order by {column}"
 
     def integer_division(self, expression: str, divisor: int) -> str:
         # `div` is integral division (spark.apache.org/docs/latest/api/sql/#div): exact, a

@@ -57,6 +57,9 @@ _DEFAULT_FIX = "nothing more was sent; see the message (dbt debug checks the con
 
 class SnowflakeEngine(LeaseLock):
     types = ("snowflake",)
+    # "Window function type [ROW_NUMBER] requires ORDER BY in window specification". The
+    # Snowflake double (DuckDB underneath) takes one without, so no test here would notice.
+    row_number_needs_order = True
 
     def __init__(self, target: DbtTarget) -> None:
         super().__init__("Snowflake", target.schema)
@@ -108,11 +111,6 @@ class SnowflakeEngine(LeaseLock):
                 yield from table.to_batches(max_chunksize=batch_rows)
         finally:
             cursor.close()
-
-    def numbering_order(self, column: str) -> str:
-        # "Window function type [ROW_NUMBER] requires ORDER BY in window specification". The
-        # Snowflake double (DuckDB underneath) takes one without, so no test here would notice.
-        return f"order by {column}"
 
     def integer_division(self, expression: str, divisor: int) -> str:
         # `/` of two integers is a NUMBER with 6 decimals, rounded (docs.snowflake.com,
