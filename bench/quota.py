@@ -88,9 +88,10 @@ def one_sync(
         run.check("tiktok-sync run")
         audiences = json.loads(run.stdout)["audiences"]
         sent = sum(a["adds_sent"] + a["removes_sent"] for a in audiences)
-        requests, seconds = streaming_phase(emulator.requests())
-        throttled = sum(1 for r in emulator.requests() if r.get("code") == 40100)
-        floor = quota_floor(emulator.requests())
+        log = emulator.requests()  # a copy of the whole log: taken once
+        requests, seconds = streaming_phase(log)
+        throttled = sum(1 for r in log if r.get("code") == 40100)
+        floor = quota_floor(log)
         statements = statements_per_batch(warehouse)
     finally:
         emulator.stop()
