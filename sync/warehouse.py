@@ -450,23 +450,32 @@ class Warehouse:
             "group by maybe.audience_key, maybe.id_type",
             params,
         )
-        adds: dict[str, dict[str, int]] = {}
+        # An audience without a TikTok id has nothing in the ledger: the diff joins the ledger
+        # on the id, so what it holds for the audience is its desired members, every one an
+        # add. Counted as such: on a first sync the diff's join is not run at all.
+        targets_now = [t for t in self.targets() if keys is None or t.audience_key in keys]
+        adds: dict[str, dict[str, int]] = {
+            t.audience_key: dict(desired_counts[t.audience_key])
+            for t in targets_now
+            if t.audience_id is None and t.audience_key in desired_counts
+        }
         removes: dict[str, dict[str, int]] = {}
+        in_diff = [t.audience_key for t in targets_now if t.audience_id is not None]
         diff = self.table("tiktok_audience_diff")
         count_diff = (
             f"select audience_key, action, id_type, count(*) from {diff} "
             "where 1 = 1{where} group by audience_key, action, id_type"
         )
-        if self._engine.reads_diff_per_audience:
+        if not in_diff:
+            queries = []
+        elif self._engine.reads_diff_per_audience:
             # One audience at a time: the diff's join over every audience at once needs more
             # than the sync's memory limit allows on DuckDB (at 10M acknowledged members, 200MB
             # fails for the whole diff and suffices per audience).
-            queries = [
-                (" and audience_key = ?", [key])
-                for key in (keys if keys is not None else [t.audience_key for t in self.targets()])
-            ]
+            queries = [(" and audience_key = ?", [key]) for key in in_diff]
         else:
-            queries = [among("audience_key")]
+            marks = ", ".join("?" for _ in in_diff)
+            queries = [(f" and audience_key in ({marks})", list(in_diff))]
         for where, params in queries:
             for key, action, id_type, n in self._fetch(
                 "counting tiktok_audience_diff", count_diff.format(where=where), params
@@ -591,17 +600,28 @@ class Warehouse:
         return freeze * FREEZE_STRIDE, (freeze + 1) * FREEZE_STRIDE
 
     def freeze_changes(
-        self, audience_key: str, batch_size: int, *, adds_from_members: bool = False
+        self,
+        audience_key: str,
+        batch_size: int,
+        *,
+        adds_from_members: bool = False,
+        new_audience: bool = False,
     ) -> Freeze:
         """Copy the audience's pending changes into the ledger as batches of `batch_size`: adds
         first, then removes, each by id type, so reading them back in batch order sends adds
         before removes. `adds_from_members` (a streaming full refresh): every desired member is
-        an add; removes still come from the diff."""
+        an add; removes still come from the diff. `new_audience`: its TikTok id is one no
+        ledger row names (created by this run, or an earlier run's create adopted before
+        anything was sent to it), so the diff holds its desired members as adds and nothing
+        else; they are copied without running the diff's join."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         diff = self.table("tiktok_audience_diff")
         members = self.table("tiktok_audience_desired_members")
-        if adds_from_members:
+        if new_audience:
+            rows = f"select id_type, id_hash, 'add' as action from {members} where audience_key = ?"
+            params: list[Any] = [audience_key]
+        elif adds_from_members:
             rows = (
                 f"select id_type, id_hash, 'add' as action from {members} "
                 "where audience_key = ? "
@@ -609,7 +629,7 @@ class Warehouse:
                 f"select id_type, id_hash, action from {diff} "
                 "where audience_key = ? and action = 'remove'"
             )
-            params: list[Any] = [audience_key, audience_key]
+            params = [audience_key, audience_key]
         else:
             rows = f"select id_type, id_hash, action from {diff} where audience_key = ?"
             params = [audience_key]

@@ -431,6 +431,9 @@ def test_running_out_of_the_memory_limit_says_to_raise_it(
 
     with Warehouse.open(settings(env.db_path)) as warehouse:
         warehouse.begin_run("test-run")
+        # With a TikTok id, so that counting it reads the diff (see counts()).
+        warehouse.register_pending(HIGH_VALUE, "1", "streaming", HIGH_VALUE, "test-run")
+        warehouse.register_created(HIGH_VALUE, "7100000000000000001")
         engine = warehouse.engine
         monkeypatch.setattr(engine, "_con", _Failing(engine._con, out_of_memory))
         monkeypatch.setattr(engine, "_writer", _Failing(engine._writer, out_of_memory))

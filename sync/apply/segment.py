@@ -47,7 +47,11 @@ def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: Audie
         if registered is not None and registered.audience_id == audience_id
         else None  # configured in the model: not created by this project
     )
-    changes = ctx.warehouse.freeze_changes(key, limit, adds_from_members=ap.full_refresh)
+    # Planned without an id: create_once made it (or adopted an earlier run's create, which
+    # sends nothing before recording the id), so no batch was ever sent to it.
+    changes = ctx.warehouse.freeze_changes(
+        key, limit, adds_from_members=ap.full_refresh, new_audience=ap.audience_id is None
+    )
     check_guard_again(ctx, ap, changes)
     sender = _Sender(ctx, ap, audience_id, created_at, result)
     # closing(): a failed batch ends the loop, and the reader must not outlive it.
