@@ -87,6 +87,12 @@ class Engine(ABC):
         into the ledger (one write, committed before returning)."""
         self.execute(sql, params)
 
+    def row_counter(self) -> str | None:
+        """SQL numbering the rows of one freeze statement 0, 1, 2, ... without a window, where
+        the engine has one (each `execute_freeze` starts it at 0 again), else None: the
+        freeze numbers rows with row_number(), which holds every row it numbers."""
+        return None
+
     def reading_frozen(self) -> AbstractContextManager[None]:
         """Around the reads of a freeze (a few batches per query): where the engine runs in
         the sync's process, it may hold less meanwhile."""

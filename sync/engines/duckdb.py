@@ -45,6 +45,8 @@ READING_MEMORY_LIMIT = "64MB"
 # runs out of memory under it within seconds, and runs again under the sync's own limit; the
 # statements of that kind after it in the run then start there (they read the same state).
 WORKING_MEMORY_LIMIT = "100MB"
+# The sequence a freeze numbers its rows with (DuckDBEngine.row_counter).
+ROW_COUNTER = "tiktok_sync_freeze_rows"
 
 
 class DuckDBEngine(Engine):
@@ -95,7 +97,21 @@ class DuckDBEngine(Engine):
             raise self.out_of_memory() from None
 
     def execute_freeze(self, sql: str, params: Params = ()) -> None:
-        self._lower_limit_first("freeze", lambda: self._writer.execute(sql, list(params)))
+        def attempt() -> None:
+            # A counter for row_counter() that starts at 0 for this attempt (an attempt that
+            # ran out of memory advanced the one before; temp: this connection's own).
+            self._writer.execute(
+                f"create or replace temp sequence {ROW_COUNTER} start with 0 minvalue 0"
+            )
+            self._writer.execute(sql, list(params))
+
+        self._lower_limit_first("freeze", attempt)
+
+    def row_counter(self) -> str:
+        # A window numbering the 5.4M changes of a 10M first sync copied each of them (and its
+        # 64-character hash) once more before the insert: 5.3 of the freeze's 7.2 s; numbered
+        # by a sequence, 2.4 s.
+        return f"nextval('{ROW_COUNTER}')"
 
     def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         return self._lower_limit_first(
