@@ -1,20 +1,22 @@
 """The share of TikTok's quota a first sync uses, with TikTok's round trip emulated.
 
-    python -m bench.quota [--size 1M] [--runs 3] [--latencies 0,300,800]
+    python -m bench.quota [--sizes 1M,10M] [--runs 3] [--latencies 0,300,800]
+                          [--modes both|side-by-side]
 
 The emulator enforces the Basic tier (10 requests/s) and holds every mapping request for the
 latency; `tiktok-sync run` paces itself at that tier as a user's run would, once with one
 mapping request in flight (`--max-in-flight 1`, how the sync sent before) and once with the
-default. The share of the quota: mapping requests per second over the streaming phase (the first
-mapping request's arrival to the last one's answer, from the emulator's log), over 10. Medians of
-`--runs` runs; writes bench/results/quota.json and prints a Markdown table. Statements per batch:
-the statements that appended the mapping batches' ledger events (those of one statement share
-its `event_at`) over the mapping batches sent. Throttled: requests the emulator's rate limit
-refused (code 40100); they count in the share although they applied nothing. Quota floor: the
-run's API requests (creates, uploads and mappings; throttled ones left out) at 10/s, the least
-time any sync of these identifiers could take on the Basic tier; the run's wall time is given
-as a multiple of it. Sync CPU: user + system seconds of `tiktok-sync run` (dbt's short-lived
-rendering process included) per million identifiers sent.
+default (`--modes side-by-side`: the default only; one at a time, a 10M sync at 800 ms takes ~15
+minutes a run). Each size is built once. The share of the quota: mapping requests per second
+over the streaming phase (the first mapping request's arrival to the last one's answer, from the
+emulator's log), over 10. Medians of `--runs` runs; writes bench/results/quota.json and prints a
+Markdown table. Statements per batch: the statements that appended the mapping batches' ledger
+events (those of one statement share its `event_at`) over the mapping batches sent. Throttled:
+requests the emulator's rate limit refused (code 40100); they count in the share although they
+applied nothing. Quota floor: the run's API requests (creates, uploads and mappings; throttled
+ones left out) at 10/s, the least time any sync of these identifiers could take on the Basic
+tier; the run's wall time is given as a multiple of it. Sync CPU: user + system seconds of
+`tiktok-sync run` (dbt's short-lived rendering process included) per million identifiers sent.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ from sync.emulator import Emulator, EmulatorConfig
 
 QUOTA = 10  # requests/s, TikTok's Basic tier
 MODES = {"one at a time": ["--max-in-flight", "1"], "side by side (default)": []}
+# Reported as the median of a row's runs.
+MEDIANS = (
+    "share_of_quota",
+    "requests_per_second",
+    "wall_seconds",
+    "quota_floor_seconds",
+    "wall_over_floor",
+    "cpu_seconds_per_million",
+    "statements_per_batch",
+    "throttled",
+    "peak_rss_mb",
+)
 
 
 def streaming_phase(requests: list[dict[str, Any]]) -> tuple[int, float]:
@@ -115,58 +129,50 @@ def one_sync(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=parse_size, default=parse_size("1M"))
+    parser.add_argument("--sizes", "--size", default="1M", help="identifiers, comma-separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latencies", default="0,300,800", help="milliseconds")
+    parser.add_argument("--modes", choices=("both", "side-by-side"), default="both")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "quota.json")
     args = parser.parse_args(argv)
-    options = Options(sizes=[args.size], runs=[args.runs], incremental_sizes=[])
-    label = size_label(args.size)
-    root = options.workdir / label
-    root.mkdir(parents=True, exist_ok=True)
-    project = make_project(root, threads=options.threads, memory_limit=options.memory_limit)
-    data, manifest = data_for(options, args.size, 0)
-    built = root / "built.duckdb"
-    print(f"[{label}] dbt build")
-    scenarios.dbt_build(project, data, built, manifest.identifiers)
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    modes = MODES if args.modes == "both" else {k: v for k, v in MODES.items() if v == []}
     results: dict[str, Any] = {
         "machine": machine(),
         "load_average_at_start": scenarios.load_average(),
-        "size": label,
+        "sizes": [size_label(s) for s in sizes],
         "rows": [],
     }
-    for latency_ms in (int(x) for x in args.latencies.split(",")):
-        for mode, flags in MODES.items():
-            runs = [
-                one_sync(project, built, root / "quota.duckdb", latency_ms / 1000, flags)
-                for _ in range(args.runs)
-            ]
-            row = {
-                "latency_ms": latency_ms,
-                "mode": mode,
-                "runs": runs,
-                **{
-                    key: statistics.median(r[key] for r in runs)
-                    for key in (
-                        "share_of_quota",
-                        "requests_per_second",
-                        "wall_seconds",
-                        "quota_floor_seconds",
-                        "wall_over_floor",
-                        "cpu_seconds_per_million",
-                        "statements_per_batch",
-                        "throttled",
-                        "peak_rss_mb",
-                    )
-                },
-            }
-            results["rows"].append(row)
-            print(
-                f"  {latency_ms} ms, {mode}: {row['share_of_quota']:.2f} of the quota, "
-                f"{row['requests_per_second']:.1f} requests/s, run {row['wall_seconds']:.1f} s "
-                f"({row['wall_over_floor']:.2f}x the quota floor), "
-                f"{row['statements_per_batch']:.2f} ledger statements per batch"
-            )
+    for size in sizes:
+        options = Options(sizes=[size], runs=[args.runs], incremental_sizes=[])
+        label = size_label(size)
+        root = options.workdir / label
+        root.mkdir(parents=True, exist_ok=True)
+        project = make_project(root, threads=options.threads, memory_limit=options.memory_limit)
+        data, manifest = data_for(options, size, 0)
+        built = root / "built.duckdb"
+        print(f"[{label}] dbt build")
+        scenarios.dbt_build(project, data, built, manifest.identifiers)
+        for latency_ms in (int(x) for x in args.latencies.split(",")):
+            for mode, flags in modes.items():
+                runs = [
+                    one_sync(project, built, root / "quota.duckdb", latency_ms / 1000, flags)
+                    for _ in range(args.runs)
+                ]
+                row = {
+                    "size": label,
+                    "latency_ms": latency_ms,
+                    "mode": mode,
+                    "runs": runs,
+                    **{key: statistics.median(r[key] for r in runs) for key in MEDIANS},
+                }
+                results["rows"].append(row)
+                print(
+                    f"  {label}, {latency_ms} ms, {mode}: {row['share_of_quota']:.2f} of the "
+                    f"quota, {row['requests_per_second']:.1f} requests/s, run "
+                    f"{row['wall_seconds']:.1f} s ({row['wall_over_floor']:.2f}x the quota "
+                    f"floor), {row['statements_per_batch']:.2f} ledger statements per batch"
+                )
     results["load_average_at_end"] = scenarios.load_average()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
@@ -175,14 +181,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def table(results: dict[str, Any]) -> str:
     lines = [
-        f"| Latency | Sending | Share of the {QUOTA}/s quota | Requests/s | Run wall time "
+        f"| Size | Latency | Sending | Share of the {QUOTA}/s quota | Requests/s | Run wall time "
         "| Quota floor | Wall / floor | Sync CPU per 1M identifiers | Ledger statements per batch "
         "| Throttled (40100) | Peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         lines.append(
-            f"| {row['latency_ms']} ms | {row['mode']} | {row['share_of_quota']:.2f} | "
+            f"| {row.get('size', results.get('size', ''))} | {row['latency_ms']} ms | "
+            f"{row['mode']} | {row['share_of_quota']:.2f} | "
             f"{row['requests_per_second']:.1f} | {row['wall_seconds']:.1f} s | "
             f"{row.get('quota_floor_seconds', 0):.1f} s | {row.get('wall_over_floor', 0):.2f}x | "
             f"{row.get('cpu_seconds_per_million', 0):.1f} s | "
