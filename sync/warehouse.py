@@ -618,17 +618,12 @@ class Warehouse:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         diff = self.table("tiktok_audience_diff")
         members = self.table("tiktok_audience_desired_members")
-        counter = self._engine.row_counter()
-        if new_audience and counter is not None:
-            return self._freeze_members_by_id_type(audience_key, batch_size, counter)
+        adds = f"select id_type, id_hash, 'add' as action from {members} where audience_key = ?"
         if new_audience:
-            rows = f"select id_type, id_hash, 'add' as action from {members} where audience_key = ?"
-            params: list[Any] = [audience_key]
+            rows, params = adds, [audience_key]
         elif adds_from_members:
             rows = (
-                f"select id_type, id_hash, 'add' as action from {members} "
-                "where audience_key = ? "
-                "union all "
+                f"{adds} union all "
                 f"select id_type, id_hash, action from {diff} "
                 "where audience_key = ? and action = 'remove'"
             )
@@ -637,11 +632,33 @@ class Warehouse:
             rows = f"select id_type, id_hash, action from {diff} where audience_key = ?"
             params = [audience_key]
         first, end = self._next_freeze(audience_key)
-        within = self._engine.integer_division(
-            "row_number() over (partition by action, id_type "
-            f"{self._engine.numbering_order('id_hash')}) - 1",
-            batch_size,
-        )
+        counter = self._engine.row_counter()
+        if new_audience and counter is not None:
+            # One statement per id type, its rows numbered by the engine's counter: no window
+            # holds them all.
+            within = self._engine.integer_division(counter, batch_size)
+            for (id_type,) in self._fetch(
+                f"reading the id types of {audience_key}",
+                f"select distinct id_type from {members} where audience_key = ?",
+                [audience_key],
+            ):
+                self._copy_changes(
+                    audience_key, first, within, f"{rows} and id_type = ?", [*params, id_type]
+                )
+        else:
+            within = self._engine.integer_division(
+                "row_number() over (partition by action, id_type "
+                f"{self._engine.numbering_order('id_hash')}) - 1",
+                batch_size,
+            )
+            self._copy_changes(audience_key, first, within, rows, params)
+        return Freeze(self.run_id, audience_key, first, end)
+
+    def _copy_changes(
+        self, audience_key: str, first: int, within: str, rows: str, params: list[Any]
+    ) -> None:
+        """One INSERT ... SELECT of a freeze: `rows` (id_type, id_hash, action) into the ledger,
+        each numbered by its group and `within`, its batch within the group."""
         self._execute_freeze(
             f"copying the changes of {audience_key} into tiktok_sync_changes",
             f"insert into {self.table('tiktok_sync_changes')} "
@@ -650,33 +667,6 @@ class Warehouse:
             f"id_type, id_hash, action from ({rows}) as pending",
             [self.run_id, audience_key, *params],
         )
-        return Freeze(self.run_id, audience_key, first, end)
-
-    def _freeze_members_by_id_type(
-        self, audience_key: str, batch_size: int, counter: str
-    ) -> Freeze:
-        """A new audience's freeze (see freeze_changes) as one statement per id type, each
-        numbering its rows with the engine's `row_counter`: no window holds them all."""
-        members = self.table("tiktok_audience_desired_members")
-        id_types = self._fetch(
-            f"reading the id types of {audience_key}",
-            f"select distinct id_type from {members} where audience_key = ?",
-            [audience_key],
-        )
-        first, end = self._next_freeze(audience_key)
-        within = self._engine.integer_division(counter, batch_size)
-        for (id_type,) in id_types:
-            self._execute_freeze(
-                f"copying the changes of {audience_key} into tiktok_sync_changes",
-                f"insert into {self.table('tiktok_sync_changes')} "
-                "(run_id, audience_key, batch_no, id_type, id_hash, action) "
-                f"select ?, ?, {first} + {CHANGE_GROUP} * {GROUP_STRIDE} + {within}, "
-                "id_type, id_hash, action from ("
-                f"select id_type, id_hash, 'add' as action from {members} "
-                "where audience_key = ? and id_type = ?) as pending",
-                [self.run_id, audience_key, audience_key, id_type],
-            )
-        return Freeze(self.run_id, audience_key, first, end)
 
     def freeze_members(
         self,
