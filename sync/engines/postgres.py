@@ -152,11 +152,10 @@ class PostgresEngine(Engine):
             finished = True
         finally:
             if not finished:
-                # Stopped early or failed: the session may be mid-COPY; a new one serves the
-                # next stream.
+                # Stopped early or failed (copy_csv cancelled its COPY): the session's state is
+                # unknown; a new one serves the next stream.
                 self._reader = None
                 with suppress(self._psycopg2.Error):
-                    reader.cancel()
                     reader.close()
 
     def integer_division(self, expression: str, divisor: int) -> str:
