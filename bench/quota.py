@@ -188,7 +188,7 @@ def table(results: dict[str, Any]) -> str:
     ]
     for row in results["rows"]:
         lines.append(
-            f"| {row.get('size', results.get('size', ''))} | {row['latency_ms']} ms | "
+            f"| {row['size']} | {row['latency_ms']} ms | "
             f"{row['mode']} | {row['share_of_quota']:.2f} | "
             f"{row['requests_per_second']:.1f} | {row['wall_seconds']:.1f} s | "
             f"{row.get('quota_floor_seconds', 0):.1f} s | {row.get('wall_over_floor', 0):.2f}x | "
