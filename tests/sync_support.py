@@ -35,7 +35,7 @@ from sync.engines.lease import LeaseLock
 from sync.plan import build_plan
 from sync.settings import TikTokSettings
 from sync.tiktok import TikTokClient
-from sync.warehouse import Warehouse, utc_now
+from sync.warehouse import Batch, Freeze, FrozenChunk, Warehouse, utc_now
 from tests.dbt_support import PROJECT_DIR, DbtProject, shared_build
 from tests.warehouses import (
     DuckDBWarehouse,
@@ -304,6 +304,21 @@ class SyncEnv:
 
     def history(self) -> list[dict[str, Any]]:
         return self.warehouse.dicts("select * from tiktok_sync_run_history order by started_at")
+
+
+def mapping_batch(
+    warehouse: Warehouse, freeze: Freeze, chunk: FrozenChunk, audience_id: str, advertiser_id: str
+) -> Batch:
+    """The ledger's batch for one frozen chunk sent as a streaming audience's mapping request."""
+    return warehouse.batch(
+        freeze,
+        chunk.batch_no,
+        kind="mapping",
+        audience_id=audience_id,
+        advertiser_id=advertiser_id,
+        api="streaming",
+        identifier_count=len(chunk.hashes),
+    )
 
 
 @contextmanager

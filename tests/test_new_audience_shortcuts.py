@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sync.warehouse import Warehouse
+from tests.sync_support import mapping_batch
 from tests.warehouses import Warehouses, WarehouseUnderTest
 
 HIGH_VALUE = "demo_high_value_customers"  # streaming, mirror: synced, then changed
@@ -63,15 +64,7 @@ def _sync_half_of_high_value(opened: Warehouse) -> None:
     opened.register_created(HIGH_VALUE, SYNCED_ID)
     changes = opened.freeze_changes(HIGH_VALUE, 7)
     for n, chunk in enumerate(opened.frozen(changes, 7)):
-        batch = opened.batch(
-            changes,
-            chunk.batch_no,
-            kind="mapping",
-            audience_id=SYNCED_ID,
-            advertiser_id=ADVERTISER,
-            api="streaming",
-            identifier_count=len(chunk.hashes),
-        )
+        batch = mapping_batch(opened, changes, chunk, SYNCED_ID, ADVERTISER)
         opened.batch_sent(batch)
         if n % 2 == 0:
             opened.batch_acknowledged(batch)

@@ -23,7 +23,7 @@ from sync.settings import DEFAULT_SYNC_MEMORY_LIMIT, WarehouseSettings, load_war
 from sync.tiktok import SEGMENT_ID_SCHEMA
 from sync.warehouse import CHANGE_GROUP, FREEZE_STRIDE, GROUP_STRIDE, Freeze, Warehouse
 from tests.dbt_support import PROJECT_DIR
-from tests.sync_support import SyncEnv, sync_env
+from tests.sync_support import SyncEnv, mapping_batch, sync_env
 
 HIGH_VALUE = "demo_high_value_customers"
 
@@ -97,15 +97,7 @@ def test_frozen_changes_stream_in_exact_batches_while_batches_are_recorded(env: 
             seen += chunk.hashes.to_list()
             batch_nos.append(chunk.batch_no)
             # Recorded while the reader is open: the reader's snapshot must not change.
-            batch = warehouse.batch(
-                changes,
-                chunk.batch_no,
-                kind="mapping",
-                audience_id="7100000000000000001",
-                advertiser_id="1",
-                api="streaming",
-                identifier_count=len(chunk.hashes),
-            )
+            batch = mapping_batch(warehouse, changes, chunk, "7100000000000000001", "1")
             warehouse.batch_sent(batch)
             warehouse.batch_acknowledged(batch)
         left = warehouse.counts([HIGH_VALUE])[HIGH_VALUE]

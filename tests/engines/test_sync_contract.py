@@ -40,7 +40,7 @@ from sync.errors import WarehouseError
 from sync.warehouse import REQUIRED_RELATIONS, Batch, HistoryRow, Warehouse, utc_now
 from tests.engines.sync_targets import BUILDERS, EngineSyncEnv, SyncTarget
 from tests.reporting import add_summary
-from tests.sync_support import WRITE_PATHS
+from tests.sync_support import WRITE_PATHS, mapping_batch
 
 HIGH_VALUE = "demo_high_value_customers"
 MOBILE = "demo_mobile_app_users"
@@ -215,15 +215,7 @@ def test_frozen_changes_stream_in_exact_batches_while_batch_events_are_appended(
             seen += chunk.hashes.to_list()
             batch_nos.append(chunk.batch_no)
             # Appended while the reader is open: what it still has to read must not change.
-            batch = warehouse.batch(
-                changes,
-                chunk.batch_no,
-                kind="mapping",
-                audience_id=AUDIENCE_ID,
-                advertiser_id=ADVERTISER,
-                api="streaming",
-                identifier_count=len(chunk.hashes),
-            )
+            batch = mapping_batch(warehouse, changes, chunk, AUDIENCE_ID, ADVERTISER)
             window.append(batch)
             if len(window) == 3:  # events of several batches in one statement, as in flight
                 record(window)
@@ -253,15 +245,7 @@ def test_batches_sent_without_an_answer_count_both_ways(clean: SyncTarget) -> No
         changes = warehouse.freeze_changes(HIGH_VALUE, 10_000)
         with closing(warehouse.frozen(changes, 10_000)) as chunks:
             chunk = next(chunks)
-        batch = warehouse.batch(
-            changes,
-            chunk.batch_no,
-            kind="mapping",
-            audience_id=AUDIENCE_ID,
-            advertiser_id=ADVERTISER,
-            api="streaming",
-            identifier_count=len(chunk.hashes),
-        )
+        batch = mapping_batch(warehouse, changes, chunk, AUDIENCE_ID, ADVERTISER)
         warehouse.batch_sent(batch)  # ... and no answer
         counts = warehouse.counts([HIGH_VALUE])[HIGH_VALUE]
 
