@@ -60,9 +60,14 @@ def _start_run(env: SyncEnv) -> subprocess.Popen[str]:
 
 @pytest.mark.every_engine
 def test_two_runs_started_together_one_proceeds_the_other_refuses(env: SyncEnv) -> None:
-    # TikTok is slow on the first mapping, so the winner surely still holds the warehouse when
-    # the other one tries to open it.
-    env.emulator.set_faults([{"kind": "slow", "path": "segment/mapping/", "count": 1, "delay": 2}])
+    # TikTok is slow, so the winner surely still holds the warehouse when the other one tries
+    # to open it: on the first mapping, and on Spark on both audiences' creates (one after the
+    # other: ~50 s). Spark's loser learns of the held metastore only after its metastore client
+    # retried for ~25 s (sync/engines/spark.py); a winner done by then lets it through.
+    slow = [{"kind": "slow", "path": "segment/mapping/", "count": 1, "delay": 2}]
+    if env.engine == "spark":
+        slow.append({"kind": "slow", "path": "segment/audience/", "count": 2, "delay": 25})
+    env.emulator.set_faults(slow)
 
     runs = [_start_run(env), _start_run(env)]
     # A guard against a hang, wide enough for Spark: each run starts a JVM of its own first.
