@@ -155,6 +155,7 @@ def plan_from_warehouse(
     every_target = warehouse.targets()
     sharing = shared_audiences(every_target)
     targets = _select(every_target, options.audiences)
+    orphans = warehouse.orphans_soon()  # beside the counts
     counts = warehouse.counts([t.audience_key for t in targets])
     retention = warehouse.created_retention()
     registry = {
@@ -188,7 +189,7 @@ def plan_from_warehouse(
             "email, a phone without a country): fix them in the list; "
             "tiktok_suppression_entries where reason_code is not null shows each and why"
         )
-    return Plan(plans, tuple(warehouse.orphans()), options, utc_now(), tuple(notes))
+    return Plan(plans, tuple(orphans()), options, utc_now(), tuple(notes))
 
 
 def _configured_at_tiktok(

@@ -27,7 +27,7 @@ batch. Timestamps are naive UTC.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -296,6 +296,19 @@ class Warehouse:
         with self._doing(what):
             return self._engine.fetch(sql, params)
 
+    def _fetch_soon(
+        self, what: str, sql: str, params: Sequence[Any] = ()
+    ) -> Callable[[], list[tuple[Any, ...]]]:
+        """A read started now whose rows the returned function gives (Engine.fetch_soon)."""
+        with self._doing(what):
+            pending = self._engine.fetch_soon(sql, params)
+
+        def rows() -> list[tuple[Any, ...]]:
+            with self._doing(what):
+                return pending()
+
+        return rows
+
     def _execute(self, what: str, sql: str, params: Sequence[Any] = ()) -> None:
         with self._doing(what):
             self._engine.execute(sql, params)
@@ -375,15 +388,20 @@ class Warehouse:
         return {str(r[0]): None if r[1] is None else int(r[1]) for r in rows}
 
     def orphans(self) -> list[Orphan]:
-        rows = self._fetch(
+        return self.orphans_soon()()
+
+    def orphans_soon(self) -> Callable[[], list[Orphan]]:
+        """`orphans()`, read beside what is read next (Engine.fetch_soon): the view counts
+        every member."""
+        rows = self._fetch_soon(
             "reading tiktok_orphaned_audiences",
             "select audience_key, audience_id, advertiser_id, api, member_count, "
             f"acknowledged_count from {self.table('tiktok_orphaned_audiences')} "
             "order by audience_key",
         )
-        return [
+        return lambda: [
             Orphan(str(r[0]), _opt_str(r[1]), _opt_str(r[2]), _opt_str(r[3]), int(r[4]), int(r[5]))
-            for r in rows
+            for r in rows()
         ]
 
     def suppression_values_suppressing_nothing(self) -> int:
@@ -400,6 +418,9 @@ class Warehouse:
         all) audiences.
 
         Acknowledged counts only rows of the audience's current TikTok id, as the diff does.
+        The counts do not depend on each other: every read starts before the first is taken,
+        the costliest (the diff's) first, so that engines that run them side by side do
+        (Engine.fetch_soon).
         """
         keys = list(audience_keys) if audience_keys is not None else None
         if keys is not None and not keys:
@@ -416,50 +437,10 @@ class Warehouse:
                 return "", []
             return f" and {column} in ({', '.join('?' for _ in keys)})", list(keys)
 
-        where, params = among("audience_key")
-        desired_counts = self._grouped(
-            "counting members",
-            f"select audience_key, id_type, count(*) from {desired} where 1 = 1{where} "
-            "group by audience_key, id_type",
-            params,
-        )
-        # Suppressed: the members the desired view leaves out.
-        member_totals = self._per_audience("counting members", members, where, params)
-        where, params = among("state.audience_key")
-        acknowledged_counts = self._grouped(
-            "counting acknowledged members",
-            "select state.audience_key, state.id_type, count(*) "
-            f"from {acknowledged} as state inner join {targets} as targets "
-            "on state.audience_key = targets.audience_key "
-            f"and state.audience_id = targets.audience_id where 1 = 1{where} "
-            "group by state.audience_key, state.id_type",
-            params,
-        )
-        where, params = among("maybe.audience_key")
-        unconfirmed_adds = self._grouped(
-            "counting unconfirmed changes",
-            "select maybe.audience_key, maybe.id_type, count(distinct maybe.id_hash) "
-            f"from {unconfirmed} as maybe inner join {targets} as targets "
-            "on maybe.audience_key = targets.audience_key "
-            "and maybe.audience_id = targets.audience_id "
-            "where maybe.action = 'add' "
-            f"and not exists (select 1 from {acknowledged} as state "
-            "where state.audience_key = maybe.audience_key "
-            "and state.audience_id = maybe.audience_id and state.id_type = maybe.id_type "
-            f"and state.id_hash = maybe.id_hash){where} "
-            "group by maybe.audience_key, maybe.id_type",
-            params,
-        )
         # An audience without a TikTok id has nothing in the ledger: the diff joins the ledger
         # on the id, so what it holds for the audience is its desired members, every one an
         # add. Counted as such: on a first sync the diff's join is not run at all.
         targets_now = [t for t in self.targets() if keys is None or t.audience_key in keys]
-        adds: dict[str, dict[str, int]] = {
-            t.audience_key: dict(desired_counts[t.audience_key])
-            for t in targets_now
-            if t.audience_id is None and t.audience_key in desired_counts
-        }
-        removes: dict[str, dict[str, int]] = {}
         in_diff = [t.audience_key for t in targets_now if t.audience_id is not None]
         diff = self.table("tiktok_audience_diff")
         count_diff = (
@@ -476,16 +457,63 @@ class Warehouse:
         else:
             marks = ", ".join("?" for _ in in_diff)
             queries = [(f" and audience_key in ({marks})", list(in_diff))]
-        for where, params in queries:
-            for key, action, id_type, n in self._fetch(
-                "counting tiktok_audience_diff", count_diff.format(where=where), params
-            ):
-                counted = adds if action == "add" else removes
-                counted.setdefault(str(key), {})[str(id_type)] = int(n)
+        diff_reads = [
+            self._fetch_soon("counting tiktok_audience_diff", count_diff.format(where=w), p)
+            for w, p in queries
+        ]
+        where, params = among("state.audience_key")
+        acknowledged_read = self._fetch_soon(
+            "counting acknowledged members",
+            "select state.audience_key, state.id_type, count(*) "
+            f"from {acknowledged} as state inner join {targets} as targets "
+            "on state.audience_key = targets.audience_key "
+            f"and state.audience_id = targets.audience_id where 1 = 1{where} "
+            "group by state.audience_key, state.id_type",
+            params,
+        )
         where, params = among("audience_key")
-        rejected_counts = self._per_audience(
+        desired_read = self._fetch_soon(
+            "counting members",
+            f"select audience_key, id_type, count(*) from {desired} where 1 = 1{where} "
+            "group by audience_key, id_type",
+            params,
+        )
+        # Suppressed: the members the desired view leaves out.
+        members_read = self._per_audience_soon("counting members", members, where, params)
+        rejected_read = self._per_audience_soon(
             "counting rejected identifiers", rejected, where, params
         )
+        where, params = among("maybe.audience_key")
+        unconfirmed_read = self._fetch_soon(
+            "counting unconfirmed changes",
+            "select maybe.audience_key, maybe.id_type, count(distinct maybe.id_hash) "
+            f"from {unconfirmed} as maybe inner join {targets} as targets "
+            "on maybe.audience_key = targets.audience_key "
+            "and maybe.audience_id = targets.audience_id "
+            "where maybe.action = 'add' "
+            f"and not exists (select 1 from {acknowledged} as state "
+            "where state.audience_key = maybe.audience_key "
+            "and state.audience_id = maybe.audience_id and state.id_type = maybe.id_type "
+            f"and state.id_hash = maybe.id_hash){where} "
+            "group by maybe.audience_key, maybe.id_type",
+            params,
+        )
+
+        desired_counts = _grouped(desired_read())
+        adds: dict[str, dict[str, int]] = {
+            t.audience_key: dict(desired_counts[t.audience_key])
+            for t in targets_now
+            if t.audience_id is None and t.audience_key in desired_counts
+        }
+        removes: dict[str, dict[str, int]] = {}
+        for read in diff_reads:
+            for key, action, id_type, n in read():
+                counted = adds if action == "add" else removes
+                counted.setdefault(str(key), {})[str(id_type)] = int(n)
+        acknowledged_counts = _grouped(acknowledged_read())
+        unconfirmed_adds = _grouped(unconfirmed_read())
+        member_totals = members_read()
+        rejected_counts = rejected_read()
         everything = (
             set(desired_counts)
             | set(acknowledged_counts)
@@ -520,19 +548,14 @@ class Warehouse:
         adds, removes = rows[0]
         return int(adds or 0), int(removes or 0)
 
-    def _per_audience(
+    def _per_audience_soon(
         self, what: str, relation: str, where: str, params: list[Any]
-    ) -> dict[str, int]:
+    ) -> Callable[[], dict[str, int]]:
         """Rows of `relation` per audience_key (`where`: more conditions, each after `and`)."""
         sql = f"select audience_key, count(*) from {relation} where 1 = 1{where} "
         sql += "group by audience_key"
-        return {str(key): int(n) for key, n in self._fetch(what, sql, params)}
-
-    def _grouped(self, what: str, sql: str, params: list[Any]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for key, id_type, n in self._fetch(what, sql, params):
-            out.setdefault(str(key), {})[str(id_type)] = int(n)
-        return out
+        rows = self._fetch_soon(what, sql, params)
+        return lambda: {str(key): int(n) for key, n in rows()}
 
     def audience_overview(self) -> list[tuple[Any, ...]]:
         """Per configured audience: summary counts, settings and its latest run (`audiences`)."""
@@ -1102,3 +1125,11 @@ def _naive(value: object) -> datetime | None:
 
 def _opt_str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _grouped(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, int]]:
+    """(audience_key, id_type, count) rows by audience and id type."""
+    out: dict[str, dict[str, int]] = {}
+    for key, id_type, n in rows:
+        out.setdefault(str(key), {})[str(id_type)] = int(n)
+    return out

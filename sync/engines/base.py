@@ -16,7 +16,7 @@ always bound, never written into the SQL.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, ClassVar
@@ -81,6 +81,23 @@ class Engine(ABC):
     @abstractmethod
     def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """All rows of a small result (counts, targets, the registry)."""
+
+    def fetch_soon(self, sql: str, params: Params = ()) -> Callable[[], list[tuple[Any, ...]]]:
+        """Start a small read whose rows the caller takes later, by calling what this returns
+        (which raises what the read raised). Reads started together may run side by side, on
+        sessions of their own, where the engine runs one statement on one core (Postgres); by
+        default each runs here and now. Start them only where nothing is written before their
+        rows are taken: each sees what was committed when it runs."""
+        try:
+            rows = self.fetch(sql, params)
+        except Exception as exc:  # raised where the rows are taken, as where reads run later
+            failure = exc
+
+            def failed() -> list[tuple[Any, ...]]:
+                raise failure
+
+            return failed
+        return lambda: rows
 
     def execute_freeze(self, sql: str, params: Params = ()) -> None:
         """Run a freeze: the INSERT ... SELECT that copies an audience's changes from the diff

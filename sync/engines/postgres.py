@@ -5,8 +5,9 @@ own, as CSV that Arrow parses while the server sends, so millions of rows arrive
 a time without ever becoming Python objects (through a server-side cursor's fetches they did: 4
 of a 1M first sync's 19 s on 2 cores, holding the interpreter the sending threads need). COPY
 binds no parameters, so those reads' values are quoted into the query by psycopg2. Writes go
-through a second connection and commit one statement at a time. Both connections are opened by
-dbt's adapter from the profile.
+through a second connection and commit one statement at a time. The plan's counts, small
+reads that do not depend on each other, run two at a time on sessions of their own
+(`fetch_soon`). Every connection is opened by dbt's adapter from the profile.
 
 One run at a time: a session-level advisory lock keyed on the target's schema, taken on the
 writing connection before anything is read and held until the run ends; Postgres releases it
@@ -19,8 +20,10 @@ holds it.
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any
 
@@ -44,8 +47,9 @@ LOCK_PREFIX = "tiktok_sync:"
 # estimates, multiplied by the penalty that turns those joins off, put every read past
 # jit_above_cost: JIT then compiled ~380 functions for 7.6 s of an 8 s read, so it is off too.
 # work_mem: the ledger's sorts and hash aggregates spill to disk at the default 4MB (a first
-# sync of 1M identifiers sorted ~90MB per audience on disk); 64MB per sort or hash, for the one
-# statement the sync runs at a time. None of this changes a result.
+# sync of 1M identifiers sorted ~90MB per audience on disk); 64MB per sort or hash, for the
+# statement the sync runs at a time (two during the plan's counts: SIDE_SESSIONS). None of this
+# changes a result.
 SESSION_SETTINGS = (
     ("enable_nestloop", "off"),
     ("enable_mergejoin", "off"),
@@ -53,6 +57,12 @@ SESSION_SETTINGS = (
     ("work_mem", "64MB"),
 )
 
+
+# Reads started together (`Engine.fetch_soon`) run side by side on up to this many sessions of
+# their own. Postgres runs a statement on one core: a no-change run's plan counted the diff
+# (~3.5 s at 1M acknowledged members), then the acknowledged members and the orphans (~1 s
+# each), one after another.
+SIDE_SESSIONS = 2
 
 # Arrow types of the Postgres types a stream may hold, by type OID (pg_type.dat); any other
 # column is read as the text COPY writes for it.
@@ -85,6 +95,9 @@ class PostgresEngine(Engine):
         self._writer: Any = self._open("tiktok-sync")
         self._reader: Any = None
         self._locked = False
+        self._side: ThreadPoolExecutor | None = None  # runs the reads of fetch_soon
+        self._side_sessions: list[Any] = []
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()  # side sessions not reading
 
     def _open(self, name: str) -> Any:
         """A session of the target's server, opened by dbt's adapter, with our planner settings
@@ -117,16 +130,37 @@ class PostgresEngine(Engine):
             raise
 
     def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self._fetch_on(self._writer, sql, params)
+
+    def _fetch_on(self, session: Any, sql: str, params: Params) -> list[tuple[Any, ...]]:
         try:
-            with self._writer.cursor() as cursor:
+            with session.cursor() as cursor:
                 cursor.execute(qmark_to_format(sql), list(params))
                 rows = [tuple(r) for r in cursor.fetchall()]
             # End the read's transaction: a session idle in one holds back vacuum.
-            self._writer.commit()
+            session.commit()
             return rows
         except self._psycopg2.Error:
-            self._writer.rollback()
+            session.rollback()
             raise
+
+    def fetch_soon(self, sql: str, params: Params = ()) -> Callable[[], list[tuple[Any, ...]]]:
+        if self._side is None:
+            self._side = ThreadPoolExecutor(SIDE_SESSIONS, thread_name_prefix="tiktok-sync-read")
+        if len(self._side_sessions) < SIDE_SESSIONS:
+            # Opened here, on the calling thread, as every session of dbt's adapter is.
+            session = self._open("tiktok-sync-side-read")
+            self._side_sessions.append(session)
+            self._idle.put(session)
+        return self._side.submit(self._fetch_on_side, sql, list(params)).result
+
+    def _fetch_on_side(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
+        # No more reads run than there are sessions: the pool has as many threads.
+        session = self._idle.get()
+        try:
+            return self._fetch_on(session, sql, params)
+        finally:
+            self._idle.put(session)
 
     def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
         if self._reader is None:
@@ -196,6 +230,19 @@ class PostgresEngine(Engine):
         return WarehouseError(f"Postgres failed while {doing}: {text}")
 
     def close(self) -> None:
+        if self._side is not None:
+            # Reads nobody took (a failure came first) end here: queued ones are dropped,
+            # running ones cancelled and awaited.
+            self._side.shutdown(wait=False, cancel_futures=True)
+            for session in self._side_sessions:
+                with suppress(self._psycopg2.Error):
+                    session.cancel()
+            self._side.shutdown(wait=True)
+            self._side = None
+        for session in self._side_sessions:
+            if not session.closed:
+                session.close()
+        self._side_sessions = []
         for connection in (self._reader, self._writer):
             if connection is not None and not connection.closed:
                 connection.close()  # ends the session: any advisory lock goes with it
