@@ -7,12 +7,17 @@ an audience of that name created since its pending registry row, and adopts it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from sync.errors import WarehouseError
+from sync.tiktok import TikTokClient
+from sync.warehouse import Warehouse
 from tests import ledger
 from tests.sync_support import ADVERTISER, SyncEnv, sync_env
 from tests.warehouses import Warehouses
@@ -122,3 +127,60 @@ def test_a_create_that_surely_failed_leaves_no_pending_row(env: SyncEnv) -> None
     assert result.audiences[0].error.code == 40100
     assert env.registry() == {}  # throttled: TikTok did nothing, no need to look next time
     assert env.emulator.audiences() == []
+
+
+def test_a_new_streaming_audience_is_frozen_while_tiktok_creates_it(
+    env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The create is a round trip with nothing in it for the warehouse: the audience's changes
+    # are copied meanwhile (segment.EarlyFreeze). TikTok holds the create for 2 s; the freeze
+    # notes whether it began while the create was out.
+    env.emulator.set_faults([{"kind": "slow", "path": "segment/audience/", "count": 1, "delay": 2}])
+    create_sent, create_answered, during_create = threading.Event(), threading.Event(), []
+    create, freeze = TikTokClient.create_segment_audience, Warehouse.freeze_changes
+
+    def creating(self: TikTokClient, *args: Any, **kwargs: Any) -> Any:
+        create_sent.set()
+        try:
+            return create(self, *args, **kwargs)
+        finally:
+            create_answered.set()
+
+    def freezing(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
+        during_create.append(create_sent.wait(10) and not create_answered.is_set())
+        return freeze(self, *args, **kwargs)
+
+    monkeypatch.setattr(TikTokClient, "create_segment_audience", creating)
+    monkeypatch.setattr(Warehouse, "freeze_changes", freezing)
+    result = env.cli("run", "--audience", HIGH_VALUE)
+
+    assert result.exit_code == 0, result.output
+    assert during_create == [True]
+    assert _creates(env) == ["segment/audience/"]
+    assert env.tiktok()[HIGH_VALUE] == env.desired()[HIGH_VALUE]
+    assert env.acknowledged()[HIGH_VALUE] == env.desired()[HIGH_VALUE]
+
+
+def test_a_freeze_failing_during_the_create_still_records_the_audience(
+    env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(self: Warehouse, *args: Any, **kwargs: Any) -> Any:
+        raise WarehouseError("the warehouse failed while copying the changes (injected)")
+
+    monkeypatch.setattr(Warehouse, "freeze_changes", failing)
+    failed = env.cli("run", "--audience", HIGH_VALUE)
+    monkeypatch.undo()
+
+    assert failed.exit_code == 2, failed.output
+    assert "copying the changes (injected)" in failed.stderr
+    (made,) = _named(env, HIGH_VALUE)
+    assert env.registry() == {HIGH_VALUE: made}  # recorded, not left pending
+    assert not env.tiktok().get(HIGH_VALUE)  # nothing was sent
+
+    env.emulator.clear_requests()
+    again = env.cli("run", "--audience", HIGH_VALUE)
+
+    assert again.exit_code == 0, again.output
+    assert _creates(env) == []  # the recorded audience gets the members
+    assert _named(env, HIGH_VALUE) == [made]
+    assert env.tiktok()[HIGH_VALUE] == env.desired()[HIGH_VALUE]

@@ -13,6 +13,7 @@ applied: the row stays pending and the next run looks again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -32,8 +33,18 @@ CLOCK_SKEW = timedelta(minutes=10)
 # --- create once -------------------------------------------------------------------------------
 
 
-def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple[str | None, bool]:
-    """The audience's id, created if need be; and whether this run created it with members."""
+def create_once(
+    ctx: Context,
+    ap: AudiencePlan,
+    result: AudienceResult,
+    meanwhile: Callable[[], None] | None = None,
+) -> tuple[str | None, bool]:
+    """The audience's id, created if need be; and whether this run created it with members.
+
+    `meanwhile` runs on this thread while TikTok creates a streaming audience (the create
+    goes out on one of the run's sending threads); only when a create is sent, and it must not
+    raise (segment.EarlyFreeze keeps its failure for later).
+    """
     key = ap.audience_key
     if ap.api == "customer_file" and ap.desired_size == 0:
         result.notes.append("not created: a customer-file audience needs members")
@@ -74,7 +85,7 @@ def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple
         check_time(ctx)
         # What TikTok fixes at creation, for later runs to compare the settings with.
         ctx.warehouse.record_create_request(key, ap.api, ap.retention_days)
-        created = _create(ctx, ap, file_paths)
+        created = _create(ctx, ap, file_paths, meanwhile)
     except AmbiguousWriteError as error:
         ctx.progress.note(key, f"the create may have happened ({error.message}); looking")
         found = _find_created(ctx, ap, pending)
@@ -106,9 +117,17 @@ def create_once(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple
     return audience_id, True
 
 
-def _create(ctx: Context, ap: AudiencePlan, file_paths: list[str]) -> CreatedId:
+def _create(
+    ctx: Context, ap: AudiencePlan, file_paths: list[str], meanwhile: Callable[[], None] | None
+) -> CreatedId:
     if ap.api == "streaming":
-        return ctx.client.create_segment_audience(ap.advertiser_id, ap.audience_name)
+        if meanwhile is None or ctx.senders is None:
+            return ctx.client.create_segment_audience(ap.advertiser_id, ap.audience_name)
+        creating = ctx.senders.submit(
+            ctx.client.create_segment_audience, ap.advertiser_id, ap.audience_name
+        )
+        meanwhile()
+        return creating.result()
     return ctx.client.create_custom_audience(
         ap.advertiser_id,
         ap.audience_name,

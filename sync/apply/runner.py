@@ -38,7 +38,7 @@ from sync.apply.results import (
     not_attempted_in_time,
     refused,
 )
-from sync.apply.segment import sync_segment
+from sync.apply.segment import EarlyFreeze, sync_segment
 from sync.errors import ConfigError
 from sync.plan import AudiencePlan, Plan, PlanOptions, plan_from_warehouse
 from sync.settings import TikTokSettings, WarehouseSettings
@@ -255,13 +255,14 @@ def _pending(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple[in
 def _sync_audience(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> None:
     audience_id, created_now = ap.audience_id, False
     result.tiktok_name = ap.tiktok_name
+    early = EarlyFreeze(ctx, ap) if ap.api == "streaming" else None
     if audience_id is None:
         result.tiktok_name = ap.audience_name  # unless an earlier create is adopted
-        audience_id, created_now = create_once(ctx, ap, result)
+        audience_id, created_now = create_once(ctx, ap, result, meanwhile=early)
     if audience_id is not None:
         rename(ctx, ap, audience_id, result)
         if ap.api == "streaming":
-            sync_segment(ctx, ap, audience_id, result)
+            sync_segment(ctx, ap, audience_id, result, early)
         elif not created_now:  # a customer-file create already carried every member
             sync_customer_file(ctx, ap, audience_id, result)
 

@@ -31,12 +31,19 @@ from sync.warehouse import Batch, Freeze, FrozenChunk, utc_now
 NEW_SEGMENT_WINDOW = timedelta(minutes=10)
 
 
-def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: AudienceResult) -> None:
+def sync_segment(
+    ctx: Context,
+    ap: AudiencePlan,
+    audience_id: str,
+    result: AudienceResult,
+    early: EarlyFreeze | None = None,
+) -> None:
     """Send the audience's frozen changes, up to `ctx.max_in_flight` mapping requests at once.
 
     Adds before removes: every add is answered before the first remove goes out. A failed
     request stops new ones; those in flight finish and what TikTok acknowledged of them is
-    recorded, then the error ends the audience (the rest stays pending).
+    recorded, then the error ends the audience (the rest stays pending). The changes are those
+    `early` froze while TikTok created the audience, if it did.
     """
     if nothing_planned(ap):
         return
@@ -47,11 +54,9 @@ def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: Audie
         if registered is not None and registered.audience_id == audience_id
         else None  # configured in the model: not created by this project
     )
-    # Planned without an id: create_once made it (or adopted an earlier run's create, which
-    # sends nothing before recording the id), so no batch was ever sent to it.
-    changes = ctx.warehouse.freeze_changes(
-        key, limit, adds_from_members=ap.full_refresh, new_audience=ap.audience_id is None
-    )
+    changes = early.take() if early is not None else None
+    if changes is None:
+        changes = _freeze(ctx, ap)
     check_guard_again(ctx, ap, changes)
     sender = _Sender(ctx, ap, audience_id, created_at, result)
     # closing(): a failed batch ends the loop, and the reader must not outlive it.
@@ -64,6 +69,48 @@ def sync_segment(ctx: Context, ap: AudiencePlan, audience_id: str, result: Audie
             sender.answered(0)  # a crash of this loop still records what TikTok acknowledged
     if sender.failure is not None:
         raise sender.failure
+
+
+def _freeze(ctx: Context, ap: AudiencePlan) -> Freeze:
+    # Planned without an id: create_once made it (or adopted an earlier run's create, which
+    # sends nothing before recording the id), so no batch was ever sent to it.
+    return ctx.warehouse.freeze_changes(
+        ap.audience_key,
+        ctx.client.mapping_batch_limit,
+        adds_from_members=ap.full_refresh,
+        new_audience=ap.audience_id is None,
+    )
+
+
+@dataclass
+class EarlyFreeze:
+    """A new streaming audience's freeze, made while TikTok creates the audience
+    (`create_once(meanwhile=...)`): the create carries no members, and the warehouse would
+    otherwise sit idle through its round trip, and TikTok's quota through the freeze.
+
+    A failed freeze is raised by `take`, once the create's outcome is recorded: an audience
+    TikTok created is never left without its id. A create that fails leaves the freeze's
+    changes without a batch: nothing reads them (the ledger's views start from sent batches).
+    """
+
+    ctx: Context
+    ap: AudiencePlan
+    frozen: Freeze | None = None
+    failure: Exception | None = None
+
+    def __call__(self) -> None:
+        if nothing_planned(self.ap):
+            return
+        try:
+            self.frozen = _freeze(self.ctx, self.ap)
+        except Exception as error:  # raised by take(), after the create is recorded
+            self.failure = error
+
+    def take(self) -> Freeze | None:
+        """The changes frozen during the create; None if there was no create."""
+        if self.failure is not None:
+            raise self.failure
+        return self.frozen
 
 
 @dataclass
