@@ -128,11 +128,17 @@ def test_a_run_holding_postgres_refuses_a_second_run_and_a_dbt_build_of_the_sync
     holder = _start_run(env)
     try:
         deadline = time.monotonic() + 60
-        while not env.emulator.faults()["counts"].get("slow"):
+
+        # The first audience's mappings held, the run begins the next one (its create) and
+        # then sends nothing more until they are answered.
+        def creates() -> int:
+            return len([r for r in env.api_requests() if r["endpoint"] == "segment/audience/"])
+
+        while not (env.emulator.faults()["counts"].get("slow") and creates() == 2):
             assert holder.poll() is None, holder.communicate()
             assert time.monotonic() < deadline, "the run never reached TikTok"
             time.sleep(0.05)
-        creates = len([r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS])
+        writes = len([r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS])
 
         second = env.cli("run", "--json")
 
@@ -145,7 +151,7 @@ def test_a_run_holding_postgres_refuses_a_second_run_and_a_dbt_build_of_the_sync
         for command in ("plan", "check", "audiences"):
             read = env.cli(command, "--json")
             assert read.exit_code == 0, (command, read.output)
-        assert len([r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS]) == creates
+        assert len([r for r in env.api_requests() if r["endpoint"] in WRITE_PATHS]) == writes
 
         # `dbt build` of the views the run reads stops in their pre-hook, with the fix.
         build = env.project.run(

@@ -108,9 +108,10 @@ def kill_in_slow_request(env: SyncEnv, path: str) -> None:
 def test_killed_mid_batch_after_tiktok_applied_it_converges(env: SyncEnv, members: Path) -> None:
     kill_in_slow_request(env, "segment/mapping/")
 
-    # TikTok applied the batch; the killed run recorded none of it.
-    (audience_id,) = [a["audience_id"] for a in env.emulator.audiences()]
-    assert env.registry() == {HIGH_VALUE: audience_id}
+    # TikTok applied the batch; the killed run recorded none of it. (The next audience may
+    # have been begun, its create sent, while that batch was in flight.)
+    audience_id = env.registry()[HIGH_VALUE]
+    assert audience_id in {a["audience_id"] for a in env.emulator.audiences()}
     applied = {h for _, h in env.mapped_hashes("add")}
     assert applied and env.acknowledged() == {}
     # Some of the members TikTok took leave before the next run: they must not stay.

@@ -175,3 +175,69 @@ def test_the_files_of_a_create_are_uploaded_side_by_side(
     events = sorted([(start, 1) for start, _ in uploads] + [(end, -1) for _, end in uploads])
     at_once = list(itertools.accumulate(change for _, change in events))
     assert max(at_once) == 2
+
+
+def _creates_and_first_mappings(env: SyncEnv) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The segment creates, and the mappings sent before the second create, from the log."""
+    log = sorted(env.api_requests(), key=lambda entry: entry["time"])
+    creates = [entry for entry in log if entry["endpoint"] == "segment/audience/"]
+    first = [
+        entry
+        for entry in log
+        if entry["endpoint"] == "segment/mapping/" and entry["time"] < creates[1]["time"]
+    ]
+    return creates, first
+
+
+def test_the_next_new_audience_is_begun_while_the_last_requests_of_one_are_in_flight(
+    env: SyncEnv,
+) -> None:
+    # TikTok holds the first audience's two mappings (one per id type) HELD seconds each: one
+    # audience after the other, the second create could not leave before they were answered.
+    held = 2.0
+    env.emulator.configure(latency={})
+    env.emulator.set_faults(
+        [{"kind": "slow", "path": "segment/mapping/", "count": 2, "delay": held}]
+    )
+
+    result = env.run_engine(env.client())
+
+    assert result.exit_code == 0
+    creates, first = _creates_and_first_mappings(env)
+    assert len(creates) == 2 and len(first) == 2
+    assert all(entry["fault"] == "slow" for entry in first)
+    # Sent while both were held: before the earliest answer could have left TikTok.
+    assert creates[1]["time"] < min(entry["time"] for entry in first) + held
+    env.assert_converged()
+    assert len(env.emulator.audiences()) == 3
+    assert [h["audience_key"] for h in env.history()] == [
+        a.plan.audience_key for a in result.audiences
+    ]
+
+
+def test_an_audience_begun_early_is_finished_when_the_one_before_stops_the_run(
+    env: SyncEnv,
+) -> None:
+    # The first audience's first mapping is refused for the token (40105): that stops the run,
+    # after the next audience was begun beside its requests in flight. The next one is
+    # finished (its create recorded, its members sent); the one after is not attempted.
+    env.emulator.configure(latency={})
+    env.emulator.set_faults(
+        [{"kind": "server_error", "path": "segment/mapping/", "count": 1, "code": 40105}]
+    )
+
+    stopped = env.run_engine(env.client())
+
+    first, begun, after = stopped.audiences
+    assert first.stops_run and first.error is not None and first.error.code == 40105
+    assert begun.status == "success" and begun.audience_id is not None
+    assert env.registry()[begun.plan.audience_key] == begun.audience_id
+    assert env.tiktok()[begun.plan.audience_key] == env.desired()[begun.plan.audience_key]
+    assert after.status == "failed" and after.error is not None
+    assert "not attempted" in after.error.message
+
+    again = env.run_engine(env.client())
+
+    assert again.exit_code == 0
+    env.assert_converged()
+    assert len(env.emulator.audiences()) == 3

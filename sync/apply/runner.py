@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
 from sync.apply.context import (
@@ -162,6 +163,40 @@ def run(
         client.deadline = previous_deadline
 
 
+@dataclass
+class _HeadStart:
+    """A new audience begun while the last requests of the streaming audience before it are in
+    flight (`sync_segment(then=...)`): its create, with its freeze meanwhile (a customer-file
+    audience: its whole create, which carries the members). The quota would otherwise idle
+    through both. What failed is raised in the audience's own turn, where it is handled as if
+    it had happened there."""
+
+    ap: AudiencePlan
+    result: AudienceResult
+    audience_id: str | None = None
+    created_now: bool = False
+    early: EarlyFreeze | None = None
+    failure: Exception | None = None
+
+
+def _begin(ctx: Context, ap: AudiencePlan) -> _HeadStart:
+    head = _HeadStart(ap, AudienceResult(plan=ap, audience_id=None, started_at=utc_now()))
+    ctx.progress.audience_started(ap)
+    head.result.tiktok_name = ap.audience_name  # unless an earlier create is adopted
+    head.early = EarlyFreeze(ctx, ap) if ap.api == "streaming" else None
+    try:
+        head.audience_id, head.created_now = create_once(ctx, ap, head.result, head.early)
+    except Exception as error:  # raised in the audience's turn (_sync_audience)
+        head.failure = error
+    return head
+
+
+def _can_begin_early(ctx: Context, ap: AudiencePlan) -> bool:
+    """Whether `ap` may be begun while the audience before it finishes: a new audience (nothing
+    of it at TikTok to look up first) that the run would go on to."""
+    return ap.audience_id is None and not ap.blocked and not out_of_time(ctx)
+
+
 def _run(plan: Plan, ctx: Context) -> RunResult:
     warehouse, run_id = ctx.warehouse, ctx.run_id
     results: list[AudienceResult] = []
@@ -169,18 +204,33 @@ def _run(plan: Plan, ctx: Context) -> RunResult:
     notes = list(plan.notes)
     if ctx.recreate_missing:
         ctx.gone = gone_at_tiktok(ctx, plan, notes)
-    for ap in plan.audiences:
-        if stopped is not None:
+    ahead: _HeadStart | None = None  # the next audience, begun early
+    for index, ap in enumerate(plan.audiences):
+        head, ahead = (ahead, None) if ahead is not None and ahead.ap is ap else (None, None)
+        # Begun early, it is finished whatever happened to the one before: it may hold a
+        # create that must be recorded.
+        if stopped is not None and head is None:
             results.append(not_attempted(ap, stopped))
             continue
-        if out_of_time(ctx):
+        if out_of_time(ctx) and head is None:
             results.append(not_attempted_in_time(ap))
             continue
         if ap.blocked:
             results.append(blocked(ap))
             warehouse.append_run_history([history_row(run_id, results[-1])])
             continue
-        result = _apply_audience(ctx, ap)
+        following = plan.audiences[index + 1] if index + 1 < len(plan.audiences) else None
+
+        # Called while this audience's last requests are in flight (`stopped` cannot change
+        # before it returns).
+        def begin_next(
+            following: AudiencePlan | None = following, go_on: bool = stopped is None
+        ) -> None:
+            nonlocal ahead
+            if go_on and following is not None and _can_begin_early(ctx, following):
+                ahead = _begin(ctx, following)
+
+        result = _apply_audience(ctx, ap, head, begin_next)
         results.append(result)
         if result.stops_run:
             stopped = result
@@ -192,15 +242,23 @@ def _run(plan: Plan, ctx: Context) -> RunResult:
     return RunResult(run_id, False, results, plan.orphans, False, notes)
 
 
-def _apply_audience(ctx: Context, ap: AudiencePlan) -> AudienceResult:
-    result = AudienceResult(plan=ap, audience_id=ap.audience_id, started_at=utc_now())
-    ctx.progress.audience_started(ap)
+def _apply_audience(
+    ctx: Context,
+    ap: AudiencePlan,
+    head: _HeadStart | None = None,
+    begin_next: Callable[[], None] | None = None,
+) -> AudienceResult:
+    if head is not None:
+        result = head.result
+    else:
+        result = AudienceResult(plan=ap, audience_id=ap.audience_id, started_at=utc_now())
+        ctx.progress.audience_started(ap)
     try:
         try:
             if ap.audience_id in ctx.gone:
                 _recreate(ctx, ap, result, None)
             else:
-                _sync_audience(ctx, ap, result)
+                _sync_audience(ctx, ap, result, head, begin_next)
         except (RequestError, FatalError) as error:
             # Refused for good: was the audience deleted at TikTok (in Ads Manager, say)?
             if (
@@ -252,17 +310,28 @@ def _pending(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> tuple[in
     return ctx.warehouse.pending(ap.audience_key)
 
 
-def _sync_audience(ctx: Context, ap: AudiencePlan, result: AudienceResult) -> None:
+def _sync_audience(
+    ctx: Context,
+    ap: AudiencePlan,
+    result: AudienceResult,
+    head: _HeadStart | None = None,
+    begin_next: Callable[[], None] | None = None,
+) -> None:
     audience_id, created_now = ap.audience_id, False
-    result.tiktok_name = ap.tiktok_name
     early = EarlyFreeze(ctx, ap) if ap.api == "streaming" else None
-    if audience_id is None:
+    if head is not None:  # begun while the audience before it finished (_begin)
+        if head.failure is not None:
+            raise head.failure
+        audience_id, created_now, early = head.audience_id, head.created_now, head.early
+    elif audience_id is None:
         result.tiktok_name = ap.audience_name  # unless an earlier create is adopted
         audience_id, created_now = create_once(ctx, ap, result, meanwhile=early)
+    else:
+        result.tiktok_name = ap.tiktok_name
     if audience_id is not None:
         rename(ctx, ap, audience_id, result)
         if ap.api == "streaming":
-            sync_segment(ctx, ap, audience_id, result, early)
+            sync_segment(ctx, ap, audience_id, result, early, then=begin_next)
         elif not created_now:  # a customer-file create already carried every member
             sync_customer_file(ctx, ap, audience_id, result)
 

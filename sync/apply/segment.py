@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import closing
 from dataclasses import dataclass
@@ -37,13 +37,16 @@ def sync_segment(
     audience_id: str,
     result: AudienceResult,
     early: EarlyFreeze | None = None,
+    then: Callable[[], None] | None = None,
 ) -> None:
     """Send the audience's frozen changes, up to `ctx.max_in_flight` mapping requests at once.
 
     Adds before removes: every add is answered before the first remove goes out. A failed
     request stops new ones; those in flight finish and what TikTok acknowledged of them is
     recorded, then the error ends the audience (the rest stays pending). The changes are those
-    `early` froze while TikTok created the audience, if it did.
+    `early` froze while TikTok created the audience, if it did. `then` runs once every batch is
+    handed over and none failed, while the last ones are still in flight (the run begins the
+    next audience there); their answers are recorded after it.
     """
     if nothing_planned(ap):
         return
@@ -65,6 +68,8 @@ def sync_segment(
             while window := sender.window(batches):
                 check_time(ctx)
                 sender.send(changes, window)
+            if then is not None and sender.failure is None:
+                then()
         finally:
             sender.answered(0)  # a crash of this loop still records what TikTok acknowledged
     if sender.failure is not None:
