@@ -6,6 +6,10 @@ crash of this process) may have been applied, and the diff takes that into accou
 but an acknowledgement the rest of the audience stays pending, the error is kept for the run
 history, and the run goes on with the next audience. An authorisation error stops the whole run:
 no other audience would fare better.
+
+A new audience is begun (created, its changes frozen) while the last requests of the streaming
+audience before it are in flight, so that TikTok's quota does not idle between audiences; its
+members go out in its own turn (`_HeadStart`).
 """
 
 from __future__ import annotations
