@@ -177,16 +177,20 @@ def test_the_files_of_a_create_are_uploaded_side_by_side(
     assert max(at_once) == 2
 
 
-def _creates_and_first_mappings(env: SyncEnv) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The segment creates, and the mappings sent before the second create, from the log."""
+def _creates_and_mappings_of(
+    env: SyncEnv, audience_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The segment creates in order of arrival, and the mappings sent to `audience_id`."""
     log = sorted(env.api_requests(), key=lambda entry: entry["time"])
     creates = [entry for entry in log if entry["endpoint"] == "segment/audience/"]
-    first = [
+    mappings = [
         entry
         for entry in log
-        if entry["endpoint"] == "segment/mapping/" and entry["time"] < creates[1]["time"]
+        if entry["endpoint"] == "segment/mapping/"
+        and {a for row in entry["body"]["batch_data"] for item in row for a in item["audience_ids"]}
+        == {audience_id}
     ]
-    return creates, first
+    return creates, mappings
 
 
 def test_the_next_new_audience_is_begun_while_the_last_requests_of_one_are_in_flight(
@@ -203,7 +207,9 @@ def test_the_next_new_audience_is_begun_while_the_last_requests_of_one_are_in_fl
     result = env.run_engine(env.client())
 
     assert result.exit_code == 0
-    creates, first = _creates_and_first_mappings(env)
+    first_id = result.audiences[0].audience_id
+    assert first_id is not None
+    creates, first = _creates_and_mappings_of(env, first_id)
     assert len(creates) == 2 and len(first) == 2
     assert all(entry["fault"] == "slow" for entry in first)
     # Sent while both were held: before the earliest answer could have left TikTok.
