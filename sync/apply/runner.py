@@ -186,13 +186,22 @@ class _HeadStart:
 def _begin(ctx: Context, ap: AudiencePlan) -> _HeadStart:
     head = _HeadStart(ap, AudienceResult(plan=ap, audience_id=None, started_at=utc_now()))
     ctx.progress.audience_started(ap)
-    head.result.tiktok_name = ap.audience_name  # unless an earlier create is adopted
-    head.early = EarlyFreeze(ctx, ap) if ap.api == "streaming" else None
     try:
-        head.audience_id, head.created_now = create_once(ctx, ap, head.result, head.early)
+        head.audience_id, head.created_now, head.early = _create_new(ctx, ap, head.result)
     except Exception as error:  # raised in the audience's turn (_sync_audience)
         head.failure = error
     return head
+
+
+def _create_new(
+    ctx: Context, ap: AudiencePlan, result: AudienceResult
+) -> tuple[str | None, bool, EarlyFreeze | None]:
+    """create_once for an audience planned without an id, a streaming one's changes frozen
+    while TikTok creates it: its id, whether the create carried its members, the freeze."""
+    result.tiktok_name = ap.audience_name  # unless an earlier create is adopted
+    early = EarlyFreeze(ctx, ap) if ap.api == "streaming" else None
+    audience_id, created_now = create_once(ctx, ap, result, meanwhile=early)
+    return audience_id, created_now, early
 
 
 def _can_begin_early(ctx: Context, ap: AudiencePlan) -> bool:
@@ -210,7 +219,7 @@ def _run(plan: Plan, ctx: Context) -> RunResult:
         ctx.gone = gone_at_tiktok(ctx, plan, notes)
     ahead: _HeadStart | None = None  # the next audience, begun early
     for index, ap in enumerate(plan.audiences):
-        head, ahead = (ahead, None) if ahead is not None and ahead.ap is ap else (None, None)
+        head, ahead = ahead, None  # only ever begun for the audience after the one before
         # Begun early, it is finished whatever happened to the one before: it may hold a
         # create that must be recorded.
         if stopped is not None and head is None:
@@ -321,15 +330,13 @@ def _sync_audience(
     head: _HeadStart | None = None,
     begin_next: Callable[[], None] | None = None,
 ) -> None:
-    audience_id, created_now = ap.audience_id, False
-    early = EarlyFreeze(ctx, ap) if ap.api == "streaming" else None
+    audience_id, created_now, early = ap.audience_id, False, None
     if head is not None:  # begun while the audience before it finished (_begin)
         if head.failure is not None:
             raise head.failure
         audience_id, created_now, early = head.audience_id, head.created_now, head.early
     elif audience_id is None:
-        result.tiktok_name = ap.audience_name  # unless an earlier create is adopted
-        audience_id, created_now = create_once(ctx, ap, result, meanwhile=early)
+        audience_id, created_now, early = _create_new(ctx, ap, result)
     else:
         result.tiktok_name = ap.tiktok_name
     if audience_id is not None:
