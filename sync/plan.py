@@ -156,7 +156,7 @@ def plan_from_warehouse(
     sharing = shared_audiences(every_target)
     targets = _select(every_target, options.audiences)
     orphans = warehouse.orphans_soon()  # beside the counts
-    counts = warehouse.counts([t.audience_key for t in targets])
+    counts = warehouse.counts([t.audience_key for t in targets], every_target)
     retention = warehouse.created_retention()
     registry = {
         key: replace(entry, retention_recorded=True, retention_days=retention[key])

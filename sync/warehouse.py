@@ -413,9 +413,14 @@ class Warehouse:
         )
         return int(rows[0][0])
 
-    def counts(self, audience_keys: Sequence[str] | None = None) -> dict[str, AudienceCounts]:
+    def counts(
+        self,
+        audience_keys: Sequence[str] | None = None,
+        known_targets: Sequence[Target] | None = None,
+    ) -> dict[str, AudienceCounts]:
         """Desired, acknowledged, pending, rejected and suppressed counts of the given (default
-        all) audiences.
+        all) audiences. `known_targets`: `targets()` as the caller already read it, not read
+        again.
 
         Acknowledged counts only rows of the audience's current TikTok id, as the diff does.
         The counts do not depend on each other: every read starts before the first is taken,
@@ -440,7 +445,11 @@ class Warehouse:
         # An audience without a TikTok id has nothing in the ledger: the diff joins the ledger
         # on the id, so what it holds for the audience is its desired members, every one an
         # add. Counted as such: on a first sync the diff's join is not run at all.
-        targets_now = [t for t in self.targets() if keys is None or t.audience_key in keys]
+        targets_now = [
+            t
+            for t in (self.targets() if known_targets is None else known_targets)
+            if keys is None or t.audience_key in keys
+        ]
         in_diff = [t.audience_key for t in targets_now if t.audience_id is not None]
         diff = self.table("tiktok_audience_diff")
         count_diff = (
