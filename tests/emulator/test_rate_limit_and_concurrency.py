@@ -3,13 +3,18 @@ concurrent clients."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
+import pytest
 import requests
 
 from .conftest import EmulatorFactory
-from .helpers import ADVERTISER, Api, shas
+from .helpers import ADVERTISER, TOKEN, Api, shas
 
 LIST = "dmp/custom_audience/list/"
 
@@ -150,3 +155,48 @@ def test_the_log_times_a_request_from_its_arrival(api: Api) -> None:
     after = time.time()
     entry = requests.get(api.emulator.control_url + "requests/", timeout=5).json()["requests"][-1]
     assert before <= entry["time"] <= entry["time"] + entry["duration_ms"] / 1000 <= after + 0.01
+
+
+_SEND_AT = """
+import socket, sys, time
+host, port, at, request = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+with socket.create_connection((host, port), timeout=30) as conn:
+    time.sleep(max(0.0, at - time.time()))
+    sent = time.time()
+    conn.sendall(request.encode())
+    conn.recv(1)
+print(sent)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's receive stamps are Linux's")
+def test_a_request_arrives_when_its_bytes_do_not_when_a_busy_emulator_notices_it(
+    api: Api,
+) -> None:
+    """The rate limit counts arrivals as a gateway does. Another process sends a request while
+    this thread, which shares the emulator's interpreter, holds it (one sum() over a range, no
+    bytecode boundary to let go at): the emulator notices the request only afterwards, but it
+    arrived when it was sent."""
+    body = json.dumps({"advertiser_id": ADVERTISER})
+    request = (
+        f"POST /open_api/v1.3/segment/audience/ HTTP/1.1\r\nHost: x\r\n"
+        f"Access-Token: {TOKEN}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+    url = urlsplit(api.emulator.base_url)
+    started = time.perf_counter()
+    sum(range(1_000_000))
+    per_million = time.perf_counter() - started
+    send_at = time.time() + 1.0  # time for the sender to start, even on a loaded machine
+    args = [url.hostname, str(url.port), repr(send_at), request]
+    sender = subprocess.Popen(
+        [sys.executable, "-c", _SEND_AT, *args], stdout=subprocess.PIPE, text=True
+    )
+    sum(range(int(2.0 / per_million * 1_000_000)))  # ~2 s: the send falls inside it
+    held_until = time.time()
+    out, _ = sender.communicate(timeout=30)
+    sent = float(out)
+    assert held_until - sent > 0.3, "the emulator was not held when the request came"
+    entry = requests.get(api.emulator.control_url + "requests/", timeout=5).json()["requests"][-1]
+    assert entry["path"].endswith("/segment/audience/")
+    assert sent <= entry["time"] < sent + 0.1
