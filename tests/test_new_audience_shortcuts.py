@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+import sync.warehouse
 from sync.warehouse import Warehouse
 from tests.sync_support import mapping_batch
 from tests.warehouses import Warehouses, WarehouseUnderTest
@@ -117,3 +120,39 @@ def test_the_first_freeze_of_a_new_audience_is_what_the_diff_holds(
     assert all(
         all(n == 5 for n in per_type[:-1]) and 0 < per_type[-1] <= 5 for per_type in sizes.values()
     )
+
+
+def test_a_new_audience_frozen_a_part_at_a_time_reads_back_what_the_diff_holds(
+    engine: Warehouses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parts of ~4 members: the demo audience's id types split into 2-16 parts each.
+    monkeypatch.setattr(sync.warehouse, "PART_ROWS", 4)
+    with _demo(engine, tmp_path) as (warehouse, opened):
+        opened.begin_run("run")
+        opened.register_pending(MOBILE, ADVERTISER, "streaming", MOBILE, "run")
+        opened.register_created(MOBILE, NEW_ID)
+        changes = opened.table("tiktok_sync_changes")
+        diff = warehouse.query(
+            f"select id_type, id_hash, action from {opened.table('tiktok_audience_diff')} "
+            "where audience_key = ?",
+            [MOBILE],
+        )
+        freeze = opened.freeze_changes(MOBILE, 3, new_audience=True)
+        (copied_first,) = warehouse.query(f"select count(*) from {changes}")[0]
+        opened.copy_ahead(freeze)
+        (copied_ahead,) = warehouse.query(f"select count(*) from {changes}")[0]
+        opened.copy_ahead(freeze)  # one part ahead of reading at most: copies nothing
+        (copied_twice,) = warehouse.query(f"select count(*) from {changes}")[0]
+        chunks = list(opened.frozen(freeze, 3))
+        (copied_all,) = warehouse.query(f"select count(*) from {changes}")[0]
+
+    frozen = [(c.id_type, h, c.action) for c in chunks for h in c.hashes.to_list()]
+    assert diff and Counter(frozen) == Counter((str(t), str(h), str(a)) for t, h, a in diff)
+    numbers = [c.batch_no for c in chunks]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)  # read in batch order
+    assert all(0 < len(c.hashes) <= 3 for c in chunks)
+    assert copied_all == len(diff)
+    if warehouse.engine == "duckdb":  # a file the run holds: copied a part at a time
+        assert 0 < copied_first < copied_ahead == copied_twice < copied_all
+    else:  # a server warehouse: at once, so that no build changes the members between parts
+        assert copied_first == copied_all

@@ -12,6 +12,7 @@ so concurrency shows without timing anything.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,13 @@ import pytest
 import sync.warehouse
 from sync.apply import customer_file
 from sync.engines.base import Engine
+from sync.warehouse import Warehouse
 from tests.sync_support import SyncEnv, demo_day1_members, sync_env
 from tests.warehouses import Warehouses
 
 ROUND_TRIP = {"segment/mapping/": {"fixed": 0.2, "jitter": 0.1}}
 BOUND = 4
+NEW = "demo_high_value_customers"  # streaming
 
 
 @pytest.fixture
@@ -247,3 +250,44 @@ def test_an_audience_begun_early_is_finished_when_the_one_before_stops_the_run(
     assert again.exit_code == 0
     env.assert_converged()
     assert len(env.emulator.audiences()) == 3
+
+
+def test_a_new_audience_goes_out_while_the_rest_of_its_members_are_copied(
+    env: SyncEnv, engine: Warehouses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parts of ~50 members and batches of 20: the audience's members are copied into the ledger
+    # in several parts; on DuckDB (a file the run holds) the later ones while the first are
+    # out. Every member goes out once, in batches within the limit, and the audience converges.
+    env.emulator.configure(latency={})
+    monkeypatch.setattr(sync.warehouse, "PART_ROWS", 50)
+    copied: list[float] = []
+    copy_part = Warehouse._copy_part
+
+    def noting(self: Warehouse, *args: Any) -> bool:
+        done = copy_part(self, *args)
+        if done:
+            copied.append(time.time())
+        return done
+
+    monkeypatch.setattr(Warehouse, "_copy_part", noting)
+
+    result = env.run_engine(env.client(mapping_batch_limit=20), [NEW], max_in_flight=BOUND)
+
+    assert result.exit_code == 0
+    assert env.tiktok()[NEW] == env.desired()[NEW]
+    assert env.acknowledged()[NEW] == env.desired()[NEW]
+    mappings = [e for e in env.api_requests() if e["endpoint"] == "segment/mapping/"]
+    sent = [
+        (audience_id, item["id"])
+        for entry in mappings
+        for row in entry["body"]["batch_data"]
+        for item in row
+        for audience_id in item["audience_ids"]
+    ]
+    assert len(sent) == len(set(sent))  # none twice
+    assert all(len(entry["body"]["batch_data"]) <= 20 for entry in mappings)
+    if engine.engine == "duckdb":
+        assert len(copied) > 2
+        assert max(copied) > min(entry["time"] for entry in mappings)
+    else:  # a server warehouse copies each audience's members at once
+        assert not copied

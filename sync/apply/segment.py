@@ -68,6 +68,9 @@ def sync_segment(
             while window := sender.window(batches):
                 check_time(ctx)
                 sender.send(changes, window)
+                # A new audience's members are copied a part at a time: the next part while
+                # the requests just sent keep TikTok busy.
+                ctx.warehouse.copy_ahead(changes)
             if then is not None and sender.failure is None:
                 then()
         finally:
