@@ -757,7 +757,9 @@ class Warehouse:
                 rows += " and id_hash >= ?"
                 params.append(part.low)
             if part.high is not None:
-                rows += " and id_hash < ?"
+                # A null hash (none should reach the members) goes with the first part, as it
+                # would in one copy: the client refuses it before sending, nothing drops it.
+                rows += " and (id_hash < ?" + (" or id_hash is null)" if part.low is None else ")")
                 params.append(part.high)
             self._copy_changes(freeze.audience_key, freeze.first_batch_no, within, rows, params)
             (last,) = self._fetch(
