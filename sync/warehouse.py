@@ -102,7 +102,7 @@ def _add_group(id_type: str) -> int:
 
 
 # A new audience's members are copied into the ledger a part of about this many rows at a time
-# on engines with a row counter: the run sends the first part while it copies the next. 10M
+# in a DuckDB file (`freeze_changes`): the run sends the first part while it copies the next. 10M
 # first sync on DuckDB: the first audience's 5.4M members took 3-4.6 s to copy before its
 # first request; 3.7M emails at once 2.9 s, a quarter of them 0.85 s.
 PART_ROWS = 1_000_000
