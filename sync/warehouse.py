@@ -83,22 +83,23 @@ def _change_group() -> str:
     and dbt-spark turns ANSI overflow errors off, so 3 * GROUP_STRIDE would wrap to a negative
     batch_no that the read of the freeze never finds.
     """
-    id_types = sorted(SEGMENT_ID_SCHEMA)
-    number = " ".join(f"when '{id_type}' then {i}" for i, id_type in enumerate(id_types))
-    per_action = len(id_types) + 1
+    number = " ".join(f"when '{id_type}' then {_add_group(id_type)}" for id_type in _ID_TYPES)
+    per_action = len(_ID_TYPES) + 1
     return (
         f"cast(case when action = 'add' then 0 else {per_action} end "
-        f"+ case id_type {number} else {len(id_types)} end as bigint)"
+        f"+ case id_type {number} else {len(_ID_TYPES)} end as bigint)"
     )
 
 
-CHANGE_GROUP = _change_group()
+_ID_TYPES = sorted(SEGMENT_ID_SCHEMA)
 
 
 def _add_group(id_type: str) -> int:
     """CHANGE_GROUP of an add of `id_type`, in Python."""
-    id_types = sorted(SEGMENT_ID_SCHEMA)
-    return id_types.index(id_type) if id_type in id_types else len(id_types)
+    return _ID_TYPES.index(id_type) if id_type in _ID_TYPES else len(_ID_TYPES)
+
+
+CHANGE_GROUP = _change_group()
 
 
 # A new audience's members are copied into the ledger a part of about this many rows at a time
@@ -875,9 +876,9 @@ class Warehouse:
             select += " and action = ?"
             params.append(action)
         reading = f"reading the changes of {freeze.audience_key}"
+        window_rows = self._engine.frozen_window_rows
         with self._doing(reading), self._engine.reading_frozen():
             for start, end in self._ranges(freeze):
-                window_rows = self._engine.frozen_window_rows
                 if window_rows is None:
                     windows = [(start, end - 1)]
                 else:
