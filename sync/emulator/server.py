@@ -97,12 +97,17 @@ class _HTTPServer(ThreadingHTTPServer):
         self.state = state
         super().__init__(address, _Handler)
 
+    stamps = False  # whether the kernel stamps what connections receive (_StampedReader)
+
     def server_bind(self) -> None:
         if _STAMPS:
             # Set on the listening socket, the stamping covers the bytes a connection receives
             # before it is accepted; accepted connections inherit it.
-            with contextlib.suppress(OSError):
+            try:
                 self.socket.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                self.stamps = True
+            except OSError:
+                pass  # a kernel without it: arrivals are stamped when the handler notices them
         super().server_bind()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -123,12 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        if not _STAMPS:
+        if not self.server.stamps:
             return
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)  # if not inherited
-        except OSError:
-            return  # a kernel without it: arrivals are stamped when the handler notices them
         # Buffered as StreamRequestHandler's own rfile, over a raw reader that keeps the stamp.
         self.rfile.close()
         self._stamped = _StampedReader(self.connection)
